@@ -1,0 +1,61 @@
+/**
+ * Builds the origin application without listening (fastify docs/Guides/Testing.md): tests
+ * and the CLI call `listen` themselves.
+ */
+import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ConfigStore } from './config/store.js';
+import './context.js';
+import { Internal, isCodedError, NotFound } from './errors.js';
+import type { Logger } from './logger.js';
+import { contentRoutes } from './routes/content.js';
+import { healthRoutes } from './routes/health.js';
+import type { StorageDriver } from './storage/types.js';
+
+export interface BuildOriginOptions {
+  config: ConfigStore;
+  storage: StorageDriver;
+  logger: Logger;
+  /** Extra Fastify server options (transport: http2, https, timeouts), set by src/server.ts. */
+  fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
+}
+
+export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyInstance> {
+  const app = fastify({
+    loggerInstance: options.logger,
+    // Keys may be long and contain unicode; the storage layer enforces its own 1024-byte cap.
+    routerOptions: { maxParamLength: 2048 },
+    ...(options.fastify ?? {}),
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+  app.decorate('edgewise', { config: options.config, storage: options.storage });
+
+  app.setErrorHandler((err, request, reply) => {
+    const status = isCodedError(err) && typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    else
+      request.log.info(
+        { code: (err as { code?: string }).code, reason: (err as Error).message },
+        'request rejected',
+      );
+    if (reply.sent || reply.raw.headersSent) {
+      // Mid-stream failure: the only honest signal left is to cut the connection.
+      reply.raw.destroy(err instanceof Error ? err : undefined);
+      return;
+    }
+    const known = isCodedError(err) && typeof err.statusCode === 'number';
+    const shown = known ? err : new Internal();
+    const code = shown.code;
+    const message = shown.message;
+    void reply.code(status).send({ statusCode: status, code, message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new NotFound(request.url.split('?')[0]);
+    void reply.code(404).send({ statusCode: 404, code: err.code, message: err.message });
+  });
+
+  await app.register(healthRoutes);
+  await app.register(contentRoutes);
+  app.addHook('onClose', async () => {
+    await options.storage.close();
+  });
+  return app;
+}

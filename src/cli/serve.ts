@@ -1,0 +1,28 @@
+import { createLogger } from '../logger.js';
+import { startOrigin } from '../server.js';
+import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
+import { loadStoreOrReport } from './load.js';
+import { reloadOnSighup, shutdownOnSignals } from './signals.js';
+
+export const serve: Command = {
+  path: ['serve'],
+  summary:
+    'Run the origin server only (production). SIGHUP reloads TTLs and limits; SIGTERM drains and exits 0.',
+  usage: '[--config <file>]',
+  options: configOption,
+  optionHelp: configOptionHelp,
+  async run({ values }) {
+    const store = loadStoreOrReport(values.config as string | undefined);
+    if (!store) return EXIT_USAGE;
+    const logger = createLogger(store.current.logging);
+    const origin = await startOrigin(store, logger);
+    logger.info({ url: origin.url, storage: store.current.storage.driver }, 'origin listening');
+    reloadOnSighup(store, logger);
+    shutdownOnSignals(logger, async () => {
+      const result = await origin.shutdown();
+      logger.info({ result }, 'origin stopped');
+    });
+    // Runs until a signal ends the process.
+    return new Promise<number>(() => {});
+  },
+};

@@ -1,0 +1,10 @@
+/** The public surface: what embedding applications and tests need, nothing more. */
+export { type BuildOriginOptions, buildOrigin } from './app.js';
+export { classify } from './classes.js';
+export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
+export { catalogue as errorCatalogue } from './errors.js';
+export { createLogger } from './logger.js';
+export { type RunningOrigin, startOrigin } from './server.js';
+export { FsDriver } from './storage/fs.js';
+export { createStorage } from './storage/index.js';
+export type { ObjectMeta, StorageDriver, StoredObject } from './storage/types.js';

@@ -1,0 +1,295 @@
+/**
+ * Filesystem driver, the embedded default.
+ *
+ * Layout under `dataDir`:
+ *   objects/…   one file per object: the body, then a JSON metadata trailer, then the
+ *               trailer's length as a 4-byte big-endian integer. Keeping metadata in the same
+ *               file as the body means one rename publishes both, so a reader can never pair
+ *               a new body with old metadata (a sidecar file would need two renames).
+ *   tmp/        writes in progress; same volume, so the final rename is atomic.
+ *
+ * Key segments map to path segments with a suffix (`.o` for objects, `.d` for folders), so
+ * the keys `a` and `a/b` can coexist as they do in S3, and no key can name a path outside
+ * `objects/` (keys with `..`, absolute paths or backslashes are refused before any I/O).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadKey, ChecksumMismatch, StorageUnavailable, UploadTooLarge } from '../errors.js';
+import { keyProblem } from './keys.js';
+import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
+
+const TRAILER_LEN_BYTES = 4;
+const MAX_SEGMENT_BYTES = 253; // NAME_MAX 255 minus the 2-byte suffix
+
+interface Trailer {
+  v: 1;
+  contentType: string;
+  contentEncoding?: string | undefined;
+  etag: string;
+  sha256: string;
+  lastModified: number;
+  metadata: Record<string, string>;
+}
+
+export interface FsDriverOptions {
+  dataDir: string;
+}
+
+export class FsDriver implements StorageDriver {
+  readonly name = 'fs' as const;
+  readonly #objects: string;
+  readonly #tmp: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(readonly options: FsDriverOptions) {
+    this.#objects = join(options.dataDir, 'objects');
+    this.#tmp = join(options.dataDir, 'tmp');
+  }
+
+  #init(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.#objects, { recursive: true });
+      await mkdir(this.#tmp, { recursive: true });
+    })();
+    return this.#ready;
+  }
+
+  #pathOf(key: string): string {
+    const problem = keyProblem(key);
+    if (problem) throw new BadKey(problem);
+    const segments = key.split('/');
+    for (const s of segments)
+      if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES)
+        throw new BadKey(`path segment over ${MAX_SEGMENT_BYTES} bytes`);
+    const last = segments.pop()!;
+    return join(this.#objects, ...segments.map((s) => `${s}.d`), `${last}.o`);
+  }
+
+  async head(key: string): Promise<ObjectMeta | undefined> {
+    const path = this.#pathOf(key);
+    const fh = await openOrUndefined(path);
+    if (!fh) return undefined;
+    try {
+      return (await readTrailer(fh, key)).meta;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async get(key: string, options: { range?: ByteRange | undefined } = {}): Promise<StoredObject | undefined> {
+    const path = this.#pathOf(key);
+    const fh = await openOrUndefined(path);
+    if (!fh) return undefined;
+    let meta: ObjectMeta;
+    try {
+      meta = (await readTrailer(fh, key)).meta;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    // The stream owns the handle from here; a concurrent overwrite renames a new file over
+    // the path, and this reader keeps reading the old inode to the end.
+    const range = options.range;
+    const start = range?.start ?? 0;
+    const end = range ? Math.min(range.end, meta.size - 1) : meta.size - 1;
+    if (meta.size === 0 || end < start) {
+      await fh.close();
+      const { Readable } = await import('node:stream');
+      return { meta, body: Readable.from([]), range };
+    }
+    const body = createReadStream('', { fd: fh, start, end, autoClose: true, highWaterMark: 64 * 1024 });
+    return { meta, body, range: range ? { start, end } : undefined };
+  }
+
+  async put(key: string, body: Readable, options: PutOptions): Promise<ObjectMeta> {
+    const finalPath = this.#pathOf(key);
+    await this.#init();
+    const tmpPath = join(this.#tmp, `${randomUUID()}.part`);
+    const sha = createHash('sha256');
+    let size = 0;
+    const maxBytes = options.maxBytes;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (maxBytes !== undefined && size > maxBytes) return cb(new UploadTooLarge(maxBytes));
+        sha.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    try {
+      await pipeline(body, meter, out, options.signal ? { signal: options.signal } : {});
+      const sha256 = sha.digest('hex');
+      if (options.expectedSha256 !== undefined && options.expectedSha256.toLowerCase() !== sha256) {
+        throw new ChecksumMismatch('sha-256');
+      }
+      const meta: ObjectMeta = {
+        key,
+        size,
+        contentType: options.contentType,
+        contentEncoding: options.contentEncoding,
+        etag: `"${Buffer.from(sha256, 'hex').toString('base64url').slice(0, 27)}"`,
+        sha256,
+        lastModified: new Date(Math.floor(Date.now() / 1000) * 1000),
+        metadata: { ...options.metadata },
+      };
+      await appendTrailerAndSync(tmpPath, meta);
+      const dir = join(finalPath, '..');
+      await mkdir(dir, { recursive: true });
+      await rename(tmpPath, finalPath);
+      await syncDir(dir);
+      return meta;
+    } catch (err) {
+      out.destroy();
+      await rm(tmpPath, { force: true });
+      throw translate(err);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const path = this.#pathOf(key);
+    try {
+      await rm(path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw translate(err);
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    if (remaining <= 0) return;
+    for await (const key of this.#walk(this.#objects, '', prefix)) {
+      const meta = await this.head(key).catch(() => undefined);
+      if (!meta) continue; // deleted between readdir and open
+      yield meta;
+      if (--remaining <= 0) return;
+    }
+  }
+
+  async *#walk(dir: string, keyPrefix: string, want: string): AsyncGenerator<string> {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw translate(err);
+    }
+    const names = entries
+      .filter((e) => e.endsWith('.o') || e.endsWith('.d'))
+      .map((e) => ({ entry: e, name: e.slice(0, -2), dir: e.endsWith('.d') }))
+      .map((e) => ({ ...e, sortKey: e.dir ? `${keyPrefix}${e.name}/` : `${keyPrefix}${e.name}` }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const e of names) {
+      const key = e.sortKey;
+      // Descend only where the wanted prefix can still match.
+      if (!(key.startsWith(want) || want.startsWith(key))) continue;
+      if (e.dir) yield* this.#walk(join(dir, e.entry), key, want);
+      else if (key.startsWith(want)) yield key;
+    }
+  }
+
+  async check(): Promise<void> {
+    await this.#init();
+    const probe = join(this.#tmp, `.probe-${randomUUID()}`);
+    try {
+      const fh = await open(probe, 'wx');
+      await fh.close();
+      await rm(probe, { force: true });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function openOrUndefined(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // ENOTDIR: a prefix of the path is an object, so the key cannot exist.
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+    throw translate(err);
+  }
+}
+
+async function readTrailer(fh: FileHandle, key: string): Promise<{ meta: ObjectMeta }> {
+  const { size: fileSize } = await fh.stat();
+  const lenBuf = Buffer.alloc(TRAILER_LEN_BYTES);
+  await fh.read(lenBuf, 0, TRAILER_LEN_BYTES, fileSize - TRAILER_LEN_BYTES);
+  const len = lenBuf.readUInt32BE(0);
+  const bodySize = fileSize - TRAILER_LEN_BYTES - len;
+  if (fileSize < TRAILER_LEN_BYTES || bodySize < 0)
+    throw new StorageUnavailable(`corrupt object file for ${key}`);
+  const json = Buffer.alloc(len);
+  await fh.read(json, 0, len, bodySize);
+  const t = JSON.parse(json.toString('utf8')) as Trailer;
+  return {
+    meta: {
+      key,
+      size: bodySize,
+      contentType: t.contentType,
+      contentEncoding: t.contentEncoding,
+      etag: t.etag,
+      sha256: t.sha256,
+      lastModified: new Date(t.lastModified),
+      metadata: t.metadata,
+    },
+  };
+}
+
+async function appendTrailerAndSync(path: string, meta: ObjectMeta): Promise<void> {
+  const trailer: Trailer = {
+    v: 1,
+    contentType: meta.contentType,
+    contentEncoding: meta.contentEncoding,
+    etag: meta.etag,
+    sha256: meta.sha256 ?? '',
+    lastModified: meta.lastModified.getTime(),
+    metadata: meta.metadata,
+  };
+  const json = Buffer.from(JSON.stringify(trailer), 'utf8');
+  const len = Buffer.alloc(TRAILER_LEN_BYTES);
+  len.writeUInt32BE(json.length, 0);
+  const fh = await open(path, 'a');
+  try {
+    await fh.write(Buffer.concat([json, len]));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync the folder so the rename itself survives a power loss, not just the file's bytes. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function translate(err: unknown): Error {
+  if (err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    code === 'EROFS' ||
+    code === 'EACCES' ||
+    code === 'EIO' ||
+    code === 'EMFILE'
+  ) {
+    return new StorageUnavailable(code, { cause: err });
+  }
+  if ((err as Error)?.name === 'AbortError') return err as Error;
+  return err instanceof Error ? err : new Error(String(err));
+}

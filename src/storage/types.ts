@@ -1,0 +1,67 @@
+/**
+ * The storage seam. A handful of methods, streams in and out, and no vendor error crossing
+ * it: a missing key is `undefined`; failures are coded errors from src/errors.ts.
+ * Every driver passes test/storage/conformance.ts (`storageDriverTests`).
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectMeta {
+  key: string;
+  /** Bytes of the stored body. */
+  size: number;
+  contentType: string;
+  /** Strong validator, quoted as sent in an ETag header: `"…"`. */
+  etag: string;
+  /** Hex SHA-256 of the body, when the driver computed or was given it. */
+  sha256?: string | undefined;
+  lastModified: Date;
+  /** Content-Encoding of the stored bytes when the object is itself an encoded variant. */
+  contentEncoding?: string | undefined;
+  /** User metadata (lowercase keys, string values). */
+  metadata: Record<string, string>;
+}
+
+/** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface StoredObject {
+  meta: ObjectMeta;
+  body: Readable;
+  /** The range actually returned, when one was asked for. */
+  range?: ByteRange | undefined;
+}
+
+export interface PutOptions {
+  contentType: string;
+  contentEncoding?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  /** Fail with EDGEWISE_UPLOAD_TOO_LARGE once more bytes than this arrive; nothing is stored. */
+  maxBytes?: number | undefined;
+  /** Fail with EDGEWISE_CHECKSUM_MISMATCH when the body's SHA-256 (hex) differs; nothing is stored. */
+  expectedSha256?: string | undefined;
+  /** Aborting stops the write and discards everything written so far. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface ListOptions {
+  /** Stop after this many objects. */
+  limit?: number | undefined;
+}
+
+export interface StorageDriver {
+  readonly name: 'fs' | 's3';
+  head(key: string): Promise<ObjectMeta | undefined>;
+  get(key: string, options?: { range?: ByteRange | undefined }): Promise<StoredObject | undefined>;
+  /** Streams `body` to `key`. Readers see the old object or the new one, never a mix or a part. */
+  put(key: string, body: Readable, options: PutOptions): Promise<ObjectMeta>;
+  /** True when something was deleted. */
+  delete(key: string): Promise<boolean>;
+  /** Objects whose key starts with `prefix`, in key order. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta>;
+  /** Resolves when the store is reachable and writable (readiness probe). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
