@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [name …]`: runs the named benchmarks (all when none is named). Each module
+ * exports `run(): Promise<void>` and prints its own table with ratios against a baseline
+ * measured in the same run.
+ */
+const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length > 0 ? wanted : Object.keys(benches);
+  for (const name of names) {
+    const load = benches[name];
+    if (!load) {
+      process.stderr.write(`unknown benchmark "${name}"; available: ${Object.keys(benches).join(', ')}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stdout.write(`\n=== bench: ${name} ===\n`);
+    await (await load()).run();
+  }
+}
+
+await main();
