@@ -31,7 +31,11 @@ export interface CacheStore<V> {
   /** Returns the value without recording an access. */
   peek(key: string): V | undefined;
   has(key: string): boolean;
-  /** Stores or replaces; returns false when the entry was not stored (larger than maxBytes, or refused). */
+  /**
+   * Stores or replaces; returns false when the entry was not stored (larger than maxBytes, or
+   * refused). An existing entry under `key` is always removed first (without `onEvict`), so a
+   * refused overwrite never leaves the old value behind. `bytes` must be a finite number ≥ 0.
+   */
   set(key: string, value: V, bytes: number): boolean;
   delete(key: string): boolean;
   keys(): IterableIterator<string>;
@@ -40,3 +44,16 @@ export interface CacheStore<V> {
 }
 
 export type CacheStoreFactory = <V>(options: CacheStoreOptions<V>) => CacheStore<V>;
+
+/** Throws a RangeError unless `maxBytes` is a finite number ≥ 0 (a programming error, not input). */
+export function checkMaxBytes(maxBytes: number): number {
+  if (!Number.isFinite(maxBytes) || maxBytes < 0)
+    throw new RangeError(`maxBytes must be a finite number >= 0, got ${maxBytes}`);
+  return maxBytes;
+}
+
+/** Throws a RangeError unless an entry size is a finite number ≥ 0. */
+export function checkSize(bytes: number): void {
+  if (!Number.isFinite(bytes) || bytes < 0)
+    throw new RangeError(`entry bytes must be a finite number >= 0, got ${bytes}`);
+}
