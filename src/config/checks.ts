@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { patternShadows } from './patterns.js';
 import type { CrossCheck } from './schema.js';
+import { imagesRules } from './sections/images.js';
 
 const classRules: CrossCheck = (config, report) => {
   const names = new Set<string>();
@@ -86,4 +87,4 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules];
+export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, imagesRules];

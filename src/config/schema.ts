@@ -4,6 +4,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { ClassesSection, DefaultClassSection } from './sections/classes.js';
+import { ImagesSection } from './sections/images.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
 import { ServerSection } from './sections/server.js';
@@ -17,6 +18,7 @@ export const ConfigSchema = Type.Object(
     defaultClass: DefaultClassSection,
     storage: StorageSection,
     logging: LoggingSection,
+    images: ImagesSection,
   },
   { additionalProperties: false, default: {} },
 );
