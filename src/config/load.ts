@@ -84,10 +84,23 @@ export function buildConfig(
   const envPaths = applyEnvOverrides(candidate, env, envIssues);
   if (envIssues.length > 0) throw new ConfigError(file, envIssues);
 
-  if (!validate(candidate)) throw new ConfigError(file, ajvIssues(validate.errors ?? []));
+  const valid = validate(candidate);
+  const issues: ConfigIssue[] = valid ? [] : ajvIssues(validate.errors ?? []);
+  // Cross-field rules run even when the schema failed, so one pass shows every mistake; a
+  // rule's finding is kept only if the section it names passed the schema (otherwise the
+  // schema error already explains it), and a rule that trips over a wrong type is skipped.
+  const broken = new Set(issues.map((i) => topSection(i.path)));
   const config = candidate as EdgewiseConfig;
-  const issues: ConfigIssue[] = [];
-  for (const check of crossChecks) check(config, (issue) => issues.push(issue));
+  for (const check of crossChecks) {
+    const found: ConfigIssue[] = [];
+    try {
+      check(config, (issue) => found.push(issue));
+    } catch (err) {
+      if (valid) throw err;
+      continue;
+    }
+    issues.push(...found.filter((i) => valid || !broken.has(topSection(i.path))));
+  }
   if (issues.length > 0) throw new ConfigError(file, issues);
 
   for (const leaf of leafPaths(config)) sources.set(leaf, 'default');
@@ -95,6 +108,10 @@ export function buildConfig(
   for (const [path, source] of envPaths)
     for (const leaf of sources.keys()) if (isUnder(leaf, path)) sources.set(leaf, source);
   return { config: deepFreeze(config), file, sources };
+}
+
+function topSection(path: string): string {
+  return path.split(/[.[]/, 1)[0] ?? '';
 }
 
 function readYaml(file: string): unknown {

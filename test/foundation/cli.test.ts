@@ -1,0 +1,109 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { commands } from '../../src/cli/main.js';
+import { runCli } from '../helpers/cli.js';
+
+describe('edgewise CLI', () => {
+  it('prints top-level help and fails on an unknown command with exit 2', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const cmd of commands) expect(help.stdout).toContain(cmd.path.join(' '));
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it.each(commands.map((c) => [c.path.join(' '), c] as const))(
+    '`%s --help` describes the command',
+    async (_name, cmd) => {
+      const res = await runCli([...cmd.path, '--help']);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(`Usage: edgewise ${cmd.path.join(' ')}`);
+      for (const opt of Object.keys(cmd.options)) expect(res.stdout).toContain(`--${opt}`);
+    },
+  );
+
+  it('rejects an unknown option with exit 2 and the usage', async () => {
+    const res = await runCli(['config', 'check', '--bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(res.stderr).toContain('Usage: edgewise config check');
+  });
+});
+
+describe('edgewise config check', () => {
+  it('lists three different mistakes with their key paths and exits 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    await writeFile(
+      join(dir, 'edgewise.yaml'),
+      [
+        'server:',
+        '  port: 123456',
+        'storage:',
+        '  driver: ftp',
+        'classes:',
+        '  - name: static_assets',
+        '    pathPatterns: ["/static/*"]',
+        '    ttl: { min: 0, default: 90000, max: 86400 }',
+        '    browserTtl: 60',
+        '',
+      ].join('\n'),
+    );
+    const res = await runCli(['config', 'check'], { cwd: dir });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(join(dir, 'edgewise.yaml'));
+    expect(res.stderr).toMatch(/server\.port: must be <= 65535 \(got 123456\)/);
+    expect(res.stderr).toMatch(/storage\.driver: must be one of "fs", "s3" \(got "ftp"\)/);
+    expect(res.stderr).toMatch(/classes\[0\]\.ttl\.default: must be ≤ ttl\.max \(86400\) \(got 90000\)/);
+  });
+
+  it('reports cross-field mistakes together', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    await writeFile(
+      join(dir, 'x.yaml'),
+      [
+        'defaultClass: nope',
+        'server: { keepAliveTimeoutMs: 70000, headersTimeoutMs: 60000 }',
+        'classes:',
+        '  - name: static_assets',
+        '    pathPatterns: ["/static/*"]',
+        '    ttl: { min: 0, default: 90000, max: 86400 }',
+        '    browserTtl: 60',
+        '',
+      ].join('\n'),
+    );
+    const res = await runCli(['config', 'check', '-c', 'x.yaml'], { cwd: dir });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/classes\[0\]\.ttl\.default: must be ≤ ttl\.max \(86400\) \(got 90000\)/);
+    expect(res.stderr).toMatch(/defaultClass: unknown class; defined: static_assets \(got "nope"\)/);
+    expect(res.stderr).toMatch(/server\.headersTimeoutMs: must be > server\.keepAliveTimeoutMs/);
+  });
+
+  it('exits 0 on a good file and on embedded defaults', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    expect((await runCli(['config', 'check'], { cwd: dir })).code).toBe(0);
+    await writeFile(join(dir, 'edgewise.yaml'), 'server:\n  port: 9000\n');
+    const res = await runCli(['config', 'check'], { cwd: dir });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/ok/);
+  });
+
+  it('config print marks each value default, file or env', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    await writeFile(join(dir, 'edgewise.yaml'), 'server:\n  port: 9000\n');
+    const res = await runCli(['config', 'print'], { cwd: dir, env: { EDGEWISE__SERVER__HOST: '0.0.0.0' } });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/port: 9000 # file/);
+    expect(res.stdout).toMatch(/host: 0\.0\.0\.0 # env:EDGEWISE__SERVER__HOST/);
+    expect(res.stdout).toMatch(/keepAliveTimeoutMs: 65000 # default/);
+    const json = await runCli(['config', 'print', '--json'], { cwd: dir });
+    const parsed = JSON.parse(json.stdout) as {
+      config: { server: { port: number } };
+      sources: Record<string, string>;
+    };
+    expect(parsed.config.server.port).toBe(9000);
+    expect(parsed.sources['server.port']).toBe('file');
+  });
+});
