@@ -7,8 +7,10 @@ import type { ConfigStore } from './config/store.js';
 import './context.js';
 import { Internal, isCodedError, NotFound } from './errors.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
 export interface BuildOriginOptions {
@@ -17,6 +19,8 @@ export interface BuildOriginOptions {
   logger: Logger;
   /** Extra Fastify server options (transport: http2, https, timeouts), set by src/server.ts. */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
+  /** Metrics registry to record into; a fresh one per app when absent. */
+  metrics?: EdgewiseMetrics;
 }
 
 export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyInstance> {
@@ -26,7 +30,12 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     routerOptions: { maxParamLength: 2048 },
     ...(options.fastify ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
-  app.decorate('edgewise', { config: options.config, storage: options.storage });
+  const metrics = options.metrics ?? createMetrics();
+  app.decorate('edgewise', {
+    config: options.config,
+    storage: instrumentStorage(options.storage, metrics),
+    metrics,
+  });
 
   app.setErrorHandler((err, request, reply) => {
     const status = isCodedError(err) && typeof err.statusCode === 'number' ? err.statusCode : 500;
@@ -52,6 +61,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     void reply.code(404).send({ statusCode: 404, code: err.code, message: err.message });
   });
 
+  await app.register(metricsRoutes);
   await app.register(healthRoutes);
   await app.register(contentRoutes);
   app.addHook('onClose', async () => {

@@ -1,17 +1,24 @@
 /**
- * What every route and subsystem of a running origin shares: the live config and the storage
- * driver. Reached as `app.edgewise` (declaration merging below), never through globals.
+ * What every route and subsystem of a running origin shares: the live config, the storage
+ * driver (already wrapped for metrics) and the metrics. Reached as `app.edgewise`
+ * (declaration merging below), never through globals.
  */
 import type { ConfigStore } from './config/store.js';
+import type { EdgewiseMetrics } from './metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
 export interface EdgewiseContext {
   config: ConfigStore;
   storage: StorageDriver;
+  metrics: EdgewiseMetrics;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     edgewise: EdgewiseContext;
+  }
+  interface FastifyRequest {
+    /** Content class that served this request, for metrics labels; '' when none applies. */
+    edgewiseClass: string;
   }
 }

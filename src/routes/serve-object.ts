@@ -22,6 +22,7 @@ export async function sendObject(
   opts: SendObjectOptions,
 ): Promise<FastifyReply> {
   const { storage, key, cls, path } = opts;
+  request.edgewiseClass = cls.name;
   const isHead = request.method === 'HEAD';
   const found = isHead ? await storage.head(key) : await storage.get(key);
   if (!found) throw new NotFound(path);

@@ -1,0 +1,85 @@
+/**
+ * `/metrics` in the Prometheus text format, and the hooks that record every request's
+ * duration and body bytes. Registered with fastify-plugin so the hooks see every route.
+ */
+import { Transform } from 'node:stream';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Counter, Histogram } from 'prom-client';
+
+const UNMATCHED = 'unmatched';
+const metered = new WeakSet<FastifyReply>();
+
+const plugin: FastifyPluginAsync = async (app) => {
+  const { metrics } = app.edgewise;
+  app.decorateRequest('edgewiseClass', '');
+
+  // Label children cached by their label values: prom-client hashes the label object on every
+  // observe otherwise, and the set of (route, class, method, status) seen in practice is small.
+  const durations = new Map<string, Histogram.Internal<'route' | 'class' | 'method' | 'status'>>();
+  const bytes = new Map<string, Counter.Internal>();
+  const durationOf = (route: string, cls: string, method: string, status: number) => {
+    const k = `${route}\0${cls}\0${method}\0${status}`;
+    let h = durations.get(k);
+    if (!h) {
+      h = metrics.requestDuration.labels({ route, class: cls, method, status });
+      durations.set(k, h);
+    }
+    return h;
+  };
+  const bytesOf = (route: string, cls: string) => {
+    const k = `${route}\0${cls}`;
+    let c = bytes.get(k);
+    if (!c) {
+      c = metrics.bytesSent.labels({ route, class: cls });
+      bytes.set(k, c);
+    }
+    return c;
+  };
+
+  // Streams sent without a Content-Length (on-the-fly compression) are counted as they flow.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (
+      payload === null ||
+      typeof payload !== 'object' ||
+      typeof (payload as { pipe?: unknown }).pipe !== 'function' ||
+      reply.hasHeader('content-length')
+    )
+      return payload;
+    const counter = bytesOf(request.routeOptions.url ?? UNMATCHED, request.edgewiseClass);
+    metered.add(reply);
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        counter.inc(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    const source = payload as NodeJS.ReadableStream & { destroy?(err?: Error): void };
+    source.on('error', (err: Error) => meter.destroy(err));
+    meter.on('close', () => source.destroy?.());
+    return source.pipe(meter);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? UNMATCHED;
+    const cls = request.edgewiseClass;
+    const status = reply.statusCode;
+    durationOf(route, cls, request.method, status).observe(reply.elapsedTime / 1000);
+    if (metered.has(reply) || request.method === 'HEAD' || status === 304 || status === 204) return;
+    // onResponse runs on 'finish' (all bytes handed to the OS) or on a stream error; count
+    // the declared length only for the former.
+    if (!reply.raw.writableEnded) return;
+    const length = Number(reply.getHeader('content-length'));
+    if (length > 0) bytesOf(route, cls).inc(length);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply
+      .header('content-type', metrics.registry.contentType)
+      .header('cache-control', 'no-store')
+      .send(text);
+  });
+};
+
+export const metricsRoutes = fp(plugin, { name: 'edgewise-metrics', fastify: '5.x' });
