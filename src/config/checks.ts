@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { patternShadows } from './patterns.js';
 import type { CrossCheck } from './schema.js';
 import { imagesRules } from './sections/images.js';
+import { cloudfrontRules } from './sections/cloudfront.js';
+import { edgeRules } from './sections/edge.js';
 
 const classRules: CrossCheck = (config, report) => {
   const names = new Set<string>();
@@ -87,4 +89,4 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, imagesRules];
+export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules];

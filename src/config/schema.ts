@@ -4,7 +4,9 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { ClassesSection, DefaultClassSection } from './sections/classes.js';
+import { EdgeSection } from './sections/edge.js';
 import { ImagesSection } from './sections/images.js';
+import { CloudfrontSection } from './sections/cloudfront.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
 import { ServerSection } from './sections/server.js';
@@ -18,7 +20,9 @@ export const ConfigSchema = Type.Object(
     defaultClass: DefaultClassSection,
     storage: StorageSection,
     logging: LoggingSection,
+    edge: EdgeSection,
     images: ImagesSection,
+    cloudfront: CloudfrontSection,
   },
   { additionalProperties: false, default: {} },
 );
@@ -38,4 +42,4 @@ export type CrossCheck = (config: EdgewiseConfig, report: (issue: ConfigIssue) =
  * Config paths whose change needs a restart (listeners, drivers). SIGHUP keeps the running
  * values for these and logs that the new ones wait for a restart.
  */
-export const RESTART_ONLY_PATHS = ['server', 'storage', 'logging'] as const;
+export const RESTART_ONLY_PATHS = ['server', 'storage', 'logging', 'edge'] as const;

@@ -1,0 +1,199 @@
+import { existsSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import type { CrossCheck } from '../schema.js';
+
+/**
+ * CloudFront: the distribution the plan describes, the keys that sign and verify viewer URLs,
+ * and the options of the generated CloudFront Functions. The limits are CloudFront's own
+ * (signed URLs: CloudFront accepts any expiry, we cap it so a leaked URL cannot live for years).
+ */
+const KeyPairId = Type.String({
+  pattern: '^[A-Za-z0-9_-]{1,128}$',
+  description: 'CloudFront public key id (K2JCJMDEHXQW5F style) or any id you choose locally.',
+});
+
+export const CloudfrontSection = Type.Object(
+  {
+    distribution: Type.Object(
+      {
+        baseUrl: Type.String({
+          format: 'uri',
+          default: 'http://127.0.0.1:8080',
+          description:
+            'Public URL viewers use (https://cdn.example.com). Paths are signed against it; default is the local edge.',
+        }),
+        aliases: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+          default: [],
+          maxItems: 100,
+          uniqueItems: true,
+          description: 'Alternate domain names (CNAMEs) of the distribution; CloudFront allows 100.',
+        }),
+        originDomainName: Type.String({
+          default: 'origin.example.com',
+          minLength: 1,
+          maxLength: 253,
+          description:
+            'DNS name CloudFront connects to for the origin (the load balancer in front of `edgewise serve`).',
+        }),
+        originId: Type.String({ default: 'edgewise-origin', minLength: 1, maxLength: 128 }),
+        originProtocolPolicy: Type.Union(
+          [Type.Literal('https-only'), Type.Literal('http-only'), Type.Literal('match-viewer')],
+          { default: 'https-only', description: 'How CloudFront connects to the origin.' },
+        ),
+        priceClass: Type.Union(
+          [Type.Literal('PriceClass_100'), Type.Literal('PriceClass_200'), Type.Literal('PriceClass_All')],
+          { default: 'PriceClass_100' },
+        ),
+        httpVersion: Type.Union(
+          [Type.Literal('http2'), Type.Literal('http2and3'), Type.Literal('http3'), Type.Literal('http1.1')],
+          { default: 'http2and3' },
+        ),
+        comment: Type.String({ default: 'edgewise', maxLength: 128 }),
+        namePrefix: Type.String({
+          default: 'edgewise',
+          pattern: '^[A-Za-z0-9_-]{1,40}$',
+          description: 'Prefix of policy, function and key-group names in the plan (names are account-wide).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    signing: Type.Object(
+      {
+        keyPairId: Type.Optional(KeyPairId),
+        privateKeyFile: Type.Optional(
+          Type.String({ minLength: 1, description: 'PEM file of the RSA private key that signs URLs.' }),
+        ),
+        privateKey: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'PEM text of the private key (for EDGEWISE__CLOUDFRONT__SIGNING__PRIVATEKEY); wins over the file.',
+          }),
+        ),
+        defaultExpiresSeconds: Type.Integer({
+          default: 3600,
+          minimum: 1,
+          maximum: 31536000,
+          description: 'Lifetime of a signed URL when the caller gives none.',
+        }),
+        maxExpiresSeconds: Type.Integer({
+          default: 604800,
+          minimum: 1,
+          maximum: 31536000,
+          description: 'Longest lifetime a caller may ask for; a week by default so a leaked URL dies soon.',
+        }),
+        algorithm: Type.Union([Type.Literal('SHA1'), Type.Literal('SHA256')], {
+          default: 'SHA1',
+          description:
+            'Signature hash. SHA256 adds Hash-Algorithm=SHA256 to the URL (CloudFront accepts both).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    trustedKeys: Type.Array(
+      Type.Object(
+        {
+          id: KeyPairId,
+          publicKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+          publicKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM text of the public key.' })),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        default: [],
+        maxItems: 5,
+        description:
+          'Public keys that verify signed URLs, besides the signing key itself (CloudFront allows 5 per key group). Add the next key here before rotating.',
+      },
+    ),
+    apiKey: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description:
+          'Bearer key for POST /_edgewise/signed-urls (set it with EDGEWISE__CLOUDFRONT__APIKEY). Unset: the endpoint answers 404.',
+      }),
+    ),
+    functions: Type.Object(
+      {
+        classSource: Type.Union([Type.Literal('inline'), Type.Literal('kvs')], {
+          default: 'inline',
+          description:
+            'inline: the class table is compiled into the function; kvs: read from a KeyValueStore so TTL edits need no function publish.',
+        }),
+        kvsId: Type.String({
+          default: 'REPLACE_WITH_KVS_ID',
+          pattern: '^[A-Za-z0-9_-]{1,64}$',
+          description:
+            'KeyValueStore id used with classSource kvs (from `aws cloudfront describe-key-value-store`).',
+        }),
+        maxUriBytes: Type.Integer({
+          default: 8192,
+          minimum: 256,
+          maximum: 8192,
+          description: 'Longer URIs get 414 at the edge; CloudFront itself stops at 8 KB.',
+        }),
+        hstsMaxAge: Type.Integer({
+          default: 63072000,
+          minimum: 0,
+          maximum: 63072000,
+          description:
+            'Strict-Transport-Security max-age (2 years, the preload-list minimum is 1 year); 0 omits the header.',
+        }),
+        hstsIncludeSubdomains: Type.Boolean({ default: true }),
+        referrerPolicy: Type.String({
+          default: 'strict-origin-when-cross-origin',
+          pattern: '^[a-z-]+(, ?[a-z-]+)*$',
+        }),
+        serverTiming: Type.Boolean({
+          default: true,
+          description:
+            'Add Server-Timing: edgewise;desc="<class>" so a browser devtools shows the class that answered.',
+        }),
+        imageWidths: Type.Array(Type.Integer({ minimum: 1, maximum: 8192 }), {
+          default: [64, 128, 256, 384, 640, 750, 828, 1080, 1200, 1920, 2048, 3840],
+          minItems: 1,
+          maxItems: 32,
+          description: 'Allowed w/h when config.images.widths is absent; other values snap to the nearest.',
+        }),
+        imageQualities: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
+          default: [50, 75, 90],
+          minItems: 1,
+          maxItems: 16,
+          description: 'Allowed q when config.images.qualities is absent; other values snap to the nearest.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type CloudfrontConfig = Static<typeof CloudfrontSection>;
+
+export const cloudfrontRules: CrossCheck = (config, report) => {
+  const cf = config.cloudfront;
+  const s = cf.signing;
+  if (s.defaultExpiresSeconds > s.maxExpiresSeconds)
+    report({
+      path: 'cloudfront.signing.defaultExpiresSeconds',
+      message: `must be ≤ cloudfront.signing.maxExpiresSeconds (${s.maxExpiresSeconds})`,
+      value: s.defaultExpiresSeconds,
+    });
+  const hasKey = s.privateKey !== undefined || s.privateKeyFile !== undefined;
+  if (hasKey !== (s.keyPairId !== undefined))
+    report({
+      path: 'cloudfront.signing',
+      message: 'keyPairId and privateKey/privateKeyFile must be set together',
+    });
+  if (s.privateKey === undefined && s.privateKeyFile !== undefined && !existsSync(s.privateKeyFile))
+    report({ path: 'cloudfront.signing.privateKeyFile', message: 'file not found', value: s.privateKeyFile });
+  const ids = new Set<string>();
+  cf.trustedKeys.forEach((k, i) => {
+    const at = `cloudfront.trustedKeys[${i}]`;
+    if (ids.has(k.id)) report({ path: `${at}.id`, message: 'duplicate key id', value: k.id });
+    ids.add(k.id);
+    if ((k.publicKey === undefined) === (k.publicKeyFile === undefined))
+      report({ path: at, message: 'set exactly one of publicKey or publicKeyFile' });
+    else if (k.publicKey === undefined && k.publicKeyFile !== undefined && !existsSync(k.publicKeyFile))
+      report({ path: `${at}.publicKeyFile`, message: 'file not found', value: k.publicKeyFile });
+  });
+};
