@@ -60,6 +60,16 @@ export const SignatureExtraParam = createError(
   'Query parameter added after the signature: %s',
   403,
 );
+export const FunctionError = createError(
+  'EDGEWISE_FUNCTION_ERROR',
+  'The CloudFront function failed: %s',
+  503,
+);
+export const FunctionInvalidResult = createError(
+  'EDGEWISE_FUNCTION_INVALID_RESULT',
+  'The CloudFront function returned an invalid object: %s',
+  502,
+);
 export const BadSignRequest = createError('EDGEWISE_BAD_SIGN_REQUEST', 'Invalid signing request: %s', 400);
 export const Unauthorized = createError('EDGEWISE_UNAUTHORIZED', 'Missing or wrong API key', 401);
 
@@ -104,6 +114,55 @@ export const UploadsBusy = createError(
   503,
 );
 
+// Image variants (src/images, src/routes/images.ts): every failure a source or a query can cause
+// is a 4xx; only a full transform queue is a 503, with Retry-After.
+export const ImageBadParam = createError('EDGEWISE_IMAGE_BAD_PARAM', 'Invalid image parameter: %s', 400);
+export const ImageUnsupported = createError(
+  'EDGEWISE_IMAGE_UNSUPPORTED',
+  'Source is not an image this origin transforms: %s',
+  415,
+);
+export const ImageCorrupt = createError('EDGEWISE_IMAGE_CORRUPT', 'Source image is corrupt or truncated: %s', 422);
+export const ImageTooLarge = createError('EDGEWISE_IMAGE_TOO_LARGE', 'Source image exceeds %s bytes', 413);
+export const ImageTooManyPixels = createError(
+  'EDGEWISE_IMAGE_TOO_MANY_PIXELS',
+  'Source image has %s pixels (all frames); the limit is %s',
+  413,
+);
+export const ImageTimeout = createError(
+  'EDGEWISE_IMAGE_TIMEOUT',
+  'Image transform took longer than %s s and was abandoned',
+  422,
+);
+export const ImageBusy = createError(
+  'EDGEWISE_IMAGE_BUSY',
+  'Image transform queue is full; retry after %s s',
+  503,
+);
+
+// Serving (src/routes/serve-object.ts, src/http): RFC 9110 status codes for preconditions and
+// ranges, and the transport's overload and timeout refusals.
+export const PreconditionFailed = createError(
+  'EDGEWISE_PRECONDITION_FAILED',
+  'Precondition failed: %s',
+  412,
+);
+export const RangeNotSatisfiable = createError(
+  'EDGEWISE_RANGE_NOT_SATISFIABLE',
+  'Range not satisfiable for %s bytes',
+  416,
+);
+export const Overloaded = createError(
+  'EDGEWISE_OVERLOADED',
+  'Server is over its load limits (%s); retry after %s s',
+  503,
+);
+export const RequestTimeout = createError(
+  'EDGEWISE_REQUEST_TIMEOUT',
+  'Request body not received within %s ms',
+  408,
+);
+
 /** Every error constructor in the catalogue, by code (for the README table test and docs). */
 export const catalogue = {
   EDGEWISE_NOT_FOUND: NotFound,
@@ -125,6 +184,8 @@ export const catalogue = {
   EDGEWISE_SIGNATURE_IP_MISMATCH: SignatureIpMismatch,
   EDGEWISE_SIGNATURE_RESOURCE_MISMATCH: SignatureResourceMismatch,
   EDGEWISE_SIGNATURE_EXTRA_PARAM: SignatureExtraParam,
+  EDGEWISE_FUNCTION_ERROR: FunctionError,
+  EDGEWISE_FUNCTION_INVALID_RESULT: FunctionInvalidResult,
   EDGEWISE_BAD_SIGN_REQUEST: BadSignRequest,
   EDGEWISE_UNAUTHORIZED: Unauthorized,
   // Uploads
@@ -139,6 +200,19 @@ export const catalogue = {
   EDGEWISE_TOO_MANY_PARTS: TooManyParts,
   EDGEWISE_BAD_UPLOAD_REQUEST: BadUploadRequest,
   EDGEWISE_UPLOADS_BUSY: UploadsBusy,
+  // Image variants
+  EDGEWISE_IMAGE_BAD_PARAM: ImageBadParam,
+  EDGEWISE_IMAGE_UNSUPPORTED: ImageUnsupported,
+  EDGEWISE_IMAGE_CORRUPT: ImageCorrupt,
+  EDGEWISE_IMAGE_TOO_LARGE: ImageTooLarge,
+  EDGEWISE_IMAGE_TOO_MANY_PIXELS: ImageTooManyPixels,
+  EDGEWISE_IMAGE_TIMEOUT: ImageTimeout,
+  EDGEWISE_IMAGE_BUSY: ImageBusy,
+  // Serving
+  EDGEWISE_PRECONDITION_FAILED: PreconditionFailed,
+  EDGEWISE_RANGE_NOT_SATISFIABLE: RangeNotSatisfiable,
+  EDGEWISE_OVERLOADED: Overloaded,
+  EDGEWISE_REQUEST_TIMEOUT: RequestTimeout,
 } as const;
 
 export interface CodedError extends Error {
