@@ -20,6 +20,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, ChecksumMismatch, StorageUnavailable, UploadTooLarge } from '../errors.js';
 import { keyProblem } from './keys.js';
+import { abortError } from './s3-errors.js';
 import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
 
 const TRAILER_LEN_BYTES = 4;
@@ -146,7 +147,7 @@ export class FsDriver implements StorageDriver {
     } catch (err) {
       out.destroy();
       await rm(tmpPath, { force: true });
-      throw translate(err);
+      throw options.signal?.aborted ? abortError(options.signal) : translate(err);
     }
   }
 

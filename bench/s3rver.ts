@@ -1,0 +1,94 @@
+/**
+ * s3rver on 127.0.0.1:0 for tests and benchmarks, with the two multipart calls it lacks filled
+ * in by hand: AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads (GET ?uploads).
+ * s3rver keeps an upload's parts in `<bucket>/._S3rver_uploads/<uploadId>/`; the fill-ins
+ * delete and list those folders, so a test can prove that an aborted upload left no parts.
+ */
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver, { type KoaContext } from 's3rver';
+
+export const TEST_BUCKET = 'test-bucket';
+export const TEST_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface RunningS3rver {
+  endpoint: string;
+  bucket: string;
+  directory: string;
+  /** Upload ids of multipart uploads begun and neither completed nor aborted. */
+  pendingUploads(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startS3rver(): Promise<RunningS3rver> {
+  const directory = await mkdtemp(join(tmpdir(), 'edgewise-s3rver-'));
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: [{ name: TEST_BUCKET }],
+  });
+  const uploadsDir = (bucket: string) => server.store.getResourcePath(bucket, undefined, 'uploads');
+  const listUploads = async (bucket: string) => {
+    const ids = await readdir(uploadsDir(bucket)).catch(() => [] as string[]);
+    return Promise.all(
+      ids.map(async (id) => {
+        const dir = join(uploadsDir(bucket), id);
+        const [key, info] = await Promise.all([readFile(join(dir, 'key'), 'utf8'), stat(dir)]);
+        return { id, key, initiated: info.mtime };
+      }),
+    );
+  };
+  // After s3rver's logger and XML encoder (indexes 0, 1), before its router.
+  server.middleware.splice(2, 0, async (ctx: KoaContext, next) => {
+    const [, bucket, ...rest] = ctx.path.split('/');
+    if (!bucket) return next();
+    const uploadId = ctx.query.uploadId;
+    if (ctx.method === 'DELETE' && rest.length > 0 && typeof uploadId === 'string') {
+      const dir = join(uploadsDir(bucket), uploadId);
+      if (!(await stat(dir).catch(() => undefined))) {
+        ctx.status = 404;
+        ctx.body = { Error: { Code: 'NoSuchUpload', Message: 'The specified upload does not exist.' } };
+        return;
+      }
+      await rm(dir, { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method === 'GET' && rest.length === 0 && 'uploads' in ctx.query) {
+      const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+      const uploads = (await listUploads(bucket)).filter((u) => u.key.startsWith(prefix));
+      ctx.body = {
+        ListMultipartUploadsResult: {
+          Bucket: bucket,
+          Prefix: prefix,
+          IsTruncated: false,
+          MaxUploads: 1000,
+          Upload: uploads.map((u) => ({
+            Key: u.key,
+            UploadId: u.id,
+            Initiated: u.initiated.toISOString(),
+            StorageClass: 'STANDARD',
+          })),
+        },
+      };
+      return;
+    }
+    return next();
+  });
+  const address = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    bucket: TEST_BUCKET,
+    directory,
+    async pendingUploads() {
+      return (await listUploads(TEST_BUCKET)).map((u) => u.id);
+    },
+    async close() {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
