@@ -1,5 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { Document, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { ValueSource } from '../config/load.js';
+import { configReference, withReference } from '../config/reference.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE } from './command.js';
 import { loadStoreOrReport } from './load.js';
 
@@ -65,3 +67,23 @@ export function annotatedYaml(config: object, sources: ReadonlyMap<string, Value
   });
   return doc.toString({ lineWidth: 0 });
 }
+
+export const configReferenceCmd: Command = {
+  path: ['config', 'reference'],
+  summary:
+    'Print every config option with its type, limits, default and meaning, as a Markdown table generated from the schema.',
+  usage: '[--readme <file>]',
+  options: { readme: { type: 'string' } },
+  optionHelp: {
+    readme:
+      'Rewrite the generated block between the config-reference markers of this file instead of printing',
+  },
+  async run({ values }) {
+    if (typeof values.readme === 'string') {
+      await writeFile(values.readme, withReference(await readFile(values.readme, 'utf8')));
+      return EXIT_OK;
+    }
+    process.stdout.write(`${configReference()}\n`);
+    return EXIT_OK;
+  },
+};

@@ -56,7 +56,11 @@ export const ContentClass = Type.Object(
     signed: Type.Boolean({ default: false, description: 'Require CloudFront-style signed URLs or cookies.' }),
     viewerProtocolPolicy: Type.Union(
       [Type.Literal('allow-all'), Type.Literal('redirect-to-https'), Type.Literal('https-only')],
-      { default: 'redirect-to-https' },
+      {
+        default: 'redirect-to-https',
+        description:
+          'CloudFront viewer protocol policy: allow-all, redirect-to-https (301/302 to https), https-only (403 on http).',
+      },
     ),
     staleWhileRevalidate: Seconds('Seconds a stale response may be served while it is refreshed.', 0),
     staleIfError: Seconds('Seconds a stale response may be served when the origin fails.', 0),

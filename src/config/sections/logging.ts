@@ -4,7 +4,7 @@ export const LoggingSection = Type.Object(
   {
     level: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-      { default: 'info' },
+      { default: 'info', description: 'pino level; 5xx log at error, rejected requests (4xx) at info.' },
     ),
     pretty: Type.Boolean({
       default: false,

@@ -14,8 +14,18 @@ export const StorageSection = Type.Object(
     ),
     s3: Type.Object(
       {
-        bucket: Type.Optional(Type.String({ minLength: 3, maxLength: 63 })),
-        region: Type.String({ default: 'us-east-1', minLength: 1 }),
+        bucket: Type.Optional(
+          Type.String({
+            minLength: 3,
+            maxLength: 63,
+            description: 'Bucket name (S3 naming limits 3–63); required for the s3 driver.',
+          }),
+        ),
+        region: Type.String({
+          default: 'us-east-1',
+          minLength: 1,
+          description: 'Bucket region (SigV4 signing region).',
+        }),
         endpoint: Type.Optional(Type.String({ format: 'uri', description: 'For S3-compatible stores.' })),
         forcePathStyle: Type.Boolean({
           default: false,
