@@ -227,3 +227,14 @@ describe('live reload', () => {
     expect(store.current.classes[0]!.ttl.default).toBe(42);
   });
 });
+
+describe('edgewise.example.yaml', () => {
+  it('is valid and spells out exactly the default classes and origin settings', () => {
+    const file = new URL('../../edgewise.example.yaml', import.meta.url).pathname;
+    const example = loadConfig({ file, env: {} }).config;
+    const defaults = buildConfig({}, undefined).config;
+    expect(example.classes).toEqual(defaults.classes);
+    expect(example.defaultClass).toBe(defaults.defaultClass);
+    expect(example.origin).toEqual(defaults.origin);
+  });
+});
