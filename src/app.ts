@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
+import { imageRoutes } from './routes/images.js';
 import { metricsRoutes } from './routes/metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
@@ -63,6 +64,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
 
   await app.register(metricsRoutes);
   await app.register(healthRoutes);
+  await app.register(imageRoutes);
   await app.register(contentRoutes);
   app.addHook('onClose', async () => {
     await options.storage.close();

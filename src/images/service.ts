@@ -1,0 +1,123 @@
+/**
+ * Makes sure a variant exists in storage, doing the expensive work at most once.
+ *
+ * For one variant key: concurrent callers join one flight (single flight); the flight first
+ * reads the source's first 4 KB to refuse non-images cheaply, then waits for a slot in the
+ * bounded queue, reads the source (byte cap enforced while reading), transforms it, and
+ * stores the result under the reserved `.edgewise/img/` prefix. Storage writes are atomic,
+ * so a failed or abandoned transform never leaves a partial variant.
+ */
+import { Readable } from 'node:stream';
+import type { ImagesConfig } from '../config/sections/images.js';
+import { ImageTooLarge, NotFound } from '../errors.js';
+import type { ObjectMeta, StorageDriver } from '../storage/types.js';
+import { BoundedQueue } from './queue.js';
+import { SingleFlight } from './single-flight.js';
+import { SNIFF_BYTES, sniffSource } from './source-type.js';
+import { sharpTransform, type TransformFn } from './transform.js';
+import { imageVariantKey, type VariantSpec, variantParams } from './variant-key.js';
+
+export interface ImageServiceOptions {
+  storage: StorageDriver;
+  /** The live images config, read when each flight starts. */
+  config: () => Readonly<ImagesConfig>;
+  transform?: TransformFn | undefined;
+}
+
+export interface ImageStats {
+  /** Calls made to the transform function. */
+  transforms: number;
+  /** Requests that joined a flight already in progress. */
+  joined: number;
+  /** Variants written to storage. */
+  stored: number;
+}
+
+export class ImageService {
+  /** The seam: replaced by tests (a counting or gated wrapper) and nothing else. */
+  transform: TransformFn;
+  readonly stats: ImageStats = { transforms: 0, joined: 0, stored: 0 };
+  readonly queue: BoundedQueue;
+  readonly #flights = new SingleFlight<string>();
+  readonly #storage: StorageDriver;
+  readonly #config: () => Readonly<ImagesConfig>;
+
+  constructor(options: ImageServiceOptions) {
+    this.#storage = options.storage;
+    this.#config = options.config;
+    this.transform = options.transform ?? sharpTransform;
+    this.queue = new BoundedQueue(() => this.#config());
+  }
+
+  /** Variants being made right now. */
+  get inFlight(): number {
+    return this.#flights.size;
+  }
+
+  /**
+   * Resolves to the key of the stored variant of `source` (creating it when needed). The key
+   * normally is `imageVariantKey(source.key, source.etag, spec)`; if the source was replaced
+   * while it was being read, it is the key for the bytes actually transformed.
+   */
+  ensureVariant(source: ObjectMeta, spec: VariantSpec): Promise<string> {
+    const key = imageVariantKey(source.key, source.etag, spec);
+    if (this.#flights.has(key)) this.stats.joined++;
+    return this.#flights.run(key, () => this.#make(source, spec));
+  }
+
+  async #make(source: ObjectMeta, spec: VariantSpec): Promise<string> {
+    const key = imageVariantKey(source.key, source.etag, spec);
+    const cfg = this.#config();
+    if (source.size > cfg.maxInputBytes) throw new ImageTooLarge(cfg.maxInputBytes);
+    await sniffSource(await this.#readHead(source.key), cfg.allowRiskyLoaders);
+    const { out, etag } = await this.queue.run(async () => {
+      const { input, etag } = await this.#readAll(source.key, cfg.maxInputBytes);
+      this.stats.transforms++;
+      const out = await this.transform({ input, spec, limits: cfg });
+      return { out, etag };
+    });
+    const finalKey = etag === source.etag ? key : imageVariantKey(source.key, etag, spec);
+    await this.#storage.put(finalKey, Readable.from([out.data]), {
+      contentType: out.contentType,
+      metadata: {
+        'source-key': encodeURIComponent(source.key),
+        'source-etag': etag,
+        params: variantParams(spec),
+        width: String(out.width),
+        height: String(out.height),
+      },
+    });
+    this.stats.stored++;
+    return finalKey;
+  }
+
+  async #readHead(key: string): Promise<Buffer> {
+    const got = await this.#storage.get(key, { range: { start: 0, end: SNIFF_BYTES - 1 } });
+    if (!got) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const chunk of got.body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** The whole source, refusing it as soon as more than `maxBytes` arrive. */
+  async #readAll(key: string, maxBytes: number): Promise<{ input: Buffer; etag: string }> {
+    const got = await this.#storage.get(key);
+    // Deleted since the route's HEAD: the same answer the route gives for a missing source.
+    if (!got) throw new NotFound(`/img/${key}`);
+    if (got.meta.size > maxBytes) {
+      got.body.destroy();
+      throw new ImageTooLarge(maxBytes);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of got.body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        got.body.destroy();
+        throw new ImageTooLarge(maxBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { input: Buffer.concat(chunks, total), etag: got.meta.etag };
+  }
+}

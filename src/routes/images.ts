@@ -1,0 +1,96 @@
+/**
+ * GET/HEAD /img/<key>?w=&h=&fit=&q=&fmt= — resized, re-encoded variants of stored images.
+ *
+ * Order of work, cheapest refusal first: query validated against the configured lists (400),
+ * key validated (400), source HEAD (404, 413 by declared size), then the stored variant is
+ * served if it exists; only a miss reaches the image service (sniff, queue, transform, store).
+ * The variant is then served through `sendObject` like any object, so validators,
+ * conditional requests and HEAD behave identically; its Cache-Control is that of the
+ * `/img/<key>` path's content class.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { classify } from '../classes.js';
+import type { EdgewiseConfig } from '../config/schema.js';
+import { ImageTooLarge, isCodedError, NotFound } from '../errors.js';
+import { autoToken } from '../images/negotiate.js';
+import { parseImageParams, rawQuery } from '../images/params.js';
+import { ImageService } from '../images/service.js';
+import { applyLoaderPolicy } from '../images/source-type.js';
+import type { TransformFn } from '../images/transform.js';
+import { imageVariantKey, type VariantSpec } from '../images/variant-key.js';
+import { keyFromUrlPath } from '../storage/keys.js';
+import { sendObject } from './serve-object.js';
+
+export const IMAGE_MOUNT = '/img/';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The image variant service (stats, queue, and the transform seam). */
+    images: ImageService;
+  }
+}
+
+export interface ImageRoutesOptions {
+  transform?: TransformFn;
+}
+
+const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
+  const { config, storage } = app.edgewise;
+  const service = new ImageService({
+    storage,
+    config: () => config.current.images,
+    transform: opts.transform,
+  });
+  app.decorate('images', service);
+
+  // sharp.block is process-wide; re-applied whenever a reload changes the allowed loaders.
+  applyLoaderPolicy(config.current.images.allowRiskyLoaders);
+  const onChange = (next: Readonly<EdgewiseConfig>) => applyLoaderPolicy(next.images.allowRiskyLoaders);
+  config.on('change', onChange);
+  app.addHook('onClose', async () => {
+    config.off('change', onChange);
+  });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${IMAGE_MOUNT}*`,
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const cfg = config.current;
+      const params = parseImageParams(rawQuery(request.url), cfg.images);
+      const key = keyFromUrlPath(request.url, IMAGE_MOUNT);
+      const path = `${IMAGE_MOUNT}${key}`;
+      const cls = classify(cfg, path);
+      const source = await storage.head(key);
+      if (!source) throw new NotFound(path);
+      if (source.size > cfg.images.maxInputBytes) throw new ImageTooLarge(cfg.images.maxInputBytes);
+
+      const negotiated = params.fmt === 'auto';
+      const spec: VariantSpec = {
+        ...params,
+        fmt: negotiated ? autoToken(request.headers.accept, cfg.images.formats) : params.fmt,
+      };
+      // RFC 9110 §12.5.5: the representation of an auto variant depends on Accept, so every
+      // response for it says so, including 304s and errors that a cache might store.
+      if (negotiated) reply.header('vary', 'Accept');
+
+      const storedKey = imageVariantKey(key, source.etag, spec);
+      try {
+        return await sendObject(request, reply, { storage, key: storedKey, cls, path });
+      } catch (err) {
+        if (!(isCodedError(err) && err.code === 'EDGEWISE_NOT_FOUND') || reply.sent) throw err;
+      }
+      let madeKey: string;
+      try {
+        madeKey = await service.ensureVariant(source, spec);
+      } catch (err) {
+        if (isCodedError(err) && err.code === 'EDGEWISE_IMAGE_BUSY')
+          reply.header('retry-after', String(cfg.images.retryAfterSeconds));
+        throw err;
+      }
+      return sendObject(request, reply, { storage, key: madeKey, cls, path });
+    },
+  });
+};
+
+export const imageRoutes = fp(plugin, { name: 'edgewise-images', fastify: '5.x' });
