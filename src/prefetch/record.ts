@@ -1,0 +1,71 @@
+/**
+ * One request from an access log, reduced to what the prefetch worker uses. Field names and
+ * meanings follow CloudFront's standard log reference (legacy W3C and v2 share them).
+ */
+export interface AccessRecord {
+  /** Milliseconds since the epoch (UTC). */
+  time: number;
+  clientIp: string;
+  userAgent: string;
+  method: string;
+  /** cs(Host): the distribution's domain, or the Host the viewer sent for the local edge. */
+  host: string;
+  /** x-host-header: the Host header the viewer sent ('' when absent). */
+  hostHeader: string;
+  /** Path as the viewer sent it (percent-encoding of the request preserved). */
+  path: string;
+  /** Query string without '?' ('' when none). */
+  query: string;
+  status: number;
+  /** Bytes of the response body when known (sc-content-len), else sc-bytes. */
+  bytes: number;
+  contentType: string;
+  /** x-edge-result-type: Hit, RefreshHit, Miss, LimitExceeded, CapacityExceeded, Error, Redirect. */
+  resultType: string;
+  protocol: string;
+}
+
+/** The 33 fields of a CloudFront standard log (legacy), in CloudFront's order. */
+export const CLOUDFRONT_FIELDS = [
+  'date',
+  'time',
+  'x-edge-location',
+  'sc-bytes',
+  'c-ip',
+  'cs-method',
+  'cs(Host)',
+  'cs-uri-stem',
+  'sc-status',
+  'cs(Referer)',
+  'cs(User-Agent)',
+  'cs-uri-query',
+  'cs(Cookie)',
+  'x-edge-result-type',
+  'x-edge-request-id',
+  'x-host-header',
+  'cs-protocol',
+  'cs-bytes',
+  'time-taken',
+  'x-forwarded-for',
+  'ssl-protocol',
+  'ssl-cipher',
+  'x-edge-response-result-type',
+  'cs-protocol-version',
+  'fle-status',
+  'fle-encrypted-fields',
+  'c-port',
+  'time-to-first-byte',
+  'x-edge-detailed-result-type',
+  'sc-content-type',
+  'sc-content-len',
+  'sc-range-start',
+  'sc-range-end',
+] as const;
+
+/** Fewest fields a legacy log may have: CloudFront's format had 19 before fields were added. */
+export const MIN_FIELDS = 19;
+
+/** Results that mean the edge went to the origin for this request. */
+export function isFill(resultType: string): boolean {
+  return resultType === 'Miss' || resultType === 'RefreshHit';
+}
