@@ -163,6 +163,23 @@ export const RequestTimeout = createError(
   408,
 );
 
+// Local edge (src/edge): what CloudFront answers itself (502/504 for origin failures, 403 for
+// the viewer protocol policy), and the invalidation API's input checks.
+export const EdgeHttpsRequired = createError('EDGEWISE_EDGE_HTTPS_REQUIRED', 'This path is served over HTTPS only', 403);
+export const EdgeOriginUnreachable = createError(
+  'EDGEWISE_EDGE_ORIGIN_UNREACHABLE',
+  'The edge could not reach the origin: %s',
+  502,
+);
+export const EdgeOriginTimeout = createError('EDGEWISE_EDGE_ORIGIN_TIMEOUT', 'The origin did not answer in time: %s', 504);
+export const EdgeNotCached = createError(
+  'EDGEWISE_EDGE_NOT_CACHED',
+  'only-if-cached: the edge holds no fresh copy of %s',
+  504,
+);
+export const EdgeBadRequest = createError('EDGEWISE_EDGE_BAD_REQUEST', 'Bad request: %s', 400);
+export const EdgeBadInvalidation = createError('EDGEWISE_EDGE_BAD_INVALIDATION', 'Invalid invalidation: %s', 400);
+
 /** Every error constructor in the catalogue, by code (for the README table test and docs). */
 export const catalogue = {
   EDGEWISE_NOT_FOUND: NotFound,
@@ -213,6 +230,13 @@ export const catalogue = {
   EDGEWISE_RANGE_NOT_SATISFIABLE: RangeNotSatisfiable,
   EDGEWISE_OVERLOADED: Overloaded,
   EDGEWISE_REQUEST_TIMEOUT: RequestTimeout,
+  // Local edge
+  EDGEWISE_EDGE_HTTPS_REQUIRED: EdgeHttpsRequired,
+  EDGEWISE_EDGE_ORIGIN_UNREACHABLE: EdgeOriginUnreachable,
+  EDGEWISE_EDGE_ORIGIN_TIMEOUT: EdgeOriginTimeout,
+  EDGEWISE_EDGE_NOT_CACHED: EdgeNotCached,
+  EDGEWISE_EDGE_BAD_REQUEST: EdgeBadRequest,
+  EDGEWISE_EDGE_BAD_INVALIDATION: EdgeBadInvalidation,
 } as const;
 
 export interface CodedError extends Error {

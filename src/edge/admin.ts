@@ -1,0 +1,132 @@
+/**
+ * Routes the edge answers itself instead of forwarding: its Prometheus metrics and the
+ * invalidation API. The invalidation API follows CloudFront's CreateInvalidation: paths start
+ * with `/`, `*` is allowed only as the last character, at most 3,000 paths per request (the
+ * limit CloudFront sets for in-progress paths), and every variant of a matched path goes
+ * (all query strings, encodings and Vary variants). Keys are compared in constant time.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { EdgeBadInvalidation, MethodNotAllowed, Unauthorized } from '../errors.js';
+import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeContext } from './context.js';
+import { headerString } from './entry.js';
+import type { EdgeMetrics } from './metrics.js';
+
+export const INVALIDATIONS_PATH = '/_edge/invalidations';
+const MAX_PATHS = 3000;
+const MAX_BODY = 1024 * 1024;
+
+export interface AdminDeps {
+  store: TieredStore;
+  metrics: EdgeMetrics;
+  metricsPath: () => string;
+  apiKeys: () => readonly string[];
+}
+
+function reply(
+  ctx: EdgeContext,
+  status: number,
+  body: unknown,
+  type = 'application/json; charset=utf-8',
+): void {
+  const data = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  ctx.status = status;
+  ctx.resultType = status >= 400 ? 'Error' : 'Miss';
+  ctx.res.writeHead(status, {
+    'content-type': type,
+    'content-length': String(data.length),
+    'cache-control': 'no-store',
+  });
+  ctx.res.end(data);
+  ctx.bodyBytes = data.length;
+}
+
+function replyError(ctx: EdgeContext, err: { code: string; message: string; statusCode: number }): void {
+  ctx.detailedResultType = err.code;
+  reply(ctx, err.statusCode, { statusCode: err.statusCode, code: err.code, message: err.message });
+}
+
+function authorised(header: string | undefined, keys: readonly string[]): boolean {
+  if (!header) return false;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  let ok = false;
+  for (const k of keys) {
+    const want = Buffer.from(k);
+    if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
+  }
+  return ok;
+}
+
+async function readJson(ctx: EdgeContext): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) throw new EdgeBadInvalidation(`body over ${MAX_BODY} bytes`);
+    chunks.push(c);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new EdgeBadInvalidation('body is not JSON');
+  }
+}
+
+/** Accepts `{ "paths": [...] }` or CloudFront's `{ "Paths": { "Items": [...] } }`. */
+export function parsePaths(body: unknown): string[] {
+  const b = body as { paths?: unknown; Paths?: { Items?: unknown } } | null;
+  const list = b?.paths ?? b?.Paths?.Items;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new EdgeBadInvalidation('"paths" must be a non-empty array');
+  if (list.length > MAX_PATHS) throw new EdgeBadInvalidation(`at most ${MAX_PATHS} paths per request`);
+  for (const p of list) {
+    if (typeof p !== 'string' || !p.startsWith('/') || p.length > 4096)
+      throw new EdgeBadInvalidation(`path must be a string starting with "/": ${JSON.stringify(p)}`);
+    if (p.slice(0, -1).includes('*')) throw new EdgeBadInvalidation(`"*" is allowed only at the end: ${p}`);
+  }
+  return list as string[];
+}
+
+export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<boolean> {
+  return async (ctx) => {
+    if (ctx.path === deps.metricsPath()) {
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        replyError(ctx, new MethodNotAllowed(ctx.method));
+        return true;
+      }
+      reply(ctx, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      return true;
+    }
+    if (ctx.path !== INVALIDATIONS_PATH) return false;
+    if (ctx.method !== 'POST') {
+      replyError(ctx, new MethodNotAllowed(ctx.method));
+      return true;
+    }
+    // Authenticate before reading the body: an anonymous caller costs nothing.
+    if (!authorised(headerString(ctx.headers.authorization), deps.apiKeys())) {
+      replyError(ctx, new Unauthorized());
+      return true;
+    }
+    try {
+      const paths = parsePaths(await readJson(ctx));
+      let removed = 0;
+      for (const p of paths) removed += deps.store.invalidate(p);
+      if (removed > 0) deps.metrics.invalidated.inc(removed);
+      reply(ctx, 201, {
+        id: `I${randomBytes(6).toString('hex').toUpperCase()}`,
+        status: 'Completed',
+        createTime: new Date().toISOString(),
+        paths,
+        removed,
+      });
+    } catch (err) {
+      const e = err as { code?: string; message: string; statusCode?: number };
+      if (e.code === 'EDGEWISE_EDGE_BAD_INVALIDATION')
+        replyError(ctx, e as { code: string; message: string; statusCode: number });
+      else throw err;
+    }
+    return true;
+  };
+}

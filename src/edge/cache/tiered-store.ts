@@ -1,0 +1,159 @@
+/**
+ * The edge's response store: two byte-bounded tiers behind the shared cache-store seam
+ * (src/edge/store, `CacheStore<V>`). Small objects live in the memory tier; objects of at
+ * least `diskThresholdBytes` go to the disk tier, whose entries point at files under `dir`, so
+ * one large download cannot flush thousands of hot small objects. Each tier evicts by its own
+ * policy and never holds more than its bytes; an evicted disk entry's file is unlinked.
+ *
+ * Vary (RFC 9111 §4.1): a response that varies on request headers is stored under a secondary
+ * key made of those headers' values; `variesOn` remembers the header names per primary key.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CachedResponse, headerBytes } from '../entry.js';
+import { keyPath } from '../pipeline/cache-key.js';
+import { createCacheStore, type PolicyName } from '../store/index.js';
+import type { CacheStore } from '../store/types.js';
+
+export type Tier = 'memory' | 'disk';
+
+export interface TieredStoreOptions {
+  policy: PolicyName;
+  memoryBytes: number;
+  diskBytes: number;
+  diskDir: string;
+  diskThresholdBytes: number;
+  onEvict?: (tier: Tier, entry: CachedResponse, bytes: number) => void;
+}
+
+/** At most this many primary keys remember their Vary header names (bounded like the tiers). */
+const MAX_VARY_KEYS = 100_000;
+
+export class TieredStore {
+  readonly memory: CacheStore<CachedResponse>;
+  readonly disk: CacheStore<CachedResponse> | undefined;
+  readonly #options: TieredStoreOptions;
+  readonly #vary = new Map<string, string[]>();
+  #seq = 0;
+  readonly #prefix = randomBytes(4).toString('hex');
+
+  constructor(options: TieredStoreOptions) {
+    this.#options = options;
+    this.memory = createCacheStore<CachedResponse>(options.policy, {
+      maxBytes: options.memoryBytes,
+      onEvict: (_k, entry, bytes) => options.onEvict?.('memory', entry, bytes),
+    });
+    if (options.diskBytes > 0) {
+      // The disk tier does not survive restarts: its index lives in memory, so leftover files
+      // are orphans and are removed.
+      rmSync(options.diskDir, { recursive: true, force: true });
+      mkdirSync(options.diskDir, { recursive: true });
+      this.disk = createCacheStore<CachedResponse>(options.policy, {
+        maxBytes: options.diskBytes,
+        onEvict: (_k, entry, bytes) => {
+          this.#unlink(entry);
+          options.onEvict?.('disk', entry, bytes);
+        },
+      });
+    }
+  }
+
+  /** Header names the stored responses for this primary key vary on, if any. */
+  variesOn(primary: string): string[] | undefined {
+    return this.#vary.get(primary);
+  }
+
+  /** Looks a key up (recording an access in the tier that holds it). */
+  get(key: string): CachedResponse | undefined {
+    return this.memory.get(key) ?? this.disk?.get(key);
+  }
+
+  peek(key: string): CachedResponse | undefined {
+    return this.memory.peek(key) ?? this.disk?.peek(key);
+  }
+
+  /**
+   * Stores an entry whose body is in memory; large bodies are written to the disk tier first.
+   * Returns the tier used, or undefined when no tier took it.
+   */
+  async set(
+    entry: CachedResponse & { body: Buffer },
+    primary: string,
+    varyNames: string[],
+  ): Promise<Tier | undefined> {
+    if (varyNames.length > 0) {
+      if (this.#vary.size >= MAX_VARY_KEYS && !this.#vary.has(primary)) this.#vary.clear();
+      this.#vary.set(primary, varyNames);
+    } else {
+      this.#vary.delete(primary);
+    }
+    const cost = entry.size + headerBytes(entry.headers);
+    if (entry.size >= this.#options.diskThresholdBytes && this.disk) {
+      if (cost > this.disk.maxBytes) return undefined;
+      const file = join(this.#options.diskDir, `${this.#prefix}-${(++this.#seq).toString(36)}`);
+      await writeFile(file, entry.body);
+      const onDisk: CachedResponse = { ...entry, body: { file } };
+      this.memory.delete(entry.key);
+      this.#replace(this.disk, entry.key);
+      if (this.disk.set(entry.key, onDisk, cost)) return 'disk';
+      this.#unlink(onDisk);
+      return undefined;
+    }
+    this.#replace(this.disk, entry.key);
+    return this.memory.set(entry.key, entry, cost) ? 'memory' : undefined;
+  }
+
+  /** Replaces stored metadata (a 304 refreshed the headers) without touching the body. */
+  update(entry: CachedResponse): void {
+    const cost = entry.size + headerBytes(entry.headers);
+    if (typeof (entry.body as { file?: string }).file === 'string') this.disk?.set(entry.key, entry, cost);
+    else this.memory.set(entry.key, entry, cost);
+  }
+
+  delete(key: string): boolean {
+    const inMemory = this.memory.delete(key);
+    return this.#replace(this.disk, key) || inMemory;
+  }
+
+  /**
+   * Removes every key (every variant, every encoding) whose path matches: exactly, or by
+   * prefix when the pattern ends in `*` (CloudFront invalidation paths). Returns the count.
+   */
+  invalidate(pattern: string): number {
+    const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : undefined;
+    const matches = (path: string) => (prefix === undefined ? path === pattern : path.startsWith(prefix));
+    let removed = 0;
+    for (const tier of [this.memory, this.disk]) {
+      if (!tier) continue;
+      for (const key of [...tier.keys()]) if (matches(keyPath(key)) && this.delete(key)) removed++;
+    }
+    for (const primary of [...this.#vary.keys()]) if (matches(keyPath(primary))) this.#vary.delete(primary);
+    return removed;
+  }
+
+  bytes(tier: Tier): number {
+    return tier === 'memory' ? this.memory.bytes : (this.disk?.bytes ?? 0);
+  }
+
+  clear(): void {
+    this.memory.clear();
+    if (this.disk) for (const key of [...this.disk.keys()]) this.#replace(this.disk, key);
+    this.#vary.clear();
+  }
+
+  #replace(tier: CacheStore<CachedResponse> | undefined, key: string): boolean {
+    const old = tier?.peek(key);
+    if (!old || !tier) return false;
+    tier.delete(key);
+    this.#unlink(old);
+    return true;
+  }
+
+  #unlink(entry: CachedResponse): void {
+    const file = (entry.body as { file?: string }).file;
+    // A reader that already opened the file keeps its descriptor; unlink only frees the name.
+    if (typeof file === 'string') unlink(file).catch(() => {});
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Per-request state that flows through the pipeline: the viewer request as the edge sees it
+ * (after the viewer-request function may have rewritten it), timings, and what the access
+ * log and metrics record at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { ContentClassConfig } from '../config/sections/classes.js';
+import type { ResultType } from './metrics.js';
+
+export type ViewerRequest = IncomingMessage | Http2ServerRequest;
+export type ViewerResponse = ServerResponse | Http2ServerResponse;
+export type RequestHeaders = Record<string, string | string[] | undefined>;
+
+export interface EdgeContext {
+  req: ViewerRequest;
+  res: ViewerResponse;
+  start: number;
+  startMs: number;
+  requestId: string;
+  method: string;
+  /** Path as the viewer sent it (after a viewer-request function: as the function left it). */
+  path: string;
+  /** Query without `?`. */
+  query: string;
+  headers: RequestHeaders;
+  scheme: 'http' | 'https';
+  host: string;
+  clientIp: string;
+  clientPort: number;
+  cls: ContentClassConfig | undefined;
+  /** Set once headers are sent. */
+  ttfb: number;
+  resultType: ResultType;
+  detailedResultType: string | undefined;
+  bodyBytes: number;
+  headerBytes: number;
+  status: number;
+  contentType: string | undefined;
+  contentLength: number | undefined;
+  range: { start: number; end: number } | undefined;
+  /** A cache probe (only-if-cached): not logged or counted as a viewer request. */
+  probe: boolean;
+}
+
+const ID_PREFIX = randomBytes(6).toString('base64url');
+let idSeq = 0;
+
+/** Unique per process and cheap: a random prefix and a counter (CloudFront ids are opaque too). */
+export function requestId(): string {
+  idSeq = (idSeq + 1) % Number.MAX_SAFE_INTEGER;
+  return `${ID_PREFIX}${idSeq.toString(36)}`;
+}
+
+export function createContext(
+  req: ViewerRequest,
+  res: ViewerResponse,
+  trustForwardedProto: boolean,
+): EdgeContext | string {
+  const raw = req.url ?? '/';
+  let path: string;
+  let query: string;
+  if (raw.startsWith('/')) {
+    const q = raw.indexOf('?');
+    path = q === -1 ? raw : raw.slice(0, q);
+    query = q === -1 ? '' : raw.slice(q + 1);
+  } else {
+    // Absolute-form targets (RFC 9112 §3.2.2) are legal; anything else is not a request for us.
+    if (!URL.canParse(raw)) return 'request target is neither a path nor an absolute URL';
+    const u = new URL(raw);
+    path = u.pathname;
+    query = u.search.slice(1);
+  }
+  const headers = req.headers as RequestHeaders;
+  const socket = req.socket as (TLSSocket & { encrypted?: boolean }) | null;
+  let scheme: 'http' | 'https' = socket?.encrypted ? 'https' : 'http';
+  if (trustForwardedProto) {
+    const fp = headers['x-forwarded-proto'];
+    const first = (Array.isArray(fp) ? fp[0] : fp)?.split(',')[0]?.trim().toLowerCase();
+    if (first === 'https' || first === 'http') scheme = first;
+  }
+  const host = (headers[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
+  return {
+    req,
+    res,
+    start: performance.now(),
+    startMs: Date.now(),
+    requestId: requestId(),
+    method: req.method ?? 'GET',
+    path,
+    query,
+    headers,
+    scheme,
+    host,
+    clientIp: socket?.remoteAddress ?? '-',
+    clientPort: socket?.remotePort ?? 0,
+    cls: undefined,
+    ttfb: 0,
+    resultType: 'Miss',
+    detailedResultType: undefined,
+    bodyBytes: 0,
+    headerBytes: 0,
+    status: 0,
+    contentType: undefined,
+    contentLength: undefined,
+    range: undefined,
+    probe: false,
+  };
+}

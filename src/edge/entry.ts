@@ -1,0 +1,58 @@
+/**
+ * What the edge keeps per cache key: the origin's status and headers, the RFC 9111 policy
+ * object (age and revalidation come from http-cache-semantics), the CloudFront TTLs computed
+ * once at store time, and the body, in memory or in a disk-tier file.
+ */
+import type CachePolicy from 'http-cache-semantics';
+
+export type StoredHeaders = Record<string, string | string[]>;
+
+export interface CachedResponse {
+  /** Full cache key (with the Vary secondary key when there is one). */
+  key: string;
+  /** Viewer path the key belongs to (invalidations match on it). */
+  path: string;
+  status: number;
+  /** Origin headers minus hop-by-hop fields, as served to viewers. */
+  headers: StoredHeaders;
+  policy: CachePolicy;
+  /** CloudFront TTL in seconds (already clamped into the behavior's [min, max]). */
+  ttl: number;
+  /** Seconds past ttl a stale copy may be served while one background refresh runs. */
+  swr: number;
+  /** Seconds past ttl a stale copy may be served when the origin fails. */
+  sie: number;
+  /** Body bytes in memory, or the disk-tier file holding them. */
+  body: Buffer | { file: string };
+  size: number;
+  /** Set when the edge compressed the body (the origin's headers describe the identity form). */
+  coding: 'br' | 'gzip' | undefined;
+  /** The origin's own validators, sent when revalidating (the stored ETag may have been weakened). */
+  validators: { etag: string | undefined; lastModified: string | undefined };
+}
+
+/** Hop-by-hop fields (RFC 9110 §7.6.1) and fields a cache must not replay. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+
+export function headerString(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Rough cost of an entry's headers in bytes, so the memory tier bound includes them. */
+export function headerBytes(headers: StoredHeaders): number {
+  let n = 64;
+  for (const [k, v] of Object.entries(headers))
+    n += k.length + (Array.isArray(v) ? v.join('').length : v.length) + 4;
+  return n;
+}

@@ -1,0 +1,100 @@
+/**
+ * The cache key, as a CloudFront cache policy builds it: the path, plus only the query
+ * strings, headers and cookies the behavior allowlists, plus the normalised Accept-Encoding
+ * when the behavior compresses. Everything else the viewer sends cannot split the cache.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/controlling-the-cache-key.html
+ *
+ * Layout: `<path>\n<query>\n<headers>\n<cookies>\n<encoding>`; the path comes first so an
+ * invalidation can match keys by path without parsing the rest.
+ */
+import negotiate from '@fastify/accept-negotiator';
+import type { ContentClassConfig } from '../../config/sections/classes.js';
+
+export type NormalisedEncoding = 'br,gzip' | 'gzip' | 'br' | '';
+
+/**
+ * CloudFront's Accept-Encoding normalisation: only gzip and br matter, q=0 excludes a coding
+ * (RFC 9110 §12.5.3, via @fastify/accept-negotiator), and the result is one of four values, so
+ * `gzip, deflate, br` and `br;q=1.0, gzip;q=0.8` share one cache entry.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html
+ */
+export function normaliseAcceptEncoding(header: string | undefined): NormalisedEncoding {
+  if (!header) return '';
+  const br = negotiate(header, ['br']) === 'br';
+  const gzip = negotiate(header, ['gzip']) === 'gzip';
+  return br && gzip ? 'br,gzip' : gzip ? 'gzip' : br ? 'br' : '';
+}
+
+export interface KeyInput {
+  path: string;
+  /** Raw query string without the leading `?` ('' when none). */
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  encoding: NormalisedEncoding;
+}
+
+export interface CacheKey {
+  key: string;
+  path: string;
+  /** The query string forwarded to the origin: the allowlisted parameters only, in viewer order. */
+  forwardQuery: string;
+  /** Cookie header forwarded to the origin: the allowlisted cookies only. */
+  forwardCookie: string | undefined;
+}
+
+export function buildCacheKey(input: KeyInput, policy: ContentClassConfig['cacheKey']): CacheKey {
+  let forwardQuery = '';
+  let keyQuery = '';
+  if (input.query !== '' && policy.queryStrings.length > 0) {
+    const params = new URLSearchParams(input.query);
+    const kept: Array<[string, string]> = [];
+    for (const [k, v] of params) if (policy.queryStrings.includes(k)) kept.push([k, v]);
+    forwardQuery = new URLSearchParams(kept).toString();
+    // Sorted in the key so `?w=1&h=2` and `?h=2&w=1` are one entry.
+    keyQuery = new URLSearchParams(
+      [...kept].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+    ).toString();
+  }
+  let keyHeaders = '';
+  for (const name of policy.headers) {
+    const v = input.headers[name.toLowerCase()];
+    if (v !== undefined) keyHeaders += `${name.toLowerCase()}:${Array.isArray(v) ? v.join(',') : v}\u0001`;
+  }
+  let keyCookies = '';
+  let forwardCookie: string | undefined;
+  if (policy.cookies.length > 0) {
+    const jar = parseCookies(input.headers.cookie);
+    const kept: string[] = [];
+    for (const name of [...policy.cookies].sort()) {
+      const v = jar.get(name);
+      if (v !== undefined) kept.push(`${name}=${v}`);
+    }
+    keyCookies = kept.join('; ');
+    if (kept.length > 0) forwardCookie = keyCookies;
+  }
+  return {
+    key: `${input.path}\n${keyQuery}\n${keyHeaders}\n${keyCookies}\n${input.encoding}`,
+    path: input.path,
+    forwardQuery,
+    forwardCookie,
+  };
+}
+
+/** Path part of a cache key (everything before the first newline). */
+export function keyPath(key: string): string {
+  const nl = key.indexOf('\n');
+  return nl === -1 ? key : key.slice(0, nl);
+}
+
+/** Cookie header (RFC 6265 §4.2.1 `name=value; name2=value2`) to a map; first occurrence wins. */
+export function parseCookies(header: string | string[] | undefined): Map<string, string> {
+  const jar = new Map<string, string>();
+  if (header === undefined) return jar;
+  for (const part of (Array.isArray(header) ? header.join('; ') : header).split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!jar.has(name)) jar.set(name, part.slice(eq + 1).trim());
+  }
+  return jar;
+}

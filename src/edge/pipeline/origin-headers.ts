@@ -1,0 +1,63 @@
+/**
+ * Headers the edge sends to the origin. End-to-end viewer headers are forwarded (so an
+ * origin that varies on them, and says so with Vary, is cached correctly), except:
+ * hop-by-hop fields (RFC 9110 §7.6.1); Host (the origin's own); cookies outside the cache
+ * key's allowlist (CloudFront forwards only those, so a session cookie cannot change a
+ * shared response); Accept-Encoding, replaced by its normalised form; and, on fills, the
+ * viewer's conditional and range fields, because the edge fetches the whole object and
+ * answers those itself.
+ */
+
+import type { RequestHeaders } from '../context.js';
+import { HOP_BY_HOP } from '../entry.js';
+import type { CacheKey, NormalisedEncoding } from './cache-key.js';
+
+const VIEWER_VALIDATORS = new Set([
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+]);
+
+export function originHeaders(
+  viewer: RequestHeaders,
+  opts: {
+    key: CacheKey | undefined;
+    encoding: NormalisedEncoding | undefined;
+    clientIp: string;
+    /** A fill or revalidation (the edge answers conditionals from its copy). */
+    fill: boolean;
+  },
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connectionTokens = new Set(
+    String(viewer.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim()),
+  );
+  for (const name in viewer) {
+    const value = viewer[name];
+    if (value === undefined || name.startsWith(':')) continue;
+    if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || name === 'host') continue;
+    if (name === 'cookie' || name === 'accept-encoding') continue;
+    if (opts.fill && VIEWER_VALIDATORS.has(name)) continue;
+    out[name] = value;
+  }
+  if (opts.key === undefined) {
+    // Pass-through (unsafe methods): the request is not cached, every cookie goes through.
+    if (viewer.cookie !== undefined) out.cookie = viewer.cookie;
+    if (viewer['accept-encoding'] !== undefined) out['accept-encoding'] = viewer['accept-encoding'];
+  } else {
+    if (opts.key.forwardCookie !== undefined) out.cookie = opts.key.forwardCookie;
+    if (opts.encoding) out['accept-encoding'] = opts.encoding === 'br,gzip' ? 'br, gzip' : opts.encoding;
+  }
+  const xff = viewer['x-forwarded-for'];
+  out['x-forwarded-for'] = xff
+    ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${opts.clientIp}`
+    : opts.clientIp;
+  out.via = viewer.via ? `${viewer.via}, 1.1 edgewise` : '1.1 edgewise';
+  return out;
+}

@@ -1,0 +1,144 @@
+/**
+ * The last step of the pipeline: the viewer-response function, the edge's own headers
+ * (X-Cache, Age, Server-Timing, Via), the status line and the body from wherever it is (a
+ * buffer, a disk-tier file, a fill still arriving from the origin, or a pass-through stream).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Fill } from './collapse.js';
+import type { EdgeContext } from './context.js';
+import { HOP_BY_HOP, type StoredHeaders } from './entry.js';
+import type { ResultType } from './metrics.js';
+
+export type Body =
+  | { kind: 'none' }
+  | { kind: 'buffer'; data: Buffer }
+  | { kind: 'file'; handle: FileHandle; start: number; end: number }
+  | { kind: 'fill'; fill: Fill }
+  | { kind: 'stream'; stream: Readable };
+
+export type ResponseHook = (
+  ctx: EdgeContext,
+  status: number,
+  headers: OutgoingHttpHeaders,
+) =>
+  | Promise<{ status: number; headers: OutgoingHttpHeaders }>
+  | { status: number; headers: OutgoingHttpHeaders };
+
+const X_CACHE: Record<ResultType, string> = {
+  Hit: 'Hit from edgewise',
+  RefreshHit: 'RefreshHit from edgewise',
+  Miss: 'Miss from edgewise',
+  Error: 'Error from edgewise',
+  Redirect: 'Redirect from edgewise',
+  FunctionGeneratedResponse: 'FunctionGeneratedResponse from edgewise',
+};
+
+const TIMING: Record<ResultType, string> = {
+  Hit: 'cdn-cache-hit',
+  RefreshHit: 'cdn-cache-refresh',
+  Miss: 'cdn-cache-miss',
+  Error: 'cdn-cache-miss',
+  Redirect: 'cdn-cache-miss',
+  FunctionGeneratedResponse: 'cdn-cache-miss',
+};
+
+/** Copies stored headers for a viewer, without hop-by-hop fields. */
+export function viewerHeaders(stored: StoredHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const k in stored) if (!HOP_BY_HOP.has(k)) out[k] = stored[k];
+  return out;
+}
+
+export interface DeliverOptions {
+  pop: string;
+  hook: ResponseHook | undefined;
+  /** Milliseconds the origin took to first byte, for Server-Timing on misses. */
+  upstreamMs?: number | undefined;
+}
+
+export async function deliver(
+  ctx: EdgeContext,
+  result: ResultType,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: Body,
+  options: DeliverOptions,
+): Promise<void> {
+  // CloudFront logs every 4xx/5xx as Error, whether it came from the cache or not.
+  ctx.resultType = status >= 400 ? 'Error' : result;
+  headers['x-cache'] = X_CACHE[ctx.resultType];
+  headers.via = '1.1 edgewise';
+  headers['x-amz-cf-pop'] = options.pop;
+  headers['x-amz-cf-id'] = ctx.requestId;
+  let timing = `${TIMING[result]},cdn-pop;desc="${options.pop}",cdn-rid;desc="${ctx.requestId}"`;
+  if (options.upstreamMs !== undefined) timing += `,cdn-upstream-fbl;dur=${Math.round(options.upstreamMs)}`;
+  headers['server-timing'] = timing;
+  if (options.hook) ({ status, headers } = await options.hook(ctx, status, headers));
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  ctx.status = status;
+  const ct = headers['content-type'];
+  ctx.contentType = typeof ct === 'string' ? ct : undefined;
+  const cl = headers['content-length'];
+  ctx.contentLength = cl === undefined ? undefined : Number(cl);
+  ctx.headerBytes = 64 + Object.keys(headers).length * 32;
+  ctx.ttfb = performance.now() - ctx.start;
+  (res as { writeHead(s: number, h: OutgoingHttpHeaders): unknown }).writeHead(status, headers);
+  await writeBody(ctx, body);
+}
+
+async function writeBody(ctx: EdgeContext, body: Body): Promise<void> {
+  const res = ctx.res as unknown as NodeJS.WritableStream & {
+    end(chunk?: Buffer): void;
+    destroy(err?: Error): void;
+  };
+  switch (body.kind) {
+    case 'none':
+      res.end();
+      return;
+    case 'buffer':
+      ctx.bodyBytes = body.data.length;
+      res.end(body.data);
+      return;
+    case 'file': {
+      const stream = body.handle.createReadStream({ start: body.start, end: body.end, autoClose: true });
+      stream.on('data', (c: string | Buffer) => {
+        ctx.bodyBytes += c.length;
+      });
+      await pipeline(stream, res).catch(() => res.destroy());
+      return;
+    }
+    case 'fill':
+      await new Promise<void>((resolve) => {
+        const detach = body.fill.follow({
+          write(chunk) {
+            ctx.bodyBytes += chunk.length;
+            res.write(chunk);
+          },
+          end() {
+            res.end();
+            resolve();
+          },
+          abort(err) {
+            // The origin failed mid-body: cutting the connection is the only honest signal.
+            res.destroy(err);
+            resolve();
+          },
+        });
+        (ctx.res as NodeJS.EventEmitter).once('close', () => {
+          detach();
+          resolve();
+        });
+      });
+      return;
+    case 'stream':
+      body.stream.on('data', (c: Buffer) => {
+        ctx.bodyBytes += c.length;
+      });
+      await pipeline(body.stream, res).catch(() => res.destroy());
+      return;
+  }
+}
