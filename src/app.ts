@@ -7,6 +7,7 @@ import type { ConfigStore } from './config/store.js';
 import './context.js';
 import { Internal, isCodedError, NotFound } from './errors.js';
 import type { Logger } from './logger.js';
+import { servingPlugin } from './http/plugin.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
@@ -63,6 +64,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   });
 
   await app.register(metricsRoutes);
+  await app.register(servingPlugin);
   await app.register(healthRoutes);
   await app.register(imageRoutes);
   await app.register(contentRoutes);

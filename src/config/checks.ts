@@ -5,9 +5,11 @@
 import { existsSync } from 'node:fs';
 import { patternShadows } from './patterns.js';
 import type { CrossCheck } from './schema.js';
+import { serverServingRules } from './sections/server.js';
 import { imagesRules } from './sections/images.js';
 import { cloudfrontRules } from './sections/cloudfront.js';
 import { edgeRules } from './sections/edge.js';
+import { uploadsRules } from './sections/uploads.js';
 
 const classRules: CrossCheck = (config, report) => {
   const names = new Set<string>();
@@ -89,4 +91,4 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules];
+export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules];

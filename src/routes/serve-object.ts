@@ -1,12 +1,38 @@
 /**
- * Sends one stored object with its validators and the Cache-Control of its content class.
- * Shared by the content route and the image route.
+ * Sends one stored object with full HTTP semantics: validators, conditional requests
+ * (src/http/conditional.ts), single byte ranges (src/http/range.ts), the stored Brotli/gzip
+ * variant chosen by Accept-Encoding or on-the-fly compression (src/http/encoding.ts), and the
+ * Cache-Control and safety headers of its content class. Shared by the content route and the
+ * image route (which passes `vary: ['Accept']` for negotiated formats).
+ *
+ * Storage calls: a plain GET (no conditionals, no Range, no acceptable coding) is one `get`.
+ * Anything that may change which bytes are sent asks for the metadata first (`head`), decides,
+ * and reads only what it will send: a 304/412/416 reads no body, a range is read as a storage
+ * range, never by skipping bytes.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { cacheControlFor } from '../cache-control.js';
+import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
-import { NotFound } from '../errors.js';
-import type { StorageDriver } from '../storage/types.js';
+import {
+  type CodedError,
+  NotFound,
+  PreconditionFailed,
+  RangeNotSatisfiable,
+  StorageUnavailable,
+} from '../errors.js';
+import {
+  evaluatePreconditions,
+  hasPreconditions,
+  ifRangeHolds,
+  type Validators,
+} from '../http/conditional.js';
+import { acceptableCodings, type Coding, isCompressible } from '../http/encoding.js';
+import { contentRange, decideRange } from '../http/range.js';
+import { ATTACHMENT, isActiveType, USER_CONTENT_CSP } from '../http/safety.js';
+import { encodedVariantKey } from '../storage/keys.js';
+import type { ByteRange, ObjectMeta, StorageDriver, StoredObject } from '../storage/types.js';
 
 export interface SendObjectOptions {
   storage: StorageDriver;
@@ -14,6 +40,65 @@ export interface SendObjectOptions {
   cls: ContentClassConfig;
   /** URL path, for the fingerprint check and error messages. */
   path: string;
+  /** Extra Vary tokens (e.g. 'Accept' for a negotiated image format). */
+  vary?: string[];
+}
+
+/** How many times a read is retried when the object is replaced between `head` and `get`. */
+const MAX_ATTEMPTS = 3;
+
+const userClassSets = new WeakMap<object, ReadonlySet<string>>();
+function isUserContent(config: Readonly<EdgewiseConfig>, cls: ContentClassConfig): boolean {
+  let set = userClassSets.get(config.server);
+  if (!set) {
+    set = new Set(config.server.userContentClasses);
+    userClassSets.set(config.server, set);
+  }
+  return set.has(cls.name);
+}
+
+// Last-Modified formatting memo: most requests hit a few hot objects.
+const httpDates = new Map<number, string>();
+function httpDate(d: Date): string {
+  const t = d.getTime();
+  let s = httpDates.get(t);
+  if (s === undefined) {
+    s = d.toUTCString();
+    if (httpDates.size >= 4096) httpDates.clear();
+    httpDates.set(t, s);
+  }
+  return s;
+}
+
+function mergeVary(
+  existing: unknown,
+  extra: string[] | undefined,
+  acceptEncoding: boolean,
+): string | undefined {
+  const tokens: string[] = [];
+  const add = (t: string) => {
+    const v = t.trim();
+    if (v && !tokens.some((x) => x.toLowerCase() === v.toLowerCase())) tokens.push(v);
+  };
+  if (typeof existing === 'string') for (const t of existing.split(',')) add(t);
+  else if (Array.isArray(existing)) for (const e of existing) for (const t of String(e).split(',')) add(t);
+  if (extra) for (const t of extra) add(t);
+  // Lowercase: @fastify/compress looks for this exact spelling before adding its own.
+  if (acceptEncoding) add('accept-encoding');
+  return tokens.length > 0 ? tokens.join(', ') : undefined;
+}
+
+/** A coded error response that no cache should keep (it describes this request, not the object). */
+function refuse(
+  reply: FastifyReply,
+  err: CodedError & { statusCode: number },
+  body?: Readable,
+): FastifyReply {
+  body?.destroy();
+  return reply
+    .code(err.statusCode)
+    .header('cache-control', 'no-store')
+    .send({ statusCode: err.statusCode, code: err.code, message: err.message });
 }
 
 export async function sendObject(
@@ -23,21 +108,148 @@ export async function sendObject(
 ): Promise<FastifyReply> {
   const { storage, key, cls, path } = opts;
   request.edgewiseClass = cls.name;
+  const config = request.server.edgewise.config.current;
+  const headers = request.headers;
   const isHead = request.method === 'HEAD';
-  const found = isHead ? await storage.head(key) : await storage.get(key);
-  if (!found) throw new NotFound(path);
-  const meta = 'meta' in found ? found.meta : found;
-  reply
-    .header('content-type', meta.contentType)
-    .header('etag', meta.etag)
-    .header('last-modified', meta.lastModified.toUTCString())
-    .header('cache-control', cacheControlFor(cls, path))
-    .header('x-content-type-options', 'nosniff')
-    .header('content-length', meta.size);
-  if (request.headers['if-none-match'] === meta.etag) {
-    if ('body' in found) found.body.destroy();
-    return reply.code(304).send();
+  // RFC 9110 §14.2: Range is defined for GET only; HEAD ignores it.
+  const rangeHeader = isHead ? undefined : headers.range;
+  const conditional = hasPreconditions(headers);
+  const codings: Coding[] = cls.compress ? acceptableCodings(headers['accept-encoding']) : [];
+  const varyBase = reply.getHeader('vary');
+
+  for (let attempt = 1; ; attempt++) {
+    // 1. Metadata (and, on the fast path, the body in the same call).
+    let src: StoredObject | undefined;
+    let meta: ObjectMeta | undefined;
+    if (!isHead && rangeHeader === undefined && codings.length === 0 && !conditional) {
+      src = await storage.get(key);
+      meta = src?.meta;
+    } else {
+      meta = await storage.head(key);
+    }
+    if (!meta) throw new NotFound(path);
+
+    // 2. Which representation: a stored variant, on-the-fly compression, or the object itself.
+    const compressible =
+      cls.compress && meta.contentEncoding === undefined && isCompressible(meta.contentType);
+    let rep = meta;
+    let coding: Coding | undefined;
+    let onTheFly = false;
+    if (compressible && codings.length > 0) {
+      // Any acceptable stored variant beats compressing now: it costs no CPU and is smaller.
+      for (const c of codings) {
+        const v = await storage.head(encodedVariantKey(key, c));
+        // A variant is only valid for the exact source bytes it was made from.
+        if (v && v.metadata['source-etag'] === meta.etag && (v.contentEncoding ?? c) === c) {
+          rep = v;
+          coding = c;
+          break;
+        }
+      }
+      if (
+        coding === undefined &&
+        rangeHeader === undefined && // never compress a 206: Content-Range counts identity bytes
+        meta.size > config.server.compression.thresholdBytes &&
+        headers['x-no-compression'] === undefined
+      ) {
+        coding = codings[0];
+        onTheFly = true;
+      }
+    }
+
+    // 3. Validators. A stored variant has its own strong ETag (its own bytes); bytes compressed
+    // now are not byte-identical across zlib versions/levels, so their ETag is weak (§8.8.1).
+    const validators: Validators = {
+      etag: onTheFly ? `W/${meta.etag}` : rep.etag,
+      lastModified: meta.lastModified,
+      lastModifiedHttp: httpDate(meta.lastModified),
+    };
+    const vary = mergeVary(varyBase, opts.vary, compressible);
+    const userContent = isUserContent(config, cls);
+    reply
+      .header('etag', validators.etag)
+      .header('last-modified', validators.lastModifiedHttp)
+      .header('cache-control', cacheControlFor(cls, path, userContent));
+    if (vary !== undefined) reply.header('vary', vary);
+
+    // 4. Preconditions, RFC 9110 §13.2.2 steps 1–4.
+    if (conditional) {
+      const outcome = evaluatePreconditions(headers, validators);
+      if (outcome === 'failed')
+        return refuse(reply, new PreconditionFailed('If-Match/If-Unmodified-Since'), src?.body);
+      if (outcome === 'not-modified') {
+        src?.body.destroy();
+        // §15.4.5: a 304 carries the validators and caching fields of the 200, no content.
+        return reply.code(304).send();
+      }
+    }
+
+    // 5. Range, with If-Range (§13.1.5): a failed If-Range means "send it all".
+    let range: ByteRange | undefined;
+    if (rangeHeader !== undefined && ifRangeHolds(headers, validators)) {
+      const decision = decideRange(rangeHeader, rep.size);
+      if (decision.kind === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${rep.size}`);
+        return refuse(reply, new RangeNotSatisfiable(rep.size), src?.body);
+      }
+      if (decision.kind === 'partial') range = decision.range;
+    }
+
+    // 6. Representation headers.
+    reply.header('content-type', meta.contentType);
+    if (userContent) {
+      reply.header('content-security-policy', USER_CONTENT_CSP);
+      if (isActiveType(meta.contentType)) reply.header('content-disposition', ATTACHMENT);
+    }
+    const storedEncoding = coding && !onTheFly ? coding : meta.contentEncoding;
+    if (storedEncoding) reply.header('content-encoding', storedEncoding);
+    if (!onTheFly) reply.header('accept-ranges', 'bytes');
+
+    if (isHead) {
+      if (onTheFly) reply.header('content-encoding', coding!);
+      else reply.header('content-length', rep.size);
+      return reply.code(200).send();
+    }
+
+    // 7. Body: reuse the fast-path stream, or read exactly the chosen bytes.
+    let body: Readable;
+    if (src && rep === meta && range === undefined) {
+      body = src.body;
+    } else {
+      src?.body.destroy();
+      const got = await storage.get(rep.key, range ? { range } : undefined);
+      if (!got || got.meta.etag !== rep.etag) {
+        // Replaced or deleted between head and get: decide again against the new object.
+        got?.body.destroy();
+        for (const h of [
+          'content-encoding',
+          'content-disposition',
+          'content-security-policy',
+          'accept-ranges',
+        ])
+          reply.removeHeader(h);
+        if (attempt >= MAX_ATTEMPTS) throw new StorageUnavailable('object kept changing while being read');
+        continue;
+      }
+      body = got.body;
+      if (range) range = got.range ?? range;
+    }
+
+    if (range) {
+      reply
+        .code(206)
+        .header('content-range', contentRange(range, rep.size))
+        .header('content-length', range.end - range.start + 1);
+      return reply.send(body);
+    }
+    if (onTheFly) {
+      // @fastify/compress negotiates with the same library and list, sets Content-Encoding
+      // and Vary, and streams through zlib (encodings pinned to br, gzip in src/http/plugin.ts).
+      reply.removeHeader('content-length');
+      reply.code(200).compress(body);
+      return reply;
+    }
+    reply.header('content-length', rep.size);
+    return reply.code(200).send(body);
   }
-  if (isHead || !('body' in found)) return reply.send();
-  return reply.send(found.body);
 }

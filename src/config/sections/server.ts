@@ -71,7 +71,94 @@ export const ServerSection = Type.Object(
       maximum: 600000,
       description: 'On SIGTERM, how long in-flight requests may run before the process exits.',
     }),
+    userContentClasses: Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+      default: ['user_content'],
+      maxItems: 25,
+      uniqueItems: true,
+      description:
+        'Content classes holding files uploaded by users: active types (HTML, SVG, XML, JS, PDF) are served as attachments, every response gets CSP sandbox, and Cache-Control is private unless the class is signed at the edge.',
+    }),
+    compression: Type.Object(
+      {
+        thresholdBytes: Type.Integer({
+          default: 1024,
+          minimum: 0,
+          maximum: 1048576,
+          description:
+            'On-the-fly compression only for bodies larger than this; below ~1 KB the framing overhead eats the gain.',
+        }),
+        brotliQuality: Type.Integer({
+          default: 4,
+          minimum: 0,
+          maximum: 5,
+          description:
+            'Brotli quality for on-the-fly compression; capped at 5 because higher levels cost several times the CPU for a few percent (precompressed variants use the high levels).',
+        }),
+        gzipLevel: Type.Integer({
+          default: 6,
+          minimum: 1,
+          maximum: 9,
+          description: 'gzip level for on-the-fly compression (zlib default 6).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    overload: Type.Object(
+      {
+        maxEventLoopDelayMs: Type.Integer({
+          default: 1000,
+          minimum: 0,
+          maximum: 60000,
+          description: 'Mean event-loop delay above which new requests get 503; 0 disables.',
+        }),
+        maxEventLoopUtilization: Type.Number({
+          default: 0.98,
+          minimum: 0,
+          maximum: 1,
+          description: 'Event-loop utilisation (0–1) above which new requests get 503; 0 disables.',
+        }),
+        maxHeapUsedBytes: Type.Integer({
+          default: 0,
+          minimum: 0,
+          description: 'V8 heap used above which new requests get 503; 0 disables.',
+        }),
+        maxRssBytes: Type.Integer({
+          default: 0,
+          minimum: 0,
+          description: 'Resident set size above which new requests get 503; 0 disables.',
+        }),
+        sampleIntervalMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          maximum: 60000,
+          description: 'How often load is sampled; the 10 ms floor is the delay monitor resolution.',
+        }),
+        retryAfterSeconds: Type.Integer({
+          default: 10,
+          minimum: 1,
+          maximum: 3600,
+          description: 'Retry-After sent with the 503.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
 export type ServerConfig = Static<typeof ServerSection>;
+
+/** Cross-field rule: every user-content class name must name a configured class. */
+export const serverServingRules = (
+  config: { classes: ReadonlyArray<{ name: string }>; server: ServerConfig },
+  report: (issue: { path: string; message: string; value?: unknown }) => void,
+): void => {
+  const names = new Set(config.classes.map((c) => c.name));
+  config.server.userContentClasses.forEach((name, i) => {
+    if (!names.has(name))
+      report({
+        path: `server.userContentClasses[${i}]`,
+        message: `unknown class; defined: ${[...names].join(', ')}`,
+        value: name,
+      });
+  });
+};
