@@ -25,6 +25,10 @@ export interface EdgeContext {
   path: string;
   /** Query without `?`. */
   query: string;
+  /** TLS protocol and cipher of an https viewer connection (for the access log). */
+  tls: { protocol: string | undefined; cipher: string | undefined } | undefined;
+  /** Path and query exactly as received (what a signed URL signed). */
+  viewerUrl: string;
   headers: RequestHeaders;
   scheme: 'http' | 'https';
   host: string;
@@ -91,6 +95,10 @@ export function createContext(
     method: req.method ?? 'GET',
     path,
     query,
+    tls: socket?.encrypted
+      ? { protocol: socket.getProtocol?.() ?? undefined, cipher: socket.getCipher?.()?.name }
+      : undefined,
+    viewerUrl: query ? `${path}?${query}` : path,
     headers,
     scheme,
     host,

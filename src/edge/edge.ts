@@ -507,10 +507,6 @@ export class Edge {
     const now = Date.now();
     const h = ctx.headers;
     const version = ctx.req.httpVersion === '2.0' ? 'HTTP/2.0' : `HTTP/${ctx.req.httpVersion}`;
-    const tls = ctx.req.socket as unknown as {
-      getProtocol?: () => string | null;
-      getCipher?: () => { name: string };
-    };
     logs.write(
       now,
       formatLine({
@@ -532,8 +528,8 @@ export class Edge {
         csBytes: Number(headerString(h['content-length']) ?? 0) || 0,
         timeTaken: (performance.now() - ctx.start) / 1000,
         forwardedFor: headerString(h['x-forwarded-for']),
-        sslProtocol: tls.getProtocol?.() ?? undefined,
-        sslCipher: tls.getCipher?.()?.name,
+        sslProtocol: ctx.tls?.protocol,
+        sslCipher: ctx.tls?.cipher,
         responseResultType: ctx.resultType,
         protocolVersion: version,
         clientPort: ctx.clientPort,

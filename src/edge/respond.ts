@@ -23,9 +23,14 @@ export type ResponseHook = (
   ctx: EdgeContext,
   status: number,
   headers: OutgoingHttpHeaders,
-) =>
-  | Promise<{ status: number; headers: OutgoingHttpHeaders }>
-  | { status: number; headers: OutgoingHttpHeaders };
+) => Promise<HookResult> | HookResult;
+
+/** A viewer-response result; `replaceBody` when the function failed and an error is sent instead. */
+export interface HookResult {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  replaceBody?: Buffer;
+}
 
 const X_CACHE: Record<ResultType, string> = {
   Hit: 'Hit from edgewise',
@@ -76,7 +81,14 @@ export async function deliver(
   let timing = `${TIMING[result]},cdn-pop;desc="${options.pop}",cdn-rid;desc="${ctx.requestId}"`;
   if (options.upstreamMs !== undefined) timing += `,cdn-upstream-fbl;dur=${Math.round(options.upstreamMs)}`;
   headers['server-timing'] = timing;
-  if (options.hook) ({ status, headers } = await options.hook(ctx, status, headers));
+  if (options.hook) {
+    const hooked = await options.hook(ctx, status, headers);
+    ({ status, headers } = hooked);
+    if (hooked.replaceBody) {
+      discard(body);
+      body = { kind: 'buffer', data: hooked.replaceBody };
+    }
+  }
   const res = ctx.res;
   if (res.headersSent || res.destroyed) return;
   ctx.status = status;
@@ -88,6 +100,12 @@ export async function deliver(
   ctx.ttfb = performance.now() - ctx.start;
   (res as { writeHead(s: number, h: OutgoingHttpHeaders): unknown }).writeHead(status, headers);
   await writeBody(ctx, body);
+}
+
+/** Releases a body that will not be sent. */
+function discard(body: Body): void {
+  if (body.kind === 'file') void body.handle.close().catch(() => {});
+  else if (body.kind === 'stream') body.stream.destroy();
 }
 
 async function writeBody(ctx: EdgeContext, body: Body): Promise<void> {

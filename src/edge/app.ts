@@ -1,0 +1,93 @@
+/**
+ * Builds the edge without listening (tests and the CLI listen themselves, like the origin's
+ * buildOrigin): the tiered store over the cache-store seam, the origin pools, metrics, access
+ * logs, viewer functions and the request pipeline. `close()` releases pools, flushes logs.
+ */
+import { resolve } from 'node:path';
+import type { ConfigStore } from '../config/store.js';
+import type { Logger } from '../logger.js';
+import { AccessLogWriter } from './access-log/writer.js';
+import { adminRoutes } from './admin.js';
+import { TieredStore } from './cache/tiered-store.js';
+import { Edge, type RequestStep } from './edge.js';
+import { EdgeMetrics } from './metrics.js';
+import { OriginClient } from './origin-client.js';
+import { signedCheck } from './pipeline/signed.js';
+import { loadViewerFunctions } from './pipeline/viewer-functions.js';
+
+export interface BuildEdgeOptions {
+  config: ConfigStore;
+  logger: Logger;
+  /** Base for relative paths in the edge section (disk tier, logs, functions); default cwd. */
+  cwd?: string;
+}
+
+export interface EdgeApp {
+  edge: Edge;
+  store: TieredStore;
+  metrics: EdgeMetrics;
+  logs: AccessLogWriter | undefined;
+  functions: string[];
+  close(): Promise<void>;
+}
+
+export function buildEdge(options: BuildEdgeOptions): EdgeApp {
+  const cwd = options.cwd ?? process.cwd();
+  const config = options.config;
+  const e = config.current.edge;
+  const log = options.logger.child({ module: 'edge' });
+  let metrics: EdgeMetrics | undefined;
+  const store = new TieredStore({
+    policy: e.cache.policy,
+    memoryBytes: e.cache.memoryBytes,
+    diskBytes: e.cache.diskBytes,
+    diskDir: resolve(cwd, e.cache.diskDir),
+    diskThresholdBytes: e.cache.diskThresholdBytes,
+    onEvict: (tier) => metrics?.evictions.inc({ tier }),
+  });
+  metrics = new EdgeMetrics(store);
+  const origin = new OriginClient(config.current.origin);
+  const logs = e.logs.enabled
+    ? new AccessLogWriter({
+        dir: resolve(cwd, e.logs.dir),
+        prefix: e.logs.prefix,
+        distributionId: e.logs.distributionId,
+        flushIntervalMs: e.logs.flushIntervalMs,
+        rotateSeconds: e.logs.rotateSeconds,
+        onError: (err) => log.error({ err }, 'access log write failed'),
+      })
+    : undefined;
+  const fns = loadViewerFunctions({ ...e.functions, dir: resolve(cwd, e.functions.dir) }, (line) =>
+    log.info({ fn: line }, 'function log'),
+  );
+  const steps: RequestStep[] = [];
+  if (fns.request) steps.push(fns.request);
+  steps.push(signedCheck(config));
+  const edge = new Edge({
+    config,
+    logger: options.logger,
+    store,
+    metrics,
+    origin,
+    logs,
+    requestSteps: steps,
+    responseHook: fns.response,
+    adminRoutes: adminRoutes({
+      store,
+      metrics,
+      metricsPath: () => config.current.edge.metricsPath,
+      apiKeys: () => config.current.edge.invalidation.apiKeys,
+    }),
+  });
+  return {
+    edge,
+    store,
+    metrics,
+    logs,
+    functions: fns.loaded,
+    async close() {
+      await origin.close();
+      await logs?.close();
+    },
+  };
+}

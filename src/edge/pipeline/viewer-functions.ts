@@ -1,0 +1,155 @@
+/**
+ * The viewer-request and viewer-response CloudFront Functions, run by the CloudFront runtime
+ * emulator (src/cloudfront/runtime.ts) on the files `edgewise cloudfront build` writes, so what
+ * runs locally is what is deployed. Each file is compiled once at start.
+ *
+ * viewer-request may rewrite the request (uri, query, headers, cookies: the edge then keys,
+ * checks and fetches the rewritten request) or answer it (a generated response). Its failures
+ * are answered as CloudFront does: 503 for a throw, 502 for an invalid result.
+ * viewer-response may change the status and headers; the edge's own X-Cache/X-Amz-Cf-* fields
+ * are hidden from it (CloudFront hides them too) and restored after.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import { fromCfHeaders, requestEvent, responseEvent, serializeQuery } from '../../cloudfront/events.js';
+import {
+  type CfCookie,
+  type CfMap,
+  type CfRequest,
+  loadViewerFunction,
+  type ViewerFunction,
+} from '../../cloudfront/runtime.js';
+import type { EdgeContext } from '../context.js';
+import type { RequestStep } from '../edge.js';
+import type { ResponseHook } from '../respond.js';
+
+export interface ViewerFunctions {
+  request: RequestStep | undefined;
+  response: ResponseHook | undefined;
+  /** Files loaded, for the start-up log. */
+  loaded: string[];
+}
+
+const cfRequests = new WeakMap<EdgeContext, CfRequest>();
+
+function cookieHeader(cookies: CfMap): string | undefined {
+  const parts: string[] = [];
+  for (const [name, c] of Object.entries(cookies))
+    for (const v of c.multiValue ?? [{ value: c.value }]) parts.push(`${name}=${v.value}`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function setCookies(cookies: Record<string, CfCookie> | undefined): string[] {
+  const out: string[] = [];
+  for (const [name, c] of Object.entries(cookies ?? {}))
+    for (const v of c.multiValue ?? [{ value: c.value, attributes: c.attributes }])
+      out.push(v.attributes ? `${name}=${v.value}; ${v.attributes}` : `${name}=${v.value}`);
+  return out;
+}
+
+function bodyOf(body: string | { data: string; encoding: 'text' | 'base64' } | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body);
+  return Buffer.from(body.data, body.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** Fields the edge adds that functions must not see or change. */
+const EDGE_OWNED = ['x-cache', 'x-amz-cf-pop', 'x-amz-cf-id', 'via', 'server-timing'];
+
+export function loadViewerFunctions(
+  options: { dir: string; viewerRequest: boolean; viewerResponse: boolean },
+  log: (line: string) => void,
+): ViewerFunctions {
+  const loaded: string[] = [];
+  const load = (name: string, enabled: boolean): ViewerFunction | undefined => {
+    const file = join(options.dir, name);
+    if (!enabled || !existsSync(file)) return undefined;
+    loaded.push(file);
+    return loadViewerFunction(readFileSync(file, 'utf8'), { log });
+  };
+  const reqFn = load('viewer-request.js', options.viewerRequest);
+  const resFn = load('viewer-response.js', options.viewerResponse);
+
+  const request: RequestStep | undefined = reqFn
+    ? async (ctx) => {
+        const event = requestEvent({
+          method: ctx.method,
+          url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+          headers: ctx.headers as Record<string, string>,
+          clientIp: ctx.clientIp,
+          requestId: ctx.requestId,
+          ...(ctx.host ? { distributionDomainName: ctx.host } : {}),
+        });
+        const result = await reqFn.run(event);
+        if (result.kind === 'error')
+          return { statusCode: result.status, code: result.code, message: result.reason };
+        if (result.kind === 'response') {
+          const r = result.response;
+          const headers: OutgoingHttpHeaders = fromCfHeaders(r.headers);
+          const cookies = setCookies(r.cookies);
+          if (cookies.length > 0) headers['set-cookie'] = cookies;
+          const body = bodyOf(r.body);
+          headers['content-length'] = String(body.length);
+          return { status: r.statusCode, headers, body };
+        }
+        const rq = result.request;
+        cfRequests.set(ctx, rq);
+        ctx.path = rq.uri;
+        ctx.query = serializeQuery(rq.querystring);
+        const headers: Record<string, string | string[]> = fromCfHeaders(rq.headers);
+        // Fields CloudFront hides from functions still reach the origin.
+        for (const k of ['connection', 'transfer-encoding', 'x-forwarded-proto', 'expect']) {
+          const v = ctx.headers[k];
+          if (v !== undefined) headers[k] = v;
+        }
+        const cookie = cookieHeader(rq.cookies);
+        if (cookie !== undefined) headers.cookie = cookie;
+        ctx.headers = headers;
+        return undefined;
+      }
+    : undefined;
+
+  const response: ResponseHook | undefined = resFn
+    ? async (ctx, status, headers) => {
+        const cfRequest =
+          cfRequests.get(ctx) ??
+          requestEvent({
+            method: ctx.method,
+            url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+            headers: ctx.headers as Record<string, string>,
+            clientIp: ctx.clientIp,
+          }).request;
+        const result = await resFn.run(
+          responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers }),
+        );
+        if (result.kind === 'error') {
+          const body = Buffer.from(
+            JSON.stringify({ statusCode: result.status, code: result.code, message: result.reason }),
+          );
+          return {
+            status: result.status,
+            headers: {
+              'content-type': 'application/json; charset=utf-8',
+              'content-length': String(body.length),
+              'cache-control': 'no-store',
+              'x-cache': headers['x-cache'],
+            },
+            replaceBody: body,
+          };
+        }
+        if (result.kind !== 'response') return { status, headers };
+        const r = result.response;
+        const out: OutgoingHttpHeaders = fromCfHeaders(r.headers);
+        // Read-only and hidden fields keep the edge's values.
+        for (const k of [...EDGE_OWNED, 'content-length', 'content-encoding', 'transfer-encoding']) {
+          if (headers[k] !== undefined) out[k] = headers[k];
+        }
+        const cookies = setCookies(r.cookies);
+        if (cookies.length > 0) out['set-cookie'] = cookies;
+        return { status: r.statusCode, headers: out };
+      }
+    : undefined;
+
+  return { request, response, loaded };
+}
