@@ -103,11 +103,12 @@ describe('stored variants', () => {
   });
 
   test('identity preferred or no Accept-Encoding → the source, still Vary: accept-encoding', async () => {
-    for (const h of [
+    const cases: Array<Record<string, string>> = [
       { 'accept-encoding': 'identity' },
       { 'accept-encoding': 'br;q=0.1, identity;q=1' },
       {},
-    ]) {
+    ];
+    for (const h of cases) {
       const r = await get('/static/site.css', h);
       expect(r.headers['content-encoding']).toBeUndefined();
       expect(r.headers.etag).toBe(cssMeta.etag);

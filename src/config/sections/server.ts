@@ -147,11 +147,20 @@ export const ServerSection = Type.Object(
 );
 export type ServerConfig = Static<typeof ServerSection>;
 
-/** Cross-field rule: every user-content class name must name a configured class. */
+/** Cross-field rules of the serving options: timeouts Node accepts, user-content classes that exist. */
 export const serverServingRules = (
   config: { classes: ReadonlyArray<{ name: string }>; server: ServerConfig },
   report: (issue: { path: string; message: string; value?: unknown }) => void,
 ): void => {
+  const s = config.server;
+  // Node refuses (or silently misbehaves with) a headers deadline beyond the request deadline.
+  if (s.headersTimeoutMs > Math.max(s.requestTimeoutMs, s.uploadTimeoutMs)) {
+    report({
+      path: 'server.headersTimeoutMs',
+      message: `must be ≤ the larger of server.requestTimeoutMs and server.uploadTimeoutMs (${Math.max(s.requestTimeoutMs, s.uploadTimeoutMs)})`,
+      value: s.headersTimeoutMs,
+    });
+  }
   const names = new Set(config.classes.map((c) => c.name));
   config.server.userContentClasses.forEach((name, i) => {
     if (!names.has(name))
