@@ -232,7 +232,7 @@ export class Edge {
     }
     // RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 as well as unreachable origins.
     if (stale && [500, 502, 503, 504].includes(res.status) && this.#staleOnError(stale)) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy();
       leader?.release();
       return this.#serveEntry(ctx, r, stale, 'Hit', stale.policy.age());
     }

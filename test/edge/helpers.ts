@@ -82,6 +82,10 @@ export function testClass(overrides: Record<string, unknown> = {}) {
   };
 }
 
+function withDefaults(classes: Array<{ name: string }>) {
+  return [...classes, ...DEFAULT_CLASSES.filter((d) => !classes.some((c) => c.name === d.name))];
+}
+
 export async function startTestEdge(
   originUrl: string,
   raw: Record<string, unknown> = {},
@@ -90,9 +94,10 @@ export async function startTestEdge(
   const dir = await mkdtemp(join(tmpdir(), 'edgewise-edge-'));
   const config = buildConfig(
     {
-      classes: [testClass(), ...DEFAULT_CLASSES],
       defaultClass: 'test_class',
       ...raw,
+      // Other sections refer to the default classes by name; keep them after the test's own.
+      classes: withDefaults((raw.classes as Array<{ name: string }> | undefined) ?? [testClass()]),
       origin: { url: originUrl, protocol: 'http1.1', ...((raw.origin as object) ?? {}) },
       edge: {
         port: 0,
