@@ -1,4 +1,8 @@
+import { join } from 'node:path';
+import { devSigningEnv, ensureDevSigningKeys } from '../cloudfront/keys.js';
+import { ConfigStore } from '../config/store.js';
 import { seed } from '../dev/seed.js';
+import { startEdge } from '../edge/server.js';
 import { createLogger } from '../logger.js';
 import { startOrigin } from '../server.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
@@ -8,30 +12,43 @@ import { reloadOnSighup, shutdownOnSignals } from './signals.js';
 export const dev: Command = {
   path: ['dev'],
   summary:
-    'Run everything on this machine with embedded defaults: the origin on filesystem storage (./data), seeded with sample assets on first run. Prints the URLs to open.',
+    'Run everything on this machine with embedded defaults: the origin on filesystem storage (./data), seeded with sample assets on first run, and the local edge in front of it (open the edge URL). Prints the URLs to open.',
   usage: '[--config <file>]',
   options: configOption,
   optionHelp: configOptionHelp,
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const file = values.config as string | undefined;
+    let store = loadStoreOrReport(file);
     if (!store) return EXIT_USAGE;
+    if (store.current.cloudfront.signing.keyPairId === undefined) {
+      // Signed classes work with no setup: a dev key pair under ./data, used unless the
+      // config or the environment names a real key.
+      const keys = ensureDevSigningKeys(join(process.cwd(), 'data', '.keys'));
+      store = ConfigStore.load({ file, env: { ...devSigningEnv(keys), ...process.env } });
+    }
     const logging = store.current.logging;
     const logger = createLogger({ ...logging, pretty: logging.pretty || process.stdout.isTTY === true });
     const origin = await startOrigin(store, logger);
     const seeded = await seed(origin.app.edgewise.storage);
     if (seeded.length > 0) logger.info({ keys: seeded }, 'seeded sample assets');
+    const edge = await startEdge(store, logger, { originUrl: origin.url });
     process.stdout.write(
       [
         '',
         'edgewise dev is running',
+        `  edge     ${edge.url}   <- open this (caching, like CloudFront)`,
         `  origin   ${origin.url}`,
-        `  try      curl -i ${origin.url}/static/hello.txt`,
+        `  try      curl -i ${edge.url}/static/hello.txt`,
         `  health   ${origin.url}/healthz`,
+        `  metrics  ${edge.url}${store.current.edge.metricsPath}`,
         '',
       ].join('\n'),
     );
     reloadOnSighup(store, logger);
-    shutdownOnSignals(logger, () => origin.shutdown());
+    shutdownOnSignals(logger, async () => {
+      await edge.shutdown();
+      await origin.shutdown();
+    });
     // Runs until a signal ends the process.
     return new Promise<number>(() => {});
   },

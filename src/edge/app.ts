@@ -20,6 +20,8 @@ export interface BuildEdgeOptions {
   logger: Logger;
   /** Base for relative paths in the edge section (disk tier, logs, functions); default cwd. */
   cwd?: string;
+  /** URL of the edgewise origin when it is not origin.url (dev starts it on its own port). */
+  originUrl?: string;
 }
 
 export interface EdgeApp {
@@ -72,6 +74,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     logs,
     requestSteps: steps,
     responseHook: fns.response,
+    ...(options.originUrl ? { originUrl: options.originUrl } : {}),
     adminRoutes: adminRoutes({
       store,
       metrics,

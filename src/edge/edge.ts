@@ -67,6 +67,8 @@ export interface EdgeDeps {
   /** Viewer-request function and signed check, in that order (src/edge/pipeline). */
   requestSteps: RequestStep[];
   responseHook: ResponseHook | undefined;
+  /** The edgewise origin's URL when known at start (else origin.url, else server.host:port). */
+  originUrl?: string;
   /** Extra routes the edge answers itself (metrics, invalidations); true when handled. */
   adminRoutes: (ctx: EdgeContext) => Promise<boolean>;
 }
@@ -179,6 +181,7 @@ export class Edge {
     }
     return (
       config.origin.url ??
+      this.#d.originUrl ??
       `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`
     );
   }

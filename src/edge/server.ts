@@ -25,10 +25,15 @@ export interface RunningEdge {
 export async function startEdge(
   config: ConfigStore,
   logger: Logger,
-  opts: { cwd?: string; port?: number; host?: string } = {},
+  opts: { cwd?: string; port?: number; host?: string; originUrl?: string } = {},
 ): Promise<RunningEdge> {
   const e = config.current.edge;
-  const app = buildEdge({ config, logger, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  const app = buildEdge({
+    config,
+    logger,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.originUrl ? { originUrl: opts.originUrl } : {}),
+  });
   // One listener for both APIs: the pipeline only uses what http and http2 compat share.
   const handler = app.edge.handle as unknown as (req: never, res: never) => void;
   let server: Server | Http2Server | Http2SecureServer;
