@@ -1,10 +1,12 @@
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parse, UsageError } from './command.js';
 import { configCheck, configPrint, configReferenceCmd } from './config.js';
 import { dev } from './dev.js';
+import { edge } from './edge.js';
+import { prefetchRun, prefetchSimulate, prefetchWatch } from './prefetch.js';
 import { serve } from './serve.js';
 
 /** Every command; each arrives with the issue that makes it work. */
-export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, serve];
+export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));

@@ -61,6 +61,13 @@ export interface HotKey {
   filledAt: number;
 }
 
+/** The model as JSON: keys with their stats and successors (clients' windows are not kept). */
+export interface ModelSnapshot {
+  version: 1;
+  /** [key, rate, lastSeen, bytes, followed, filledAt (null when unknown), successors as [key, count]] */
+  keys: Array<[string, number, number, number, number, number | null, Array<[string, number]>]>;
+}
+
 export class PrefetchModel {
   readonly options: ModelOptions;
   readonly #keys: BoundedMap<string, KeyStats>;
@@ -181,5 +188,46 @@ export class PrefetchModel {
     }
     out.sort((a, b) => b.rate - a.rate || a.bytes - b.bytes);
     return out.slice(0, n);
+  }
+
+  snapshot(): ModelSnapshot {
+    const keys: ModelSnapshot['keys'] = [];
+    for (const [key, k] of this.#keys.entries()) {
+      keys.push([
+        key,
+        k.rate,
+        k.lastSeen,
+        k.bytes,
+        k.followed,
+        Number.isNaN(k.filledAt) ? null : k.filledAt,
+        k.succ.map((s) => [s.key, s.count]),
+      ]);
+    }
+    return { version: 1, keys };
+  }
+
+  /** Restores a snapshot (oldest first, so the bounded table keeps the most recent). Ignores malformed entries. */
+  restore(snap: ModelSnapshot | undefined): number {
+    if (snap?.version !== 1 || !Array.isArray(snap.keys)) return 0;
+    let n = 0;
+    for (const e of snap.keys) {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || !Array.isArray(e[6])) continue;
+      const [key, rate, lastSeen, bytes, followed, filledAt, succ] = e;
+      if (![rate, lastSeen, bytes, followed].every((x) => typeof x === 'number' && Number.isFinite(x)))
+        continue;
+      this.#keys.set(key, {
+        rate,
+        lastSeen,
+        bytes,
+        followed,
+        filledAt: typeof filledAt === 'number' ? filledAt : Number.NaN,
+        succ: succ
+          .filter((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number')
+          .slice(0, this.options.successorsPerKey)
+          .map(([k, c]) => ({ key: k, count: c })),
+      });
+      n++;
+    }
+    return n;
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * Admission for warming requests: at most `concurrency` in flight, and starts spaced at least
+ * 1/rps apart (a smooth rate rather than bursts, so an origin behind a cold edge sees a steady
+ * trickle of fills). Time comes from setTimeout/Date.now, so tests drive it with fake timers.
+ */
+export class Limiter {
+  readonly #concurrency: number;
+  readonly #intervalMs: number;
+  #active = 0;
+  #nextStart = 0;
+  readonly #waiting: Array<() => void> = [];
+  /** Highest number of tasks that were in flight at once. */
+  peak = 0;
+
+  constructor(concurrency: number, requestsPerSecond: number) {
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError('concurrency must be an integer >= 1');
+    if (!(requestsPerSecond > 0)) throw new RangeError('requestsPerSecond must be > 0');
+    this.#concurrency = concurrency;
+    this.#intervalMs = 1000 / requestsPerSecond;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Runs `fn` once a slot is free and the rate allows; resolves with its result. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#acquire();
+    try {
+      return await fn();
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #acquire(): Promise<void> {
+    if (this.#active >= this.#concurrency) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#active++;
+    this.peak = Math.max(this.peak, this.#active);
+    // Reserve the next start time before waiting, so concurrent callers queue behind it.
+    const now = Date.now();
+    const start = Math.max(now, this.#nextStart);
+    this.#nextStart = start + this.#intervalMs;
+    if (start > now) await new Promise((r) => setTimeout(r, start - now));
+  }
+
+  #release(): void {
+    this.#active--;
+    const next = this.#waiting.shift();
+    next?.();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * One pass of the prefetch worker: read the log files not read yet (within the lookback),
+ * feed their records to the model, plan within the budgets, warm every target, remember what
+ * was read. `prefetch run` does one pass; `prefetch watch` repeats it.
+ */
+import { classify } from '../classes.js';
+import type { EdgewiseConfig } from '../config/schema.js';
+import type { PrefetchTargetConfig } from '../config/sections/prefetch.js';
+import { PrefetchModel } from './model.js';
+import { newParseStats, type ParseStats, parseLog } from './parse.js';
+import { budgetBytes, inWindow, makePlan, modelKey, type Plan } from './plan.js';
+import { type AccessRecord, isFill } from './record.js';
+import type { LogSource } from './sources.js';
+import { loadState, pruneState, saveState, type WorkerState } from './state.js';
+import { type WarmReport, warm } from './warm.js';
+
+export interface PassResult {
+  files: { read: number; alreadyRead: number; tooOld: number };
+  parse: ParseStats;
+  records: { learned: number; ownRequests: number; notCacheable: number };
+  modelKeys: number;
+  plan: Plan;
+  /** Undefined when nothing was sent: outside the window, or a dry run. */
+  warm: WarmReport | undefined;
+  outsideWindow: boolean;
+  stateProblem?: string | undefined;
+}
+
+export interface PassOptions {
+  signal?: AbortSignal | undefined;
+  /** Plan only. */
+  dryRun?: boolean | undefined;
+  onFile?: ((name: string, index: number, total: number) => void) | undefined;
+  onWarmProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+/** Statuses whose response the edge could hold and a warm request would reproduce. */
+const CACHEABLE = new Set([200, 203, 206, 304]);
+
+export function defaultTargets(config: Readonly<EdgewiseConfig>): PrefetchTargetConfig[] {
+  if (config.prefetch.targets.length > 0) return config.prefetch.targets;
+  const host = config.edge.host === '0.0.0.0' ? '127.0.0.1' : config.edge.host;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return [{ url: `${config.edge.tls ? 'https' : 'http'}://${h}:${config.edge.port}`, pinnedIps: [] }];
+}
+
+export class PrefetchWorker {
+  readonly model: PrefetchModel;
+  readonly #config: () => Readonly<EdgewiseConfig>;
+  readonly #source: LogSource;
+  readonly #stateFile: string;
+  readonly #targets: PrefetchTargetConfig[] | undefined;
+  readonly #now: () => number;
+  #state: WorkerState | undefined;
+  #stateProblem: string | undefined;
+
+  constructor(options: {
+    config: () => Readonly<EdgewiseConfig>;
+    source: LogSource;
+    stateFile: string;
+    /** Overrides the configured (or default) targets. */
+    targets?: PrefetchTargetConfig[] | undefined;
+    now?: (() => number) | undefined;
+  }) {
+    this.#config = options.config;
+    this.#source = options.source;
+    this.#stateFile = options.stateFile;
+    this.#targets = options.targets;
+    this.#now = options.now ?? Date.now;
+    const m = this.#config().prefetch.model;
+    this.model = new PrefetchModel({
+      maxKeys: m.maxKeys,
+      maxClients: m.maxClients,
+      successorsPerKey: 4,
+      windowMs: m.sessionWindowSeconds * 1000,
+      windowRequests: 16,
+      halfLifeMs: m.halfLifeSeconds * 1000,
+    });
+  }
+
+  async #loadState(): Promise<WorkerState> {
+    if (!this.#state) {
+      const { state, problem } = await loadState(this.#stateFile);
+      this.#state = state;
+      this.#stateProblem = problem;
+      this.model.restore(state.model);
+    }
+    return this.#state;
+  }
+
+  /** Feeds one record to the model; returns why it was not learned from, if it was not. */
+  learn(r: AccessRecord): 'learned' | 'own' | 'notCacheable' {
+    const config = this.#config();
+    if (r.userAgent.startsWith(config.prefetch.userAgent)) return 'own';
+    if ((r.method !== 'GET' && r.method !== 'HEAD') || !CACHEABLE.has(r.status)) return 'notCacheable';
+    const cls = classify(config, r.path);
+    const key = modelKey(r.path, r.query, cls);
+    // Only a full 200 tells the object's size; 206/304 bodies are parts or empty.
+    this.model.observe(
+      key,
+      `${r.clientIp} ${r.userAgent}`,
+      r.time,
+      r.status === 200 ? r.bytes : 0,
+      isFill(r.resultType),
+    );
+    return 'learned';
+  }
+
+  async pass(options: PassOptions = {}): Promise<PassResult> {
+    const config = this.#config();
+    const state = await this.#loadState();
+    const now = this.#now();
+    const oldest = now - config.prefetch.logs.lookbackHours * 3_600_000;
+    pruneState(state, oldest);
+    const result: PassResult = {
+      files: { read: 0, alreadyRead: 0, tooOld: 0 },
+      parse: newParseStats(),
+      records: { learned: 0, ownRequests: 0, notCacheable: 0 },
+      modelKeys: 0,
+      plan: {
+        tasks: [],
+        skipped: { signed: 0, personalised: 0, tooLarge: 0, overBudget: 0, unknownSize: 0 },
+        plannedBytes: 0,
+      },
+      warm: undefined,
+      outsideWindow: false,
+      stateProblem: this.#stateProblem,
+    };
+    const fresh: Array<{ name: string; hour: number }> = [];
+    for await (const f of this.#source.list()) {
+      if (f.hour < oldest) result.files.tooOld++;
+      else if (state.files[f.name] !== undefined) result.files.alreadyRead++;
+      else fresh.push(f);
+    }
+    // Oldest hour first, so late files slot into the model roughly in time order.
+    fresh.sort((a, b) => a.hour - b.hour || (a.name < b.name ? -1 : 1));
+    for (let i = 0; i < fresh.length; i++) {
+      if (options.signal?.aborted) break;
+      const f = fresh[i]!;
+      options.onFile?.(f.name, i, fresh.length);
+      try {
+        for await (const r of parseLog(await this.#source.open(f.name), f.name, result.parse)) {
+          const why = this.learn(r);
+          if (why === 'learned') result.records.learned++;
+          else if (why === 'own') result.records.ownRequests++;
+          else result.records.notCacheable++;
+        }
+      } catch (err) {
+        result.parse.fileErrors.push({ source: f.name, reason: (err as Error).message });
+      }
+      state.files[f.name] = f.hour;
+      result.files.read++;
+    }
+    result.modelKeys = this.model.keyCount;
+    const budget = budgetBytes(config);
+    result.plan = makePlan(this.model, config, now, budget);
+    state.model = this.model.snapshot();
+    await saveState(this.#stateFile, state);
+    if (options.dryRun || options.signal?.aborted) return result;
+    if (!inWindow(config, new Date(now))) {
+      result.outsideWindow = true;
+      return result;
+    }
+    const p = config.prefetch;
+    result.warm = await warm(result.plan.tasks, {
+      targets: this.#targets ?? defaultTargets(config),
+      userAgent: p.userAgent,
+      concurrency: p.budget.concurrency,
+      requestsPerSecond: p.budget.requestsPerSecond,
+      budgetBytes: budget,
+      freshCheck: p.freshCheck,
+      timeoutMs: p.requestTimeoutMs,
+      signal: options.signal,
+      onProgress: options.onWarmProgress,
+    });
+    return result;
+  }
+}

@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeField,
+  MAX_LINE_BYTES,
+  newParseStats,
+  type ParseStats,
+  parseLog,
+} from '../../src/prefetch/parse.js';
+import { type AccessRecord, CLOUDFRONT_FIELDS } from '../../src/prefetch/record.js';
+
+const SAMPLE = new URL('../../../shared/data/aws-sample-cloudfront-access-logs.gz', import.meta.url);
+
+/** Feeds `buf` in chunks of `chunk` bytes, so line and gzip boundaries fall mid-chunk. */
+async function* chunks(buf: Buffer, chunk = 7): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += chunk) yield buf.subarray(i, i + chunk);
+}
+
+async function parse(buf: Buffer, chunk = 7): Promise<{ records: AccessRecord[]; stats: ParseStats }> {
+  const stats = newParseStats();
+  const records: AccessRecord[] = [];
+  for await (const r of parseLog(chunks(buf, chunk), 'test', stats)) records.push(r);
+  return { records, stats };
+}
+
+/** A 33-field line in CloudFront's order from a few overrides. */
+function line33(over: Partial<Record<(typeof CLOUDFRONT_FIELDS)[number], string>> = {}): string {
+  const base: Record<string, string> = {
+    date: '2026-11-28',
+    time: '04:05:06',
+    'x-edge-location': 'LCL1-P1',
+    'sc-bytes': '1200',
+    'c-ip': '192.0.2.10',
+    'cs-method': 'GET',
+    'cs(Host)': 'd111111abcdef8.cloudfront.net',
+    'cs-uri-stem': '/static/app.js',
+    'sc-status': '200',
+    'cs(Referer)': '-',
+    'cs(User-Agent)': 'Mozilla/5.0%20(X11)',
+    'cs-uri-query': '-',
+    'cs(Cookie)': '-',
+    'x-edge-result-type': 'Miss',
+    'x-edge-request-id': 'abc==',
+    'x-host-header': 'shop.example',
+    'cs-protocol': 'https',
+    'cs-bytes': '300',
+    'time-taken': '0.010',
+    'x-forwarded-for': '-',
+    'ssl-protocol': 'TLSv1.3',
+    'ssl-cipher': 'TLS_AES_128_GCM_SHA256',
+    'x-edge-response-result-type': 'Miss',
+    'cs-protocol-version': 'HTTP/2.0',
+    'fle-status': '-',
+    'fle-encrypted-fields': '-',
+    'c-port': '51234',
+    'time-to-first-byte': '0.008',
+    'x-edge-detailed-result-type': 'Miss',
+    'sc-content-type': 'text/javascript',
+    'sc-content-len': '1000',
+    'sc-range-start': '-',
+    'sc-range-end': '-',
+    ...over,
+  };
+  return CLOUDFRONT_FIELDS.map((f) => base[f]).join('\t');
+}
+
+const HEADER = `#Version: 1.0\n#Fields: ${CLOUDFRONT_FIELDS.join(' ')}\n`;
+
+describe('CloudFront log parser', () => {
+  it('reads the real sample log (gzip, 26 fields): 66 records, nothing malformed', async () => {
+    const buf = await readFile(SAMPLE);
+    const { records, stats } = await parse(buf, 512);
+    expect(records).toHaveLength(66);
+    expect(stats).toMatchObject({ records: 66, malformed: 0, fileErrors: [] });
+    const first = records[0]!;
+    expect(first).toMatchObject({
+      time: Date.parse('2018-11-07T00:12:08Z'),
+      clientIp: '3.120.138.129',
+      method: 'GET',
+      host: 'd345qc258n54ge.cloudfront.net',
+      path: '/notavailable.json',
+      query: '',
+      status: 302,
+      bytes: 376,
+      resultType: 'LambdaGeneratedResponse',
+      protocol: 'https',
+    });
+    // User-Agent is double-encoded by CloudFront; one decode leaves the inner encoding.
+    expect(first.userAgent).toBe(
+      'Mozilla/5.0%20(compatible;%20bingbot/2.0;%20+http://www.bing.com/bingbot.htm)',
+    );
+    // The same bytes uncompressed parse the same.
+    const { gunzipSync } = await import('node:zlib');
+    const plain = await parse(gunzipSync(buf), 300);
+    expect(plain.records).toEqual(records);
+  });
+
+  it('reads 33 fields in any #Fields order, decoding values once and mapping - to empty', async () => {
+    const order = [...CLOUDFRONT_FIELDS].reverse();
+    const normal = line33({
+      'cs-uri-stem': '/img/caf%C3%A9%20cup.jpg',
+      'cs-uri-query': 'w=640&fmt=webp',
+    }).split('\t');
+    const byName = new Map(CLOUDFRONT_FIELDS.map((f, i) => [f, normal[i]!]));
+    const reordered = `#Version: 1.0\n#Fields: ${order.join(' ')}\n${order.map((f) => byName.get(f)).join('\t')}\n`;
+    const { records, stats } = await parse(Buffer.from(reordered));
+    expect(stats.malformed).toBe(0);
+    expect(records[0]).toMatchObject({
+      path: '/img/café cup.jpg',
+      query: 'w=640&fmt=webp',
+      bytes: 1000, // sc-content-len wins over sc-bytes
+      hostHeader: 'shop.example',
+      userAgent: 'Mozilla/5.0 (X11)',
+      contentType: 'text/javascript',
+      resultType: 'Miss',
+    });
+  });
+
+  it('accepts a 19-field header and refuses an 18-field one', async () => {
+    const f19 = CLOUDFRONT_FIELDS.slice(0, 19);
+    const v19 = line33().split('\t').slice(0, 19).join('\t');
+    const ok = await parse(Buffer.from(`#Fields: ${f19.join(' ')}\n${v19}\n`));
+    expect(ok.records).toHaveLength(1);
+    expect(ok.records[0]!.bytes).toBe(1200); // no sc-content-len: sc-bytes
+    const f18 = CLOUDFRONT_FIELDS.slice(0, 18);
+    const bad = await parse(Buffer.from(`#Fields: ${f18.join(' ')}\n${v19}\n`));
+    expect(bad.stats.samples[0]!.reason).toBe('unusable #Fields header');
+    // The default 33-field layout stays in force, so the 19-column line is malformed too.
+    expect(bad.records).toHaveLength(0);
+    expect(bad.stats.malformed).toBe(2);
+  });
+
+  it('reads v2 JSON lines (timestamp(ms), numbers, nulls)', async () => {
+    const lines = [
+      JSON.stringify({
+        'timestamp(ms)': 1764302706123,
+        'c-ip': '198.51.100.7',
+        'cs-method': 'GET',
+        'cs-uri-stem': '/a.css',
+        'sc-status': 200,
+        'sc-bytes': 500,
+        'cs(User-Agent)': 'curl/8',
+        'x-edge-result-type': 'Hit',
+        'cs-uri-query': null,
+      }),
+      JSON.stringify({
+        timestamp: '1764302707',
+        'cs-method': 'GET',
+        'cs-uri-stem': '/b.css',
+        'sc-status': '304',
+        'sc-content-len': '-',
+        'sc-bytes': '90',
+      }),
+      JSON.stringify({
+        date: '2026-11-28',
+        time: '04:05:08',
+        'cs-method': 'GET',
+        'cs-uri-stem': '/c.css',
+        'sc-status': 200,
+      }),
+    ];
+    const { records, stats } = await parse(Buffer.from(`${lines.join('\n')}\n`));
+    expect(stats.malformed).toBe(0);
+    expect(records.map((r) => [r.path, r.time, r.bytes, r.status])).toEqual([
+      ['/a.css', 1764302706123, 500, 200],
+      ['/b.css', 1764302707000, 90, 304],
+      ['/c.css', Date.parse('2026-11-28T04:05:08Z'), 0, 200],
+    ]);
+    expect(records[0]!.query).toBe('');
+    expect(records[0]!.resultType).toBe('Hit');
+  });
+
+  it('counts and samples malformed lines without stopping, CRLF and blank lines included', async () => {
+    const input = [
+      HEADER.trimEnd(),
+      line33(),
+      'garbage without tabs',
+      line33({ date: '2026-13-99x' }),
+      line33({ 'sc-status': 'abc' }),
+      line33({ 'cs-uri-stem': 'no-slash' }),
+      line33({ 'cs-method': 'get me' }),
+      line33({ 'sc-content-len': '-5' }),
+      '{"not json',
+      '[1,2]',
+      '',
+      `${line33({ 'cs-uri-stem': '/ok%ZZ%41' })}\r`,
+      line33({ 'cs-uri-stem': '/last' }),
+    ].join('\n');
+    const { records, stats } = await parse(Buffer.from(input), 5);
+    expect(records.map((r) => r.path)).toEqual(['/static/app.js', '/ok%ZZA', '/last']);
+    expect(stats.malformed).toBe(8);
+    expect(stats.samples).toHaveLength(5);
+    expect(stats.samples.map((s) => s.reason)).toEqual([
+      'expected 33 tab-separated fields, got 1',
+      'bad date/time',
+      'bad sc-status',
+      'bad cs-uri-stem',
+      'bad cs-method',
+    ]);
+    expect(stats.samples[0]!.line).toBe(4);
+  });
+
+  it('skips a line longer than the cap without buffering it, and goes on', async () => {
+    const long = 'x'.repeat(MAX_LINE_BYTES * 3);
+    const { records, stats } = await parse(Buffer.from(`${HEADER}${long}\n${line33()}\n`), 4096);
+    expect(records).toHaveLength(1);
+    expect(stats.malformed).toBe(1);
+    expect(stats.samples[0]!.reason).toMatch(/longer than/);
+  });
+
+  it('keeps the records before a truncated gzip stream and reports the file', async () => {
+    const body = `${HEADER}${Array.from({ length: 200 }, (_, i) => line33({ 'cs-uri-stem': `/p${i}` })).join('\n')}\n`;
+    const gz = gzipSync(body);
+    const { records, stats } = await parse(gz.subarray(0, Math.floor(gz.length * 0.6)), 64);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.length).toBeLessThan(200);
+    expect(stats.fileErrors).toHaveLength(1);
+    expect(stats.fileErrors[0]!.reason).toMatch(/unexpected end of file/);
+  });
+
+  it('never throws on random bytes, gzip-looking or not', async () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let round = 0; round < 30; round++) {
+      const buf = Buffer.from(Array.from({ length: 2000 }, () => rand()));
+      if (round % 3 === 0) {
+        buf[0] = 0x1f;
+        buf[1] = 0x8b;
+      }
+      if (round % 3 === 1) buf.write(HEADER, 0);
+      const { stats } = await parse(buf, 97);
+      expect(stats.records + stats.malformed + stats.fileErrors.length).toBeGreaterThanOrEqual(0);
+    }
+    const empty = await parse(Buffer.alloc(0));
+    expect(empty.records).toEqual([]);
+  });
+
+  it('decodes a field once and keeps a bad escape', () => {
+    expect(decodeField('-')).toBe('');
+    expect(decodeField('a%2520b')).toBe('a%20b');
+    expect(decodeField('100%')).toBe('100%');
+    expect(decodeField('%E2%82')).toBe('%E2%82');
+  });
+});
