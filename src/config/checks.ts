@@ -9,6 +9,7 @@ import { serverServingRules } from './sections/server.js';
 import { imagesRules } from './sections/images.js';
 import { cloudfrontRules } from './sections/cloudfront.js';
 import { edgeRules } from './sections/edge.js';
+import { prefetchRules } from './sections/prefetch.js';
 import { uploadsRules } from './sections/uploads.js';
 
 const classRules: CrossCheck = (config, report) => {
@@ -91,4 +92,4 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules];
+export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules, prefetchRules];

@@ -9,6 +9,7 @@ import { ImagesSection } from './sections/images.js';
 import { CloudfrontSection } from './sections/cloudfront.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
+import { PrefetchSection } from './sections/prefetch.js';
 import { ServerSection } from './sections/server.js';
 import { StorageSection } from './sections/storage.js';
 
@@ -23,6 +24,7 @@ export const ConfigSchema = Type.Object(
     edge: EdgeSection,
     images: ImagesSection,
     cloudfront: CloudfrontSection,
+    prefetch: PrefetchSection,
   },
   { additionalProperties: false, default: {} },
 );
