@@ -71,19 +71,23 @@ const plugin: FastifyPluginAsync = async (app) => {
     const hasBody =
       raw.headers['transfer-encoding'] !== undefined ||
       (raw.headers['content-length'] !== undefined && raw.headers['content-length'] !== '0');
-    if (!hasBody || request.url.startsWith(UPLOAD_PREFIX)) return done();
+    if (!hasBody || isUploadPath(request.url)) return done();
     const limit = config.current.server.requestTimeoutMs;
     const timer = setTimeout(() => {
       if (raw.readableEnded) return;
       const err = new RequestTimeout(limit);
       request.log.info({ code: err.code }, 'request body too slow');
-      if (!reply.sent) {
-        reply
-          .code(408)
-          .header('connection', 'close')
-          .send({ statusCode: 408, code: err.code, message: err.message });
+      if (reply.sent) {
+        // Answered already (e.g. 404) while the body still trickles in: just drop it.
+        raw.socket?.destroy();
+        return;
       }
-      raw.destroy();
+      // Connection: close makes Node end the socket once the 408 is flushed.
+      void reply
+        .code(408)
+        .header('connection', 'close')
+        .header('cache-control', 'no-store')
+        .send({ statusCode: 408, code: err.code, message: err.message });
     }, limit);
     timer.unref();
     raw.once('end', () => clearTimeout(timer));
@@ -91,6 +95,12 @@ const plugin: FastifyPluginAsync = async (app) => {
     done();
   });
 };
+
+function isUploadPath(url: string): boolean {
+  if (!url.startsWith(UPLOAD_PREFIX)) return false;
+  const next = url.charCodeAt(UPLOAD_PREFIX.length);
+  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
+}
 
 function round(v: number): number {
   return Math.round(v * 100) / 100;
