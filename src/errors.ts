@@ -134,6 +134,11 @@ export const ImageTimeout = createError(
   'Image transform took longer than %s s and was abandoned',
   422,
 );
+export const ImageSignedSource = createError(
+  'EDGEWISE_IMAGE_SIGNED_SOURCE',
+  'Objects of the signed class %s are not served as image variants',
+  403,
+);
 export const ImageBusy = createError(
   'EDGEWISE_IMAGE_BUSY',
   'Image transform queue is full; retry after %s s',
@@ -180,6 +185,9 @@ export const EdgeNotCached = createError(
 export const EdgeBadRequest = createError('EDGEWISE_EDGE_BAD_REQUEST', 'Bad request: %s', 400);
 export const EdgeBadInvalidation = createError('EDGEWISE_EDGE_BAD_INVALIDATION', 'Invalid invalidation: %s', 400);
 
+// CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
+export const CorsRejected = createError('EDGEWISE_CORS_REJECTED', 'CORS preflight refused: %s', 403);
+
 /** Every error constructor in the catalogue, by code (for the README table test and docs). */
 export const catalogue = {
   EDGEWISE_NOT_FOUND: NotFound,
@@ -225,6 +233,7 @@ export const catalogue = {
   EDGEWISE_IMAGE_TOO_MANY_PIXELS: ImageTooManyPixels,
   EDGEWISE_IMAGE_TIMEOUT: ImageTimeout,
   EDGEWISE_IMAGE_BUSY: ImageBusy,
+  EDGEWISE_IMAGE_SIGNED_SOURCE: ImageSignedSource,
   // Serving
   EDGEWISE_PRECONDITION_FAILED: PreconditionFailed,
   EDGEWISE_RANGE_NOT_SATISFIABLE: RangeNotSatisfiable,
@@ -237,6 +246,8 @@ export const catalogue = {
   EDGEWISE_EDGE_NOT_CACHED: EdgeNotCached,
   EDGEWISE_EDGE_BAD_REQUEST: EdgeBadRequest,
   EDGEWISE_EDGE_BAD_INVALIDATION: EdgeBadInvalidation,
+  // CORS
+  EDGEWISE_CORS_REJECTED: CorsRejected,
 } as const;
 
 export interface CodedError extends Error {
