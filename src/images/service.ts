@@ -9,12 +9,12 @@
  */
 import { Readable } from 'node:stream';
 import type { ImagesConfig } from '../config/sections/images.js';
-import { ImageTooLarge, NotFound } from '../errors.js';
+import { ImageTimeout, ImageTooLarge, NotFound } from '../errors.js';
 import type { ObjectMeta, StorageDriver } from '../storage/types.js';
 import { BoundedQueue } from './queue.js';
 import { SingleFlight } from './single-flight.js';
 import { SNIFF_BYTES, sniffSource } from './source-type.js';
-import { sharpTransform, type TransformFn } from './transform.js';
+import { sharpTransform, type TransformFn, type TransformOutput } from './transform.js';
 import { imageVariantKey, type VariantSpec, variantParams } from './variant-key.js';
 
 export interface ImageServiceOptions {
@@ -70,12 +70,7 @@ export class ImageService {
     const cfg = this.#config();
     if (source.size > cfg.maxInputBytes) throw new ImageTooLarge(cfg.maxInputBytes);
     await sniffSource(await this.#readHead(source.key), cfg.allowRiskyLoaders);
-    const { out, etag } = await this.queue.run(async () => {
-      const { input, etag } = await this.#readAll(source.key, cfg.maxInputBytes);
-      this.stats.transforms++;
-      const out = await this.transform({ input, spec, limits: cfg });
-      return { out, etag };
-    });
+    const { out, etag } = await this.#transformInSlot(source.key, spec, cfg);
     const finalKey = etag === source.etag ? key : imageVariantKey(source.key, etag, spec);
     await this.#storage.put(finalKey, Readable.from([out.data]), {
       contentType: out.contentType,
@@ -89,6 +84,39 @@ export class ImageService {
     });
     this.stats.stored++;
     return finalKey;
+  }
+
+  /**
+   * Waits for a queue slot, then reads and transforms the source under a wall-clock deadline.
+   * sharp's own timeout only interrupts libvips operations, not every encoder (an AVIF
+   * encode runs to the end), so the deadline is enforced here too: the request gets
+   * EDGEWISE_IMAGE_TIMEOUT on time, while the slot stays taken until sharp really stops, so
+   * abandoned work still counts against `concurrency` and memory stays bounded.
+   */
+  #transformInSlot(
+    key: string,
+    spec: VariantSpec,
+    cfg: Readonly<ImagesConfig>,
+  ): Promise<{ out: TransformOutput; etag: string }> {
+    return new Promise((resolve, reject) => {
+      this.queue
+        .run(async () => {
+          const timer = setTimeout(
+            () => reject(new ImageTimeout(cfg.transformTimeoutSeconds)),
+            cfg.transformTimeoutSeconds * 1000,
+          );
+          try {
+            const { input, etag } = await this.#readAll(key, cfg.maxInputBytes);
+            this.stats.transforms++;
+            resolve({ out: await this.transform({ input, spec, limits: cfg }), etag });
+          } catch (err) {
+            reject(err);
+          } finally {
+            clearTimeout(timer);
+          }
+        })
+        .catch(reject);
+    });
   }
 
   async #readHead(key: string): Promise<Buffer> {

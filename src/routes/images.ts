@@ -12,7 +12,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
-import { ImageTooLarge, isCodedError, NotFound } from '../errors.js';
+import { ImageSignedSource, ImageTooLarge, isCodedError, NotFound } from '../errors.js';
 import { autoToken } from '../images/negotiate.js';
 import { parseImageParams, rawQuery } from '../images/params.js';
 import { ImageService } from '../images/service.js';
@@ -61,6 +61,10 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
       const key = keyFromUrlPath(request.url, IMAGE_MOUNT);
       const path = `${IMAGE_MOUNT}${key}`;
       const cls = classify(cfg, path);
+      // /img/* is a public class; an object whose own path needs a signature (user content)
+      // must not become reachable without one through its variants.
+      const sourceClass = classify(cfg, `/${key}`);
+      if (sourceClass.signed) throw new ImageSignedSource(sourceClass.name);
       const source = await storage.head(key);
       if (!source) throw new NotFound(path);
       if (source.size > cfg.images.maxInputBytes) throw new ImageTooLarge(cfg.images.maxInputBytes);
@@ -70,13 +74,12 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
         ...params,
         fmt: negotiated ? autoToken(request.headers.accept, cfg.images.formats) : params.fmt,
       };
-      // RFC 9110 §12.5.5: the representation of an auto variant depends on Accept, so every
-      // response for it says so, including 304s and errors that a cache might store.
-      if (negotiated) reply.header('vary', 'Accept');
+      // RFC 9110 §12.5.5: the representation of an auto variant depends on Accept.
+      const vary = negotiated ? ['Accept'] : undefined;
 
       const storedKey = imageVariantKey(key, source.etag, spec);
       try {
-        return await sendObject(request, reply, { storage, key: storedKey, cls, path });
+        return await sendObject(request, reply, { storage, key: storedKey, cls, path, vary });
       } catch (err) {
         if (!(isCodedError(err) && err.code === 'EDGEWISE_NOT_FOUND') || reply.sent) throw err;
       }
@@ -88,7 +91,7 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
           reply.header('retry-after', String(cfg.images.retryAfterSeconds));
         throw err;
       }
-      return sendObject(request, reply, { storage, key: madeKey, cls, path });
+      return sendObject(request, reply, { storage, key: madeKey, cls, path, vary });
     },
   });
 };

@@ -7,15 +7,33 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import type { StorageDriver } from '../../src/storage/types.js';
 
-/** A noisy photo-like JPEG (noise defeats trivial compression, like a real photo). */
+/**
+ * Photo-like pixels: smooth gradients and waves (what photos mostly are) plus a little
+ * grain. Pure noise would be unrealistically hard for every encoder, AVIF above all.
+ */
+export function photoPixels(width: number, height: number): Buffer {
+  const raw = Buffer.alloc(width * height * 3);
+  let seed = 0x2545f491;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const grain = ((seed >>> 16) & 15) - 8;
+      const o = (y * width + x) * 3;
+      raw[o] = Math.max(0, Math.min(255, (x / width) * 255 + grain));
+      raw[o + 1] = Math.max(0, Math.min(255, (y / height) * 255 + grain));
+      raw[o + 2] = Math.max(0, Math.min(255, 128 + 100 * Math.sin((x + 2 * y) / 37) + grain));
+    }
+  return raw;
+}
+
 export function photoJpeg(width: number, height: number, quality = 85): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp(photoPixels(width, height), { raw: { width, height, channels: 3 } })
     .jpeg({ quality })
     .toBuffer();
 }
 
 export function photoPng(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp(photoPixels(width, height), { raw: { width, height, channels: 3 } })
     .png()
     .toBuffer();
 }
