@@ -11,6 +11,8 @@ import { servingPlugin } from './http/plugin.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
+import { uploadUrlRoutes } from './routes/upload-urls.js';
+import { uploadRoutes } from './routes/uploads.js';
 import { imageRoutes } from './routes/images.js';
 import { metricsRoutes } from './routes/metrics.js';
 import type { StorageDriver } from './storage/types.js';
@@ -66,6 +68,8 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   await app.register(metricsRoutes);
   await app.register(servingPlugin);
   await app.register(healthRoutes);
+  await app.register(uploadRoutes);
+  await app.register(uploadUrlRoutes, { driver: options.storage });
   await app.register(imageRoutes);
   await app.register(contentRoutes);
   app.addHook('onClose', async () => {

@@ -12,6 +12,7 @@ import { OriginSection } from './sections/origin.js';
 import { PrefetchSection } from './sections/prefetch.js';
 import { ServerSection } from './sections/server.js';
 import { StorageSection } from './sections/storage.js';
+import { UploadsSection } from './sections/uploads.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -20,6 +21,7 @@ export const ConfigSchema = Type.Object(
     classes: ClassesSection,
     defaultClass: DefaultClassSection,
     storage: StorageSection,
+    uploads: UploadsSection,
     logging: LoggingSection,
     edge: EdgeSection,
     images: ImagesSection,
