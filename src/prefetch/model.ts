@@ -35,8 +35,8 @@ interface KeyStats {
   rate: number;
   lastSeen: number;
   bytes: number;
-  /** Requests seen from this key as a predecessor (the denominator of a successor's confidence). */
-  followed: number;
+  /** Requests seen for this key (not decayed): the denominator of a successor's confidence. */
+  requests: number;
   succ: Successor[];
   /** Last time the edge filled this key from the origin (NaN when unknown). */
   filledAt: number;
@@ -64,7 +64,7 @@ export interface HotKey {
 /** The model as JSON: keys with their stats and successors (clients' windows are not kept). */
 export interface ModelSnapshot {
   version: 1;
-  /** [key, rate, lastSeen, bytes, followed, filledAt (null when unknown), successors as [key, count]] */
+  /** [key, rate, lastSeen, bytes, requests, filledAt (null when unknown), successors as [key, count]] */
   keys: Array<[string, number, number, number, number, number | null, Array<[string, number]>]>;
 }
 
@@ -100,7 +100,7 @@ export class PrefetchModel {
     this.observed++;
     let k = this.#keys.get(key);
     if (!k) {
-      k = { rate: 0, lastSeen: time, bytes, followed: 0, succ: [], filledAt: Number.NaN };
+      k = { rate: 0, lastSeen: time, bytes, requests: 0, succ: [], filledAt: Number.NaN };
       this.#keys.set(key, k);
     }
     if (time >= k.lastSeen) {
@@ -109,6 +109,7 @@ export class PrefetchModel {
     } else {
       k.rate += Math.exp(-this.#ln2 * (k.lastSeen - time));
     }
+    k.requests++;
     if (bytes > 0) k.bytes = bytes;
     if (filled && !(k.filledAt >= time)) k.filledAt = time;
 
@@ -136,7 +137,6 @@ export class PrefetchModel {
   }
 
   #learn(prev: KeyStats, next: string): void {
-    prev.followed++;
     const s = prev.succ;
     for (const x of s) {
       if (x.key === next) {
@@ -158,10 +158,10 @@ export class PrefetchModel {
   /** Successors of `key` with confidence ≥ minConfidence and count ≥ minCount, strongest first. */
   predict(key: string, minConfidence: number, minCount: number): Prediction[] {
     const k = this.#keys.peek(key);
-    if (!k || k.followed === 0) return [];
+    if (!k || k.requests === 0) return [];
     const out: Prediction[] = [];
     for (const s of k.succ) {
-      const confidence = s.count / k.followed;
+      const confidence = Math.min(1, s.count / k.requests);
       if (s.count >= minCount && confidence >= minConfidence)
         out.push({ key: s.key, confidence, count: s.count });
     }
@@ -198,7 +198,7 @@ export class PrefetchModel {
         k.rate,
         k.lastSeen,
         k.bytes,
-        k.followed,
+        k.requests,
         Number.isNaN(k.filledAt) ? null : k.filledAt,
         k.succ.map((s) => [s.key, s.count]),
       ]);
@@ -212,14 +212,14 @@ export class PrefetchModel {
     let n = 0;
     for (const e of snap.keys) {
       if (!Array.isArray(e) || typeof e[0] !== 'string' || !Array.isArray(e[6])) continue;
-      const [key, rate, lastSeen, bytes, followed, filledAt, succ] = e;
-      if (![rate, lastSeen, bytes, followed].every((x) => typeof x === 'number' && Number.isFinite(x)))
+      const [key, rate, lastSeen, bytes, requests, filledAt, succ] = e;
+      if (![rate, lastSeen, bytes, requests].every((x) => typeof x === 'number' && Number.isFinite(x)))
         continue;
       this.#keys.set(key, {
         rate,
         lastSeen,
         bytes,
-        followed,
+        requests,
         filledAt: typeof filledAt === 'number' ? filledAt : Number.NaN,
         succ: succ
           .filter((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number')

@@ -78,7 +78,10 @@ describe('warming', () => {
 
   it('stops at the byte budget per target', async () => {
     const o = await origin();
-    for (let i = 0; i < 10; i++) o.route(`/b/${i}`, (_q, res) => res.end('y'.repeat(1000)));
+    for (let i = 0; i < 10; i++)
+      o.route(`/b/${i}`, (_q, res) => {
+        res.end('y'.repeat(1000));
+      });
     const tasks = Array.from({ length: 10 }, (_, i) => task(`/b/${i}`, {}, 1000));
     const r = await warm(tasks, opts([o.url], { budgetBytes: 4500, concurrency: 1 }));
     expect(o.count()).toBe(4);
@@ -89,7 +92,9 @@ describe('warming', () => {
 
   it('sends exactly the variant headers and its own User-Agent', async () => {
     const o = await origin();
-    o.route('/h.js', (_q, res) => res.end('js'));
+    o.route('/h.js', (_q, res) => {
+      res.end('js');
+    });
     await warm(
       [task('/h.js', { 'accept-encoding': 'br, gzip' }), task('/h.js?w=640', { accept: 'image/webp,*/*' })],
       opts([o.url]),
@@ -106,7 +111,9 @@ describe('warming', () => {
 
   it('connects to pinned IPs while keeping the target host name in Host', async () => {
     const o = await origin();
-    o.route('/p', (_q, res) => res.end('pinned'));
+    o.route('/p', (_q, res) => {
+      res.end('pinned');
+    });
     const port = new URL(o.url).port;
     // .invalid never resolves (RFC 6761 §6.4): only the pinned lookup can reach the origin.
     const r = await warm([task('/p')], {
