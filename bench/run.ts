@@ -3,7 +3,10 @@
  * exports `run(): Promise<void>` and prints its own table with ratios against a baseline
  * measured in the same run.
  */
-const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {};
+const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+  serving: () => import('./serving.js'),
+  images: () => import('./images.js'),
+};
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

@@ -38,14 +38,15 @@ const plugin: FastifyPluginAsync = async (app) => {
   };
 
   // Streams sent without a Content-Length (on-the-fly compression) are counted as they flow.
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback-style hooks: an async hook costs a promise per request on the hot path.
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (
       payload === null ||
       typeof payload !== 'object' ||
       typeof (payload as { pipe?: unknown }).pipe !== 'function' ||
       reply.hasHeader('content-length')
     )
-      return payload;
+      return done(null, payload);
     const counter = bytesOf(request.routeOptions.url ?? UNMATCHED, request.edgewiseClass);
     metered.add(reply);
     const meter = new Transform({
@@ -57,20 +58,21 @@ const plugin: FastifyPluginAsync = async (app) => {
     const source = payload as NodeJS.ReadableStream & { destroy?(err?: Error): void };
     source.on('error', (err: Error) => meter.destroy(err));
     meter.on('close', () => source.destroy?.());
-    return source.pipe(meter);
+    done(null, source.pipe(meter));
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED;
     const cls = request.edgewiseClass;
     const status = reply.statusCode;
     durationOf(route, cls, request.method, status).observe(reply.elapsedTime / 1000);
-    if (metered.has(reply) || request.method === 'HEAD' || status === 304 || status === 204) return;
-    // onResponse runs on 'finish' (all bytes handed to the OS) or on a stream error; count
-    // the declared length only for the former.
-    if (!reply.raw.writableEnded) return;
-    const length = Number(reply.getHeader('content-length'));
-    if (length > 0) bytesOf(route, cls).inc(length);
+    if (!metered.has(reply) && request.method !== 'HEAD' && status !== 304 && status !== 204) {
+      // onResponse runs on 'finish' (all bytes handed to the OS) or on a stream error; count
+      // the declared length only for the former.
+      const length = reply.raw.writableEnded ? Number(reply.getHeader('content-length')) : 0;
+      if (length > 0) bytesOf(route, cls).inc(length);
+    }
+    done();
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -1,0 +1,57 @@
+/**
+ * Child process for bench/serving.ts: starts one server and prints `{"port":N}` on stdout, so
+ * the load generator never shares an event loop with the server it measures.
+ *
+ *   node dist/bench/serving-server.js edgewise <dataDir> [cert key]
+ *   node dist/bench/serving-server.js static <rootDir> [cert key]
+ *
+ * With cert and key, the server is HTTP/2 over TLS (HTTP/1.1 fallback by ALPN).
+ */
+import { readFileSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import fastify from 'fastify';
+import { buildConfig } from '../src/config/load.js';
+import { ConfigStore } from '../src/config/store.js';
+import { createLogger } from '../src/logger.js';
+import { startOrigin } from '../src/server.js';
+
+async function main(): Promise<void> {
+  const [kind, dir, cert, key] = process.argv.slice(2);
+  if (!dir || (kind !== 'edgewise' && kind !== 'static')) {
+    process.stderr.write('usage: serving-server edgewise|static <dir> [cert key]\n');
+    process.exit(2);
+  }
+  const tls = cert && key ? { cert, key } : undefined;
+  let port: number;
+  if (kind === 'edgewise') {
+    const loaded = buildConfig(
+      {
+        server: { host: '127.0.0.1', port: 0, ...(tls ? { tls } : {}) },
+        storage: { driver: 'fs', fs: { dataDir: dir } },
+        logging: { level: 'warn' },
+      },
+      undefined,
+    );
+    const store = new ConfigStore(loaded);
+    const origin = await startOrigin(store, createLogger(store.current.logging));
+    port = Number(new URL(origin.url).port);
+    process.on('SIGTERM', () => void origin.shutdown(1000).then(() => process.exit(0)));
+  } else {
+    // Same plugin, same root; only the transport differs between the two shapes.
+    const app = (tls
+      ? fastify({
+          logger: false,
+          http2: true,
+          https: { allowHTTP1: true, cert: readFileSync(tls.cert), key: readFileSync(tls.key) },
+        })
+      : fastify({ logger: false, keepAliveTimeout: 65_000 })) as unknown as ReturnType<typeof fastify>;
+    await app.register(fastifyStatic, { root: dir, prefix: '/static/' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    port = typeof addr === 'object' && addr ? addr.port : 0;
+    process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  }
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+}
+
+await main();

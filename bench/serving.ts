@@ -1,0 +1,212 @@
+/**
+ * `npm run bench serving`: the edgewise origin (fs driver, every header of issue 4 present)
+ * against @fastify/static serving the same bytes from disk, in one run.
+ *
+ *   - HTTP/1.1 keep-alive, 64 connections (autocannon), 1 KiB / 100 KiB / 1 MiB objects;
+ *   - HTTP/2 over TLS, 1 KiB, 64 concurrent streams from an undici `allowH2` client;
+ *   - both on fresh servers and again after the servers idled ~60 s (the team saw idle Node
+ *     servers serve 30–50% slower for minutes).
+ *
+ * Servers run in child processes (bench/serving-server.ts). Each cell is the median of
+ * ROUNDS runs, edgewise and baseline alternating so drift hits both. Ratio = edgewise req/s
+ * divided by @fastify/static req/s (≥ 1.0 means edgewise is at least as fast).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+import { FsDriver } from '../src/storage/fs.js';
+import { median, printTable, sleep } from './lib.js';
+
+const SIZES = [
+  { name: '1 KiB', file: 'f1k.txt', bytes: 1024 },
+  { name: '100 KiB', file: 'f100k.txt', bytes: 100 * 1024 },
+  { name: '1 MiB', file: 'f1m.txt', bytes: 1024 * 1024 },
+];
+const CONNECTIONS = 64;
+const RUN_SECONDS = Number(process.env.BENCH_SERVING_SECONDS ?? 2.5);
+const ROUNDS = 2;
+const IDLE_MS = Number(process.env.BENCH_SERVING_IDLE_MS ?? 60_000);
+
+interface Server {
+  kind: 'edgewise' | 'static';
+  port: number;
+  child: ChildProcess;
+}
+
+async function startServer(
+  kind: Server['kind'],
+  dir: string,
+  tls?: { cert: string; key: string },
+): Promise<Server> {
+  const entry = join(import.meta.dirname, 'serving-server.js');
+  const args = [entry, kind, dir, ...(tls ? [tls.cert, tls.key] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{"port"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  return { kind, port, child };
+}
+
+async function h1(port: number, file: string, scheme = 'http'): Promise<number> {
+  const result = await autocannon({
+    url: `${scheme}://127.0.0.1:${port}/static/${file}`,
+    connections: CONNECTIONS,
+    duration: RUN_SECONDS,
+    pipelining: 1,
+  });
+  const bad = result.non2xx + result.errors;
+  if (bad > 0) throw new Error(`${bad} failed responses from port ${port}`);
+  return result.requests.average;
+}
+
+/** 64 concurrent request loops over HTTP/2 (undici multiplexes them on its session). */
+async function h2(port: number, file: string, agent: Agent): Promise<number> {
+  const url = `https://127.0.0.1:${port}/static/${file}`;
+  const until = Date.now() + RUN_SECONDS * 1000;
+  let done = 0;
+  const worker = async () => {
+    while (Date.now() < until) {
+      const r = await request(url, { dispatcher: agent });
+      await r.body.dump({ limit: Number.POSITIVE_INFINITY });
+      if (r.statusCode !== 200) throw new Error(`status ${r.statusCode}`);
+      done++;
+    }
+  };
+  const start = Date.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  return done / ((Date.now() - start) / 1000);
+}
+
+async function pair(
+  label: string,
+  measure: (s: Server) => Promise<number>,
+  ew: Server,
+  st: Server,
+): Promise<Array<string | number>> {
+  const e: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate who goes first so warm-up and drift are shared.
+    if (i % 2 === 0) {
+      s.push(await measure(st));
+      e.push(await measure(ew));
+    } else {
+      e.push(await measure(ew));
+      s.push(await measure(st));
+    }
+  }
+  const em = median(e);
+  const sm = median(s);
+  return [label, Math.round(em), Math.round(sm), (em / sm).toFixed(2)];
+}
+
+async function phase(
+  title: string,
+  servers: { ew: Server; st: Server; ewTls: Server; stTls: Server },
+  agent: Agent,
+): Promise<void> {
+  const rows: Array<Array<string | number>> = [['case', 'edgewise req/s', '@fastify/static req/s', 'ratio']];
+  for (const size of SIZES) {
+    rows.push(await pair(`HTTP/1.1 ${size.name}`, (s) => h1(s.port, size.file), servers.ew, servers.st));
+  }
+  rows.push(
+    await pair('HTTP/2 TLS 1 KiB', (s) => h2(s.port, 'f1k.txt', agent), servers.ewTls, servers.stTls),
+  );
+  printTable(title, rows);
+}
+
+export async function run(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'edgewise-bench-serving-'));
+  const servers: Server[] = [];
+  try {
+    const staticDir = join(root, 'static-root');
+    const dataDir = join(root, 'data');
+    await mkdir(staticDir, { recursive: true });
+    const fsDriver = new FsDriver({ dataDir });
+    for (const size of SIZES) {
+      const bytes = Buffer.alloc(size.bytes);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = 97 + (i % 26);
+      await writeFile(join(staticDir, size.file), bytes);
+      await fsDriver.put(`static/${size.file}`, Readable.from([bytes]), {
+        contentType: 'text/plain; charset=utf-8',
+      });
+    }
+    const cert = join(root, 'cert.pem');
+    const key = join(root, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const tls = { cert, key };
+    const ew = await startServer('edgewise', dataDir);
+    servers.push(ew);
+    const st = await startServer('static', staticDir);
+    servers.push(st);
+    const ewTls = await startServer('edgewise', dataDir, tls);
+    servers.push(ewTls);
+    const stTls = await startServer('static', staticDir, tls);
+    servers.push(stTls);
+    const agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false }, connections: 1 });
+    // Sanity: the edgewise responses carry the headers the comparison is about.
+    const probe = await request(`http://127.0.0.1:${ew.port}/static/f1k.txt`);
+    await probe.body.dump();
+    for (const h of [
+      'etag',
+      'last-modified',
+      'cache-control',
+      'accept-ranges',
+      'x-content-type-options',
+      'vary',
+    ])
+      if (probe.headers[h] === undefined) throw new Error(`edgewise response lacks ${h}`);
+
+    process.stdout.write(
+      `${CONNECTIONS} connections, ${RUN_SECONDS} s per run, median of ${ROUNDS} runs, node ${process.version}\n`,
+    );
+    await phase('fresh servers', { ew, st, ewTls, stTls }, agent);
+    await agent.close();
+    process.stdout.write(`\nidling all servers for ${Math.round(IDLE_MS / 1000)} s…\n`);
+    await sleep(IDLE_MS);
+    const agent2 = new Agent({ allowH2: true, connect: { rejectUnauthorized: false }, connections: 1 });
+    await phase(`after ${Math.round(IDLE_MS / 1000)} s idle`, { ew, st, ewTls, stTls }, agent2);
+    await agent2.close();
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    await Promise.all(
+      servers.map((s) =>
+        s.child.exitCode === null ? new Promise((r) => s.child.once('exit', r)) : undefined,
+      ),
+    );
+    await rm(root, { recursive: true, force: true });
+  }
+}
