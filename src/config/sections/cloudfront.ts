@@ -18,7 +18,7 @@ export const CloudfrontSection = Type.Object(
       {
         baseUrl: Type.String({
           format: 'uri',
-          default: 'http://127.0.0.1:8080',
+          default: 'http://127.0.0.1:8081',
           description:
             'Public URL viewers use (https://cdn.example.com). Paths are signed against it; default is the local edge.',
         }),
@@ -149,17 +149,16 @@ export const CloudfrontSection = Type.Object(
           description:
             'Add Server-Timing: edgewise;desc="<class>" so a browser devtools shows the class that answered.',
         }),
-        imageWidths: Type.Array(Type.Integer({ minimum: 1, maximum: 8192 }), {
-          default: [64, 128, 256, 384, 640, 750, 828, 1080, 1200, 1920, 2048, 3840],
-          minItems: 1,
-          maxItems: 32,
-          description: 'Allowed w/h when config.images.widths is absent; other values snap to the nearest.',
+        imagePathPrefix: Type.String({
+          default: '/img/',
+          pattern: '^/',
+          description:
+            'Paths under this prefix are image variants: w/h/q snap to images.widths/images.qualities, and Accept picks fmt.',
         }),
-        imageQualities: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
-          default: [50, 75, 90],
-          minItems: 1,
-          maxItems: 16,
-          description: 'Allowed q when config.images.qualities is absent; other values snap to the nearest.',
+        kvsKeyPrefix: Type.String({
+          default: 'edgewise:',
+          pattern: '^[A-Za-z0-9:_.-]{0,32}$',
+          description: 'Prefix of the KeyValueStore keys the build emits (a store may be shared).',
         }),
       },
       { additionalProperties: false, default: {} },

@@ -1,0 +1,127 @@
+// edgewise viewer-request function (CloudFront Functions, JavaScript runtime 2.0).
+// Template: `edgewise cloudfront build` replaces the two markers below with the content-class
+// table from edgewise.yaml and writes dist/cloudfront/viewer-request.js. Comments are stripped
+// at build time so they do not count against the 10 KB limit.
+
+// biome-ignore-all lint/correctness/noInnerDeclarations: CloudFront Functions are scripts; var is function-scoped by design here.
+var C = /*@edgewise:config*/ null;
+var KVS_ID = /*@edgewise:kvs*/ null;
+
+// CloudFront path patterns: * any run of characters, ? one character, first match wins.
+var RX = C.classes.map((c) => c.p.map((src) => new RegExp(src)));
+var store = KVS_ID ? require('cloudfront').kvs(KVS_ID) : null;
+var SIGNING = ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'Hash-Algorithm'];
+
+function classify(uri) {
+  for (var i = 0; i < RX.length; i++) for (var j = 0; j < RX[i].length; j++) if (RX[i][j].test(uri)) return i;
+  return C.def;
+}
+
+function reply(code, desc, headers) {
+  return { statusCode: code, statusDescription: desc, headers: headers || {} };
+}
+
+// Encoded dot segments, encoded slashes or backslashes and NUL let a path mean something else
+// to the origin than to the cache (RFC 3986 §5.2.4 dot-segment removal; path confusion).
+var DOTS = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+var SMUGGLE = /%2f|%5c|\\|%00/i;
+
+function nearest(list, n) {
+  var best = list[0];
+  for (var i = 1; i < list.length; i++) {
+    var d = Math.abs(list[i] - n);
+    var bd = Math.abs(best - n);
+    if (d < bd || (d === bd && list[i] > best)) best = list[i];
+  }
+  return best;
+}
+
+// Format token from Accept: the only Accept information the cache key keeps.
+function formatFor(accept, formats) {
+  if (accept.indexOf('image/avif') !== -1 && formats.indexOf('avif') !== -1) return 'avif';
+  if (accept.indexOf('image/webp') !== -1 && formats.indexOf('webp') !== -1) return 'webp';
+  return 'original';
+}
+
+function imageParams(req, q, allow, img) {
+  var dims = ['w', 'h'];
+  for (var i = 0; i < dims.length; i++) {
+    var k = dims[i];
+    if (q[k] === undefined || allow.indexOf(k) === -1) continue;
+    if (!/^[0-9]{1,5}$/.test(q[k])) return k;
+    q[k] = String(nearest(img.w, parseInt(q[k], 10)));
+  }
+  if (q.q !== undefined && allow.indexOf('q') !== -1) {
+    if (!/^[0-9]{1,3}$/.test(q.q)) return 'q';
+    q.q = String(nearest(img.q, parseInt(q.q, 10)));
+  }
+  if (allow.indexOf('fmt') !== -1) {
+    var f = q.fmt;
+    if (f === undefined || f === 'auto') {
+      var accept = req.headers.accept ? req.headers.accept.value : '';
+      f = formatFor(accept, img.f);
+    } else if (img.f.indexOf(f) === -1) return 'fmt';
+    if (f === 'original') delete q.fmt;
+    else q.fmt = f;
+  }
+  return null;
+}
+
+async function settings(ci) {
+  if (!store) return { cls: C.classes[ci], img: C.img };
+  try {
+    var cls = await store.get(C.kp + C.classes[ci].n, { format: 'json' });
+    var img = await store.get(C.kp + 'images', { format: 'json' });
+    return { cls: cls, img: img };
+  } catch (e) {
+    console.log('edgewise: KeyValueStore read failed, request passed through: ' + e);
+    return null;
+  }
+}
+
+// biome-ignore lint/correctness/noUnusedVariables: CloudFront calls handler(event).
+async function handler(event) {
+  var req = event.request;
+  var uri = req.uri;
+  var size = uri.length;
+  for (var name in req.querystring) {
+    var e = req.querystring[name];
+    var vals = e.multiValue || [e];
+    for (var i = 0; i < vals.length; i++) size += name.length + vals[i].value.length + 2;
+  }
+  if (size > C.maxUri) return reply(414, 'URI Too Long');
+  if (DOTS.test(uri) || SMUGGLE.test(uri)) return reply(400, 'Bad Request');
+
+  var ci = classify(uri);
+  var s = await settings(ci);
+  if (!s) return req;
+  var cls = s.cls;
+
+  var proto = req.headers['cloudfront-forwarded-proto'];
+  if (proto && proto.value === 'http' && cls.v !== 'allow-all') {
+    if (cls.v === 'https-only') return reply(403, 'Forbidden');
+    var host = req.headers.host ? req.headers.host.value : '';
+    var query = [];
+    for (var qn in req.querystring) query.push(qn + '=' + req.querystring[qn].value);
+    var loc = 'https://' + host + uri + (query.length ? '?' + query.join('&') : '');
+    return reply(301, 'Moved Permanently', { location: { value: loc } });
+  }
+
+  // A signed URL's signature covers its query string: leave it exactly as the viewer sent it.
+  if (cls.sg) return req;
+
+  var q = {};
+  for (var k in req.querystring)
+    if (cls.q.indexOf(k) !== -1 && SIGNING.indexOf(k) === -1) q[k] = req.querystring[k].value;
+  if (uri.indexOf(C.ip) === 0) {
+    var bad = imageParams(req, q, cls.q, s.img);
+    if (bad)
+      return reply(400, 'Bad Request', { 'x-edgewise-error': { value: 'bad image parameter ' + bad } });
+  }
+  // One canonical order, first value only: equivalent URLs share one cache key.
+  var names = Object.keys(q).sort();
+  var out = {};
+  for (var n = 0; n < names.length; n++) out[names[n]] = { value: q[names[n]] };
+  req.querystring = out;
+  return req;
+}
