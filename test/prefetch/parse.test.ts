@@ -9,6 +9,7 @@ import {
   parseLog,
 } from '../../src/prefetch/parse.js';
 import { type AccessRecord, CLOUDFRONT_FIELDS } from '../../src/prefetch/record.js';
+import { HEADER, line33 } from './log-fixtures.js';
 
 const SAMPLE = new URL('../../../shared/data/aws-sample-cloudfront-access-logs.gz', import.meta.url);
 
@@ -23,49 +24,6 @@ async function parse(buf: Buffer, chunk = 7): Promise<{ records: AccessRecord[];
   for await (const r of parseLog(chunks(buf, chunk), 'test', stats)) records.push(r);
   return { records, stats };
 }
-
-/** A 33-field line in CloudFront's order from a few overrides. */
-function line33(over: Partial<Record<(typeof CLOUDFRONT_FIELDS)[number], string>> = {}): string {
-  const base: Record<string, string> = {
-    date: '2026-11-28',
-    time: '04:05:06',
-    'x-edge-location': 'LCL1-P1',
-    'sc-bytes': '1200',
-    'c-ip': '192.0.2.10',
-    'cs-method': 'GET',
-    'cs(Host)': 'd111111abcdef8.cloudfront.net',
-    'cs-uri-stem': '/static/app.js',
-    'sc-status': '200',
-    'cs(Referer)': '-',
-    'cs(User-Agent)': 'Mozilla/5.0%20(X11)',
-    'cs-uri-query': '-',
-    'cs(Cookie)': '-',
-    'x-edge-result-type': 'Miss',
-    'x-edge-request-id': 'abc==',
-    'x-host-header': 'shop.example',
-    'cs-protocol': 'https',
-    'cs-bytes': '300',
-    'time-taken': '0.010',
-    'x-forwarded-for': '-',
-    'ssl-protocol': 'TLSv1.3',
-    'ssl-cipher': 'TLS_AES_128_GCM_SHA256',
-    'x-edge-response-result-type': 'Miss',
-    'cs-protocol-version': 'HTTP/2.0',
-    'fle-status': '-',
-    'fle-encrypted-fields': '-',
-    'c-port': '51234',
-    'time-to-first-byte': '0.008',
-    'x-edge-detailed-result-type': 'Miss',
-    'sc-content-type': 'text/javascript',
-    'sc-content-len': '1000',
-    'sc-range-start': '-',
-    'sc-range-end': '-',
-    ...over,
-  };
-  return CLOUDFRONT_FIELDS.map((f) => base[f]).join('\t');
-}
-
-const HEADER = `#Version: 1.0\n#Fields: ${CLOUDFRONT_FIELDS.join(' ')}\n`;
 
 describe('CloudFront log parser', () => {
   it('reads the real sample log (gzip, 26 fields): 66 records, nothing malformed', async () => {
