@@ -248,6 +248,8 @@ export class Edge {
       leader?.release();
       res.body.on('data', (c: Buffer) => deps.metrics.originBytes.inc(c.length));
       const out = viewerHeaders(headers);
+      // Surrogate-Control is for the edge alone (Edge Architecture 1.0).
+      delete out['surrogate-control'];
       return this.#send(
         ctx,
         'Miss',

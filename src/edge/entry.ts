@@ -27,6 +27,8 @@ export interface CachedResponse {
   size: number;
   /** Set when the edge compressed the body (the origin's headers describe the identity form). */
   coding: 'br' | 'gzip' | undefined;
+  /** The origin's Surrogate-Control (consumed by the edge, not shown to viewers). */
+  surrogateControl: string | string[] | undefined;
   /** The origin's own validators, sent when revalidating (the stored ETag may have been weakened). */
   validators: { etag: string | undefined; lastModified: string | undefined };
 }

@@ -38,7 +38,12 @@ export interface FillRequest {
 /** Stored headers: the origin's minus hop-by-hop fields. */
 export function storedHeaders(headers: StoredHeaders): StoredHeaders {
   const out: StoredHeaders = {};
-  for (const k in headers) if (!HOP_BY_HOP.has(k)) out[k] = headers[k]!;
+  // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1) and never stored.
+  const listed = headerString(headers.connection)
+    ?.toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
+  for (const k in headers) if (!HOP_BY_HOP.has(k) && !listed?.includes(k)) out[k] = headers[k]!;
   return out;
 }
 
@@ -108,19 +113,40 @@ export function freshnessOf(deps: FillDeps, r: FillRequest, status: number, head
 }
 
 /** Applies a 304 to a stale entry: merged headers (RFC 9111 §4.3.4) and a new TTL. */
+/**
+ * Fields a 304 never changes in the stored response: they describe the stored body, which the
+ * 304 does not carry (RFC 9111 §3.2: Content-Length; RFC 9110 §8.8 validators; Content-MD5 and
+ * encodings are properties of the bytes). Surrogate-Control is consumed by the edge.
+ */
+const KEPT_ON_304 = new Set([
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'content-range',
+  'content-md5',
+  'etag',
+  'surrogate-control',
+]);
+
+/**
+ * Applies a 304 to a stale entry (RFC 9111 §4.3.4): its fields replace the stored ones, except
+ * those describing the body; the entry gets a new TTL. A 304 whose strong ETag names another
+ * representation selects nothing, so nothing is updated (it is served as it was).
+ */
 export function applyNotModified(
   deps: FillDeps,
   r: FillRequest,
   stale: CachedResponse,
   res304: StoredHeaders,
 ): CachedResponse {
-  const { policy } = stale.policy.revalidatedPolicy(
-    { method: 'GET', url: r.key.path, headers: r.viewerHeaders as Record<string, string> },
-    { status: 304, headers: storedHeaders(res304) as Record<string, string> },
-  );
-  let merged = storedHeaders(policy.toObject().resh as StoredHeaders);
-  if (stale.coding) merged = compressedHeaders(merged, stale.coding);
-  const { fresh } = freshnessOf(deps, r, stale.status, merged);
+  const incoming = storedHeaders(res304);
+  const tag = headerString(incoming.etag);
+  const strip = (t: string) => t.trim().replace(/^W\//, '');
+  if (tag !== undefined && stale.validators.etag !== undefined && strip(tag) !== strip(stale.validators.etag))
+    return stale;
+  const merged: StoredHeaders = { ...stale.headers };
+  for (const k in incoming) if (!KEPT_ON_304.has(k)) merged[k] = incoming[k]!;
+  const { policy, fresh } = freshnessOf(deps, r, stale.status, { ...merged, ...surrogateOf(res304, stale) });
   const updated: CachedResponse = {
     ...stale,
     headers: merged,
@@ -129,13 +155,19 @@ export function applyNotModified(
     swr: fresh.swr,
     sie: fresh.sie,
     validators: {
-      etag: headerString(res304.etag) ?? stale.validators.etag,
-      lastModified: headerString(res304['last-modified']) ?? stale.validators.lastModified,
+      etag: stale.validators.etag,
+      lastModified: headerString(incoming['last-modified']) ?? stale.validators.lastModified,
     },
   };
   if (fresh.store) deps.store.update(updated);
   else deps.store.delete(stale.key);
   return updated;
+}
+
+/** The Surrogate-Control that applies after a 304: the new one, else the stored one. */
+function surrogateOf(res304: StoredHeaders, stale: CachedResponse): StoredHeaders {
+  const sc = res304['surrogate-control'] ?? stale.surrogateControl;
+  return sc === undefined ? {} : { 'surrogate-control': sc };
 }
 
 export interface StartedFill {
@@ -157,7 +189,9 @@ export function startFill(
 ): StartedFill {
   const origin = storedHeaders(res.headers);
   const coding = compressionFor(r.cls.compress, r.encoding, res.status, origin);
-  const headers = coding ? compressedHeaders(origin, coding) : origin;
+  const forViewers: StoredHeaders = { ...origin };
+  delete forViewers['surrogate-control'];
+  const headers = coding ? compressedHeaders(forViewers, coding) : forViewers;
   const fill = new Fill(res.status, headers);
   let source: Readable = res.body;
   res.body.on('data', (c: Buffer) => deps.metrics.originBytes.inc(c.length));
@@ -195,6 +229,7 @@ export function startFill(
         body,
         size: body.length,
         coding,
+        surrogateControl: origin['surrogate-control'],
         validators: { etag: headerString(origin.etag), lastModified: headerString(origin['last-modified']) },
       };
       deps.store.set(entry, r.key.key, names).then(

@@ -49,9 +49,12 @@ export function policyFor(
   status: number,
   headers: StoredHeaders,
 ): CachePolicy {
+  // Directive names are case-insensitive (RFC 9111 §5.2); the library compares them as given.
+  const cc = headerString(headers['cache-control']);
+  const forPolicy = cc === undefined ? headers : { ...headers, 'cache-control': cc.toLowerCase() };
   return new CachePolicy(
     { method: req.method, url: req.url, headers: req.headers as CachePolicy.Headers },
-    { status, headers: headers as CachePolicy.Headers },
+    { status, headers: forPolicy as CachePolicy.Headers },
     // No heuristic freshness: CloudFront applies the default TTL instead (see edgeTtl).
     { shared: true, cacheHeuristic: 0, immutableMinTimeToLive: 0 },
   );
@@ -82,6 +85,17 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
     return NOT_STORED('authorization');
 
   const { min, max } = cls.ttl;
+  // Surrogate-Control (Edge Architecture 1.0) speaks to this cache only and outranks
+  // Cache-Control, which then governs browsers alone. CloudFront ignores it; edgewise honours
+  // it because an origin that sends it means it for the CDN.
+  const surrogate = parseSurrogateControl(headerString(headers['surrogate-control']));
+  if (surrogate?.noStore) return NOT_STORED('surrogate no-store');
+  if (surrogate?.maxAge !== undefined) {
+    const ttl = clamp(surrogate.maxAge, min, max);
+    const validator = headers.etag !== undefined || headers['last-modified'] !== undefined;
+    if (ttl === 0 && !validator) return NOT_STORED('zero-ttl');
+    return { store: true, ttl, swr: 0, sie: 0 };
+  }
   const restrictive =
     cc['no-store'] !== undefined || cc['no-cache'] !== undefined || cc.private !== undefined;
   let ttl: number;
@@ -139,4 +153,39 @@ function clamp(value: number, min: number, max: number): number {
 /** Current age in seconds (RFC 9111 §4.2.3, via the library) and whether the entry is fresh. */
 export function ageOf(policy: CachePolicy): number {
   return Math.max(0, policy.age());
+}
+
+/** The edge's device token for targeted Surrogate-Control directives (`max-age=60;edgewise`). */
+export const SURROGATE_TOKEN = 'edgewise';
+
+/**
+ * Surrogate-Control (W3C Edge Architecture 1.0 §3): comma-separated directives, each optionally
+ * targeted with `;token`. Directives targeted at this surrogate win over untargeted ones;
+ * directives targeted at another device are ignored. Only max-age and no-store matter here.
+ */
+export function parseSurrogateControl(
+  header: string | undefined,
+): { maxAge?: number; noStore: boolean } | undefined {
+  if (!header) return undefined;
+  const general: { maxAge?: number; noStore: boolean } = { noStore: false };
+  const targeted: { maxAge?: number; noStore: boolean } = { noStore: false };
+  let anyTargeted = false;
+  for (const part of header.split(',')) {
+    const semi = part.indexOf(';');
+    const directive = (semi === -1 ? part : part.slice(0, semi)).trim().toLowerCase();
+    const target =
+      semi === -1
+        ? undefined
+        : part
+            .slice(semi + 1)
+            .trim()
+            .toLowerCase();
+    if (target !== undefined && target !== SURROGATE_TOKEN) continue;
+    const into = target === undefined ? general : targeted;
+    if (target !== undefined) anyTargeted = true;
+    if (directive === 'no-store') into.noStore = true;
+    const m = /^max-age=(\d+)(?:\+\d+)?$/.exec(directive);
+    if (m) into.maxAge = Math.min(Number(m[1]), 2147483647);
+  }
+  return anyTargeted ? targeted : general;
 }

@@ -10,6 +10,7 @@
 
 import type { RequestHeaders } from '../context.js';
 import { HOP_BY_HOP } from '../entry.js';
+import { SURROGATE_TOKEN } from '../ttl.js';
 import type { CacheKey, NormalisedEncoding } from './cache-key.js';
 
 const VIEWER_VALIDATORS = new Set([
@@ -58,6 +59,10 @@ export function originHeaders(
   out['x-forwarded-for'] = xff
     ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${opts.clientIp}`
     : opts.clientIp;
+  // Edge Architecture 1.0: tell the origin a surrogate that understands Surrogate-Control is here.
+  const capability = `${SURROGATE_TOKEN}="Surrogate/1.0"`;
+  const sc = viewer['surrogate-capability'];
+  out['surrogate-capability'] = sc ? `${Array.isArray(sc) ? sc.join(', ') : sc}, ${capability}` : capability;
   out.via = viewer.via ? `${viewer.via}, 1.1 edgewise` : '1.1 edgewise';
   return out;
 }
