@@ -10,6 +10,9 @@ import type { Logger } from './logger.js';
 import { servingPlugin } from './http/plugin.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
+import { corsRoutes } from './routes/cors.js';
+import { demoUploadRoutes } from './routes/demo-uploads.js';
+import { pageRoutes } from './routes/page.js';
 import { healthRoutes } from './routes/health.js';
 import { uploadUrlRoutes } from './routes/upload-urls.js';
 import { uploadRoutes } from './routes/uploads.js';
@@ -66,11 +69,18 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   });
 
   await app.register(metricsRoutes);
+  // Before servingPlugin: CORS headers must already be on a response that load shedding ends.
+  await app.register(corsRoutes);
   await app.register(servingPlugin);
   await app.register(healthRoutes);
   await app.register(uploadRoutes);
   await app.register(uploadUrlRoutes, { driver: options.storage });
   await app.register(imageRoutes);
+  // Dev only (`edgewise serve` refuses dev.demoUploads): the upload demo page and its signer.
+  if (options.config.current.dev.demoUploads) {
+    await app.register(pageRoutes);
+    await app.register(demoUploadRoutes);
+  }
   await app.register(contentRoutes);
   app.addHook('onClose', async () => {
     await options.storage.close();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { devSigningEnv, ensureDevSigningKeys } from '../cloudfront/keys.js';
 import { ConfigStore } from '../config/store.js';
+import { demoUploadsEnv } from '../dev/demo.js';
 import { seed } from '../dev/seed.js';
 import { startEdge } from '../edge/server.js';
 import { createLogger } from '../logger.js';
@@ -18,6 +19,8 @@ export const dev: Command = {
   optionHelp: configOptionHelp,
   async run({ values }) {
     const file = values.config as string | undefined;
+    // The upload demo page (dev.demoUploads) and, if none is set, an upload signing secret.
+    Object.assign(process.env, demoUploadsEnv(file));
     let store = loadStoreOrReport(file);
     if (!store) return EXIT_USAGE;
     if (store.current.cloudfront.signing.keyPairId === undefined) {
@@ -38,6 +41,7 @@ export const dev: Command = {
         'edgewise dev is running',
         `  edge     ${edge.url}   <- open this (caching, like CloudFront)`,
         `  origin   ${origin.url}`,
+        ...(store.current.dev.demoUploads ? [`  uploads  ${edge.url}/   <- upload demo page`] : []),
         `  try      curl -i ${edge.url}/static/hello.txt`,
         `  health   ${origin.url}/healthz`,
         `  metrics  ${edge.url}${store.current.edge.metricsPath}`,

@@ -14,6 +14,13 @@ export const serve: Command = {
   async run({ values }) {
     const store = loadStoreOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
+    if (store.current.dev.demoUploads) {
+      // The demo signs upload URLs for anyone who can reach the origin: never in production.
+      process.stderr.write(
+        'edgewise: dev.demoUploads is for `edgewise dev` only (it signs uploads without an API key)\n',
+      );
+      return EXIT_USAGE;
+    }
     const logger = createLogger(store.current.logging);
     const origin = await startOrigin(store, logger);
     logger.info({ url: origin.url, storage: store.current.storage.driver }, 'origin listening');

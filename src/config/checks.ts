@@ -8,6 +8,8 @@ import type { CrossCheck } from './schema.js';
 import { serverServingRules } from './sections/server.js';
 import { imagesRules } from './sections/images.js';
 import { cloudfrontRules } from './sections/cloudfront.js';
+import { corsRules } from './sections/cors.js';
+import { devRules } from './sections/dev.js';
 import { edgeRules } from './sections/edge.js';
 import { prefetchRules } from './sections/prefetch.js';
 import { uploadsRules } from './sections/uploads.js';
@@ -92,4 +94,4 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules, prefetchRules];
+export const crossChecks: CrossCheck[] = [corsRules, devRules, classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules, prefetchRules];

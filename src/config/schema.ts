@@ -7,6 +7,8 @@ import { ClassesSection, DefaultClassSection } from './sections/classes.js';
 import { EdgeSection } from './sections/edge.js';
 import { ImagesSection } from './sections/images.js';
 import { CloudfrontSection } from './sections/cloudfront.js';
+import { CorsSection } from './sections/cors.js';
+import { DevSection } from './sections/dev.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
 import { PrefetchSection } from './sections/prefetch.js';
@@ -26,6 +28,8 @@ export const ConfigSchema = Type.Object(
     edge: EdgeSection,
     images: ImagesSection,
     cloudfront: CloudfrontSection,
+    cors: CorsSection,
+    dev: DevSection,
     prefetch: PrefetchSection,
   },
   { additionalProperties: false, default: {} },
@@ -46,4 +50,4 @@ export type CrossCheck = (config: EdgewiseConfig, report: (issue: ConfigIssue) =
  * Config paths whose change needs a restart (listeners, drivers). SIGHUP keeps the running
  * values for these and logs that the new ones wait for a restart.
  */
-export const RESTART_ONLY_PATHS = ['server', 'storage', 'logging', 'edge'] as const;
+export const RESTART_ONLY_PATHS = ['server', 'storage', 'logging', 'edge', 'dev'] as const;

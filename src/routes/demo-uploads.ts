@@ -1,0 +1,106 @@
+/**
+ * POST /_dev/upload-urls — the upload demo's signing endpoint (dev.demoUploads; registered by
+ * src/app.ts only when it is on, and `edgewise serve` refuses to start with it on).
+ *
+ * A browser page cannot hold an API key, so in development this endpoint stands in for the
+ * application backend that would normally call POST /upload-urls: it asks for nothing but a
+ * file name and returns a URL signed with the same code (src/uploads/grant.ts), narrowed to
+ * one fresh key under dev.demo.prefix, the demo's types, its size limit and a short expiry.
+ * Everything else (type sniffing, 413/415/403) is the real upload endpoint's work.
+ * GET on the same path tells the page the limits, so it can say them before a file is picked.
+ *
+ * URLs point at the edge: server.publicUrl when set; else the page's own origin (the Origin
+ * header, trusted only for loopback pages, which the demo serves), since in `edgewise dev` the
+ * page is opened through the edge; else the origin itself.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { EdgewiseConfig } from '../config/schema.js';
+import type { ImagesConfig } from '../config/sections/images.js';
+import { BadUploadRequest } from '../errors.js';
+import { imageUrl, srcset } from '../images/srcset.js';
+import { grantFor, signedUploadUrl } from '../uploads/grant.js';
+import { allowOrigin, DEMO_UPLOAD_URLS_PATH } from './cors.js';
+
+/** Where the page should send uploads and load images from (see the header). */
+export function demoBase(cfg: Readonly<EdgewiseConfig>, request: FastifyRequest): string {
+  if (cfg.server.publicUrl) return cfg.server.publicUrl.replace(/\/+$/, '');
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== '*' && allowOrigin(cfg, origin) === origin) return origin;
+  return `${request.protocol}://${request.host}`;
+}
+
+/**
+ * `<img srcset>` over the configured widths (the image service's helper), so the page asks only
+ * for variants the edge caches; `src`, for browsers without srcset, is the middle width.
+ */
+export function demoImage(
+  base: string,
+  key: string,
+  images: Readonly<ImagesConfig>,
+): { srcset: string; src: string } {
+  const sorted = [...images.widths].sort((a, b) => a - b);
+  const middle = sorted[Math.floor(sorted.length / 2)] ?? sorted[0]!;
+  return { srcset: srcset(key, images, { base }), src: imageUrl(key, { w: middle }, base) };
+}
+
+/** A file name reduced to a safe last key segment: `../My Photo (1).JPG` → `My-Photo-1-.JPG`. */
+export function demoFileName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const safe = base
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(-100);
+  return safe === '' ? 'file' : safe;
+}
+
+export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
+  const { config } = app.edgewise;
+  app.get(DEMO_UPLOAD_URLS_PATH, async (_request, reply) => {
+    const cfg = config.current;
+    const { demo } = cfg.dev;
+    reply.header('cache-control', 'no-store');
+    return {
+      maxBytes: demo.maxBytes,
+      contentTypes: demo.contentTypes,
+      expiresSeconds: demo.expiresSeconds,
+    };
+  });
+  app.post(DEMO_UPLOAD_URLS_PATH, { bodyLimit: 4 * 1024 }, async (request, reply) => {
+    const body = request.body;
+    const name = (body as { name?: unknown } | null)?.name;
+    if (
+      typeof body !== 'object' ||
+      body === null ||
+      Array.isArray(body) ||
+      Object.keys(body).some((k) => k !== 'name')
+    )
+      throw new BadUploadRequest('body must be {"name": "<file name>"}');
+    if (typeof name !== 'string' || name.length === 0 || name.length > 1024)
+      throw new BadUploadRequest('name must be a string of 1 to 1024 characters');
+    const cfg = config.current;
+    const { demo } = cfg.dev;
+    const key = `${demo.prefix}${randomBytes(6).toString('hex')}/${demoFileName(name)}`;
+    const grant = grantFor(cfg.uploads, {
+      key,
+      method: 'PUT',
+      contentTypes: demo.contentTypes,
+      maxBytes: demo.maxBytes,
+      expiresInSeconds: demo.expiresSeconds,
+    });
+    const base = demoBase(cfg, request);
+    // A signed URL must never be reused from a cache.
+    reply.header('cache-control', 'no-store');
+    return reply.code(201).send({
+      key,
+      method: grant.method,
+      url: signedUploadUrl(cfg.uploads, grant, base),
+      contentTypes: grant.types,
+      maxBytes: grant.maxBytes,
+      expiresAt: new Date(grant.expires * 1000).toISOString(),
+      // Used by the page if the stored file turns out to be an image.
+      image: demoImage(base, key, cfg.images),
+    });
+  });
+};

@@ -1,0 +1,209 @@
+/**
+ * The upload page in a real browser (Debian Chromium driven by playwright-core) against a real
+ * `edgewise dev` process. The page is opened on the origin and uploads go to the edge (its
+ * server.publicUrl), a different origin: the shape of a shop page uploading to its CDN, so
+ * every upload needs a CORS preflight answered by the origin through the edge.
+ *
+ * Skips, saying why, only when Chromium is not installed; CI installs it (.ci/run).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Browser, chromium, type Page, type Response } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevProcess, freePort, startDev } from './dev-process.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const SKIP_REASON = `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+const ARTIFACTS = resolve('test-artifacts');
+// 1 MiB demo limit, so an oversize file is cheap to make.
+const DEMO_MAX = 1024 * 1024;
+// At this viewport the page lays cards out 384 CSS px wide and says so in `sizes`; with a
+// device pixel ratio of 1 the browser must pick the 384w candidate of the srcset.
+const VIEWPORT = { width: 1280, height: 900 };
+const EXPECTED_WIDTH = 384;
+
+async function photo(): Promise<Buffer> {
+  const block = (color: string, size: number) =>
+    sharp({ create: { width: size, height: size, channels: 3, background: color } })
+      .png()
+      .toBuffer();
+  return sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#2f6f9f' } })
+    .composite([
+      { input: await block('#f4b400', 500), left: 550, top: 350 },
+      { input: await block('#db4437', 260), left: 160, top: 140 },
+      { input: await block('#0f9d58', 300), left: 1150, top: 760 },
+    ])
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
+/** Resolves when every upload row has finished, one way or the other. */
+async function settled(page: Page, rows: number): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const items = [...document.querySelectorAll('#uploads li')];
+      return items.length >= n && items.every((li) => li.getAttribute('data-state') !== 'working');
+    },
+    rows,
+    { timeout: 30_000 },
+  );
+}
+
+async function row(page: Page, name: string) {
+  const li = page.locator('#uploads li', { has: page.locator('.name', { hasText: name }) });
+  return {
+    state: await li.getAttribute('data-state'),
+    progress: await li.locator('progress').evaluate((p) => (p as HTMLProgressElement).value),
+    label: await li.locator('output').textContent(),
+    status: await li.locator('.status').textContent(),
+    li,
+  };
+}
+
+/** The image's loaded candidate, waited for until it has decoded. */
+async function loadedImage(page: Page): Promise<{ currentSrc: string; naturalWidth: number }> {
+  const img = page.locator('#uploads li.has-image img').first();
+  await img.waitFor();
+  await page.waitForFunction(() => {
+    const el = document.querySelector<HTMLImageElement>('#uploads li.has-image img');
+    return el?.complete === true && el.naturalWidth > 0;
+  });
+  return img.evaluate((el: HTMLImageElement) => ({ currentSrc: el.currentSrc, naturalWidth: el.naturalWidth }));
+}
+
+describe('upload page in headless Chromium', () => {
+  let dev: DevProcess | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) return;
+    const edgePort = await freePort();
+    dev = await startDev({
+      EDGEWISE__EDGE__PORT: String(edgePort),
+      EDGEWISE__SERVER__PUBLICURL: `http://127.0.0.1:${edgePort}`,
+      EDGEWISE__DEV__DEMO__MAXBYTES: String(DEMO_MAX),
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+      ],
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  it('uploads through the edge, shows a responsive AVIF/WebP variant, serves it from the edge cache on reload, and explains an oversize file', async (ctx) => {
+    if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
+    const d = dev!;
+    expect(d.output()).toContain('<- upload demo page');
+    const context = await browser!.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const responses: Response[] = [];
+    page.on('response', (r) => responses.push(r));
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+
+    // The page is on the origin; uploads and images are on the edge.
+    await page.goto(`${d.originUrl}/`);
+    await expect.poll(() => page.locator('#limits').textContent()).toContain('Up to 1.0 MiB');
+
+    const jpeg = await photo();
+    await page.setInputFiles('#files', [
+      { name: 'product photo.jpg', mimeType: 'image/jpeg', buffer: jpeg },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Shipping notes: handle with care.\n') },
+    ]);
+    await settled(page, 2);
+
+    for (const name of ['product photo.jpg', 'notes.txt']) {
+      const r = await row(page, name);
+      expect(r.status, `${name}: ${r.status}`).toBe('Uploaded');
+      expect(r.state).toBe('done');
+      expect(r.progress).toBe(100);
+      expect(r.label).toBe('100%');
+    }
+
+    // Each upload was a cross-origin PUT to the edge: it only succeeds after a granted
+    // preflight, and its response carries the origin's CORS headers through the edge.
+    const puts = responses.filter((r) => r.request().method() === 'PUT');
+    expect(puts).toHaveLength(2);
+    for (const put of puts) {
+      expect(put.url().startsWith(`${d.edgeUrl}/uploads/`)).toBe(true);
+      expect(put.status()).toBe(201);
+      const headers = await put.allHeaders();
+      expect(headers['access-control-allow-origin']).toBe(d.originUrl);
+      expect(headers.via).toContain('edgewise');
+    }
+
+    // The text file is a link to the edge, and the edge serves exactly what was sent.
+    const link = await (await row(page, 'notes.txt')).li.locator('a', { hasText: 'Open file' }).getAttribute('href');
+    expect(link?.startsWith(`${d.edgeUrl}/demo/`)).toBe(true);
+    const text = await fetch(link!);
+    expect(await text.text()).toBe('Shipping notes: handle with care.\n');
+
+    // The image: the srcset candidate for a 384 CSS px slot at DPR 1, AVIF or WebP, 384 px wide.
+    const first = await loadedImage(page);
+    expect(new URL(first.currentSrc).searchParams.get('w')).toBe(String(EXPECTED_WIDTH));
+    expect(first.currentSrc.startsWith(`${d.edgeUrl}/img/demo/`)).toBe(true);
+    const firstRes = responses.find((r) => r.url() === first.currentSrc);
+    expect(firstRes, 'the browser fetched the chosen candidate').toBeDefined();
+    const type = (await firstRes!.allHeaders())['content-type'];
+    expect(type).toMatch(/^image\/(avif|webp)$/);
+    const meta = await sharp(await firstRes!.body()).metadata();
+    expect(meta.width).toBe(EXPECTED_WIDTH);
+    expect(meta.format).toMatch(type === 'image/avif' ? /^(heif|avif)$/ : /^webp$/);
+    expect(first.naturalWidth).toBe(EXPECTED_WIDTH);
+    // Exactly one image variant was fetched: the browser did not also download a fallback.
+    expect(responses.filter((r) => r.url().includes('/img/'))).toHaveLength(1);
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}/upload-page.png`, fullPage: true });
+
+    // Reload. Routing every request through Playwright turns the browser's HTTP cache off, so
+    // the image is fetched again over the network and the edge must answer from its cache.
+    await page.route('**/*', (route) => route.continue());
+    responses.length = 0;
+    await page.reload();
+    const again = await loadedImage(page);
+    expect(again.currentSrc).toBe(first.currentSrc);
+    const hit = responses.find((r) => r.url() === again.currentSrc);
+    expect(hit, 'the reload fetched the image from the network').toBeDefined();
+    expect(hit!.status()).toBe(200);
+    const hitHeaders = await hit!.allHeaders();
+    expect(hitHeaders['x-cache']).toBe('Hit from edgewise');
+    expect(hitHeaders['content-type']).toBe(type);
+    expect((await sharp(await hit!.body()).metadata()).width).toBe(EXPECTED_WIDTH);
+    await page.unroute('**/*');
+
+    // An oversize file: the edge passes the upload to the origin, which refuses it (413); the
+    // page says so in plain words.
+    await page.setInputFiles('#files', [
+      { name: 'catalogue.txt', mimeType: 'text/plain', buffer: Buffer.alloc(DEMO_MAX + 512 * 1024, 'a') },
+    ]);
+    await settled(page, 3);
+    const big = await row(page, 'catalogue.txt');
+    expect(big.state).toBe('error');
+    expect(big.status).toBe('“catalogue.txt” is too large (1.5 MiB). Files can be up to 1.0 MiB.');
+    expect(big.progress).toBeLessThan(100);
+    await page.screenshot({ path: `${ARTIFACTS}/upload-page-error.png`, fullPage: true });
+
+    expect(pageErrors.filter((e) => !/status of 413/.test(e))).toEqual([]);
+    await context.close();
+  });
+});
