@@ -188,9 +188,6 @@ export const EdgeBadInvalidation = createError('EDGEWISE_EDGE_BAD_INVALIDATION',
 // CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
 export const CorsRejected = createError('EDGEWISE_CORS_REJECTED', 'CORS preflight refused: %s', 403);
 
-// CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
-export const CorsRejected = createError('EDGEWISE_CORS_REJECTED', 'CORS preflight refused: %s', 403);
-
 /** Every error constructor in the catalogue, by code (for the README table test and docs). */
 export const catalogue = {
   EDGEWISE_NOT_FOUND: NotFound,
@@ -249,8 +246,6 @@ export const catalogue = {
   EDGEWISE_EDGE_NOT_CACHED: EdgeNotCached,
   EDGEWISE_EDGE_BAD_REQUEST: EdgeBadRequest,
   EDGEWISE_EDGE_BAD_INVALIDATION: EdgeBadInvalidation,
-  // CORS
-  EDGEWISE_CORS_REJECTED: CorsRejected,
   // CORS
   EDGEWISE_CORS_REJECTED: CorsRejected,
 } as const;
