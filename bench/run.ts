@@ -6,6 +6,7 @@
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   serving: () => import('./serving.js'),
   images: () => import('./images.js'),
+  edge: () => import('./edge.js'),
 };
 
 async function main(): Promise<void> {
