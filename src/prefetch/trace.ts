@@ -9,7 +9,8 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
 
 export interface Trace {
@@ -27,6 +28,16 @@ export interface Trace {
   parse?: ParseStats | undefined;
   /** Lines of a `time id size` trace that were not three fields. */
   malformed: number;
+}
+
+async function* gunzipped(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const out = new PassThrough();
+  pipeline(Readable.from(src), createGunzip(), out, () => {});
+  try {
+    yield* out;
+  } catch (err) {
+    throw new TraceError(`corrupt gzip: ${(err as Error).message}`);
+  }
 }
 
 class Builder {
@@ -135,12 +146,25 @@ export async function loadTrace(file: string): Promise<Trace> {
   })();
   const head = chunks[0]!;
   const gz = head[0] === 0x1f && head[1] === 0x8b;
-  const text = head.subarray(0, 64).toString('latin1');
-  const looksLikeLog = gz || text.startsWith('#') || text.startsWith('{');
+  // A gzipped file may hold either format: decompress first, then sniff the text.
+  const bytes: AsyncIterable<Buffer> = gz ? gunzipped(all) : all;
+  const it2 = bytes[Symbol.asyncIterator]();
+  const firstText = await it2.next();
+  if (firstText.done) throw new TraceError(`trace ${file} is empty`);
+  const text = (firstText.value as Buffer).subarray(0, 64).toString('latin1');
+  const body = (async function* () {
+    yield firstText.value as Buffer;
+    for (;;) {
+      const r = await it2.next();
+      if (r.done) return;
+      yield r.value as Buffer;
+    }
+  })();
+  const looksLikeLog = text.startsWith('#') || text.startsWith('{');
   let malformed = 0;
   if (looksLikeLog) {
     const stats = newParseStats();
-    for await (const r of parseLog(all, file, stats)) {
+    for await (const r of parseLog(body, file, stats)) {
       const key = r.query ? `${r.path}?${r.query}` : r.path;
       b.push(r.time, key, r.bytes, `${r.clientIp} ${r.userAgent}`);
     }
@@ -169,7 +193,7 @@ export async function loadTrace(file: string): Promise<Trace> {
     }
     b.push(time, id, size, '');
   };
-  for await (const chunk of all) {
+  for await (const chunk of body) {
     const s = carry + chunk.toString('latin1');
     let start = 0;
     for (;;) {
@@ -196,6 +220,7 @@ function finish(
   parse: ParseStats | undefined,
   malformed: number,
 ): Trace {
+  sortByTime(b);
   return {
     n: b.n,
     times: b.times.subarray(0, b.n),
@@ -208,4 +233,27 @@ function finish(
     parse,
     malformed,
   };
+}
+
+/** Log lines are not guaranteed to be in time order (several edge servers write one file): replay needs them so. */
+function sortByTime(b: Builder): void {
+  let sorted = true;
+  for (let i = 1; i < b.n && sorted; i++) if (b.times[i]! < b.times[i - 1]!) sorted = false;
+  if (sorted) return;
+  const order = Array.from({ length: b.n }, (_, i) => i);
+  order.sort((x, y) => b.times[x]! - b.times[y]! || x - y);
+  const t = new Float64Array(b.n);
+  const id = new Int32Array(b.n);
+  const sz = new Float64Array(b.n);
+  const c = new Int32Array(b.n);
+  order.forEach((from, to) => {
+    t[to] = b.times[from]!;
+    id[to] = b.ids[from]!;
+    sz[to] = b.sizes[from]!;
+    c[to] = b.clients[from]!;
+  });
+  b.times = t;
+  b.ids = id;
+  b.sizes = sz;
+  b.clients = c;
 }
