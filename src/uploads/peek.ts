@@ -32,6 +32,10 @@ export async function peek(source: Readable, bytes: number): Promise<{ head: Buf
       cleanup();
       resolve();
     };
+    // The source may have ended or failed before we were handed it (e.g. a multipart part
+    // whose form broke while we awaited something else): its events are already past.
+    if (source.errored) return onError(source.errored);
+    if (source.destroyed || source.readableEnded) return resolve();
     source.on('readable', onReadable);
     source.once('end', onEnd);
     source.once('close', onEnd);

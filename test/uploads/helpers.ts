@@ -63,6 +63,12 @@ export async function startUploadOrigin(
   const config = buildConfig(
     {
       ...extra,
+      // Client, origin and s3rver share one event loop here, so streaming saturates it; load
+      // shedding would turn that into 503s that say nothing about uploads.
+      server: {
+        ...(extra.server as object | undefined),
+        overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
+      },
       storage: { driver: 'fs', fs: { dataDir } },
       uploads: { apiKeys: [API_KEY], signing: { secrets: [SECRET] }, ...uploads },
     },
