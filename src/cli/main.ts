@@ -1,13 +1,15 @@
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parse, UsageError } from './command.js';
+import { cloudfrontBuild, cloudfrontPlan } from './cloudfront.js';
 import { configCheck, configPrint, configReferenceCmd } from './config.js';
 import { dev } from './dev.js';
 import { edge } from './edge.js';
 import { imagesSrcset } from './images.js';
 import { prefetchRun, prefetchSimulate, prefetchWatch } from './prefetch.js';
 import { serve } from './serve.js';
+import { signUrl } from './sign-url.js';
 
 /** Every command; each arrives with the issue that makes it work. */
-export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate, imagesSrcset];
+export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate, imagesSrcset, cloudfrontBuild, cloudfrontPlan, signUrl];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));

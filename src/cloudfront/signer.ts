@@ -12,7 +12,16 @@ import type { EdgewiseConfig } from '../config/schema.js';
 import { BadSignRequest } from '../errors.js';
 import { requireSigningKey } from './keys.js';
 
-type SignerConfig = Pick<EdgewiseConfig, 'cloudfront'>;
+type SignerConfig = Pick<EdgewiseConfig, 'cloudfront' | 'server' | 'edge'>;
+
+/** Where viewers reach content: distribution.baseUrl, else server.publicUrl, else the local edge. */
+export function viewerBaseUrl(config: Readonly<SignerConfig>): string {
+  const base =
+    config.cloudfront.distribution.baseUrl ??
+    config.server.publicUrl ??
+    `http://127.0.0.1:${config.edge.port}`;
+  return base.replace(/\/+$/, '');
+}
 
 export interface SignOptions {
   /** Lifetime from now; default cloudfront.signing.defaultExpiresSeconds, at most maxExpiresSeconds. */
@@ -69,12 +78,11 @@ function encodeQueryComponent(component: string): string {
 
 /** The viewer URL of a storage key: each `/`-separated segment percent-encoded. */
 export function viewerUrlForKey(config: SignerConfig, key: string): string {
-  const base = config.cloudfront.distribution.baseUrl.replace(/\/+$/, '');
-  return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return `${viewerBaseUrl(config)}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 function absolute(config: SignerConfig, url: string): string {
-  if (url.startsWith('/')) return config.cloudfront.distribution.baseUrl.replace(/\/+$/, '') + url;
+  if (url.startsWith('/')) return viewerBaseUrl(config) + url;
   if (!/^https?:\/\//.test(url)) throw new BadSignRequest(`URL must be absolute http(s) or a path: ${url}`);
   return url;
 }
@@ -137,10 +145,11 @@ export function signViewerUrl(config: SignerConfig, url: string, opts: SignOptio
 }
 
 function absoluteResource(config: SignerConfig, resource: string): string {
-  if (resource.startsWith('/')) return config.cloudfront.distribution.baseUrl.replace(/\/+$/, '') + resource;
-  if (!/^(https?|\*):\/\//.test(resource))
+  const abs = resource.startsWith('/') ? viewerBaseUrl(config) + resource : resource;
+  if (!/^(https?|\*):\/\//.test(abs))
     throw new BadSignRequest(`resource must be a path or an http(s)/*:// URL: ${resource}`);
-  return resource;
+  // Encode like the URL the viewer will send; a `?` may be a wildcard, so leave those as written.
+  return abs.includes('?') ? abs : canonicalUrl(abs);
 }
 
 export interface SignedCookie {
@@ -177,7 +186,7 @@ export function setCookieHeaders(
   cookies: SignedCookie[],
   maxAgeSeconds: number,
 ): string[] {
-  const secure = config.cloudfront.distribution.baseUrl.startsWith('https:') ? '; Secure' : '';
+  const secure = viewerBaseUrl(config).startsWith('https:') ? '; Secure' : '';
   return cookies.map(
     (c) => `${c.name}=${c.value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly${secure}; SameSite=Lax`,
   );

@@ -14,6 +14,7 @@ import { createVerify } from 'node:crypto';
 import { isIP, BlockList as NetBlockList } from 'node:net';
 import type { EdgewiseConfig } from '../config/schema.js';
 import { resolveKeys } from './keys.js';
+import { viewerBaseUrl } from './signer.js';
 
 export type VerifyResult = { ok: true } | { ok: false; code: VerifyCode; reason: string };
 
@@ -50,12 +51,10 @@ interface Grant {
 const fail = (code: VerifyCode, reason: string): VerifyResult => ({ ok: false, code, reason });
 
 export function verifySignedRequest(
-  config: Readonly<Pick<EdgewiseConfig, 'cloudfront'>>,
+  config: Readonly<Pick<EdgewiseConfig, 'cloudfront' | 'server' | 'edge'>>,
   req: SignedRequest,
 ): VerifyResult {
-  const url = req.url.startsWith('/')
-    ? config.cloudfront.distribution.baseUrl.replace(/\/+$/, '') + req.url
-    : req.url;
+  const url = req.url.startsWith('/') ? viewerBaseUrl(config) + req.url : req.url;
   const grant = fromQuery(url) ?? fromCookies(url, req.cookies);
   if (typeof grant === 'string')
     return grant.startsWith('extra:')

@@ -16,12 +16,13 @@ export const CloudfrontSection = Type.Object(
   {
     distribution: Type.Object(
       {
-        baseUrl: Type.String({
-          format: 'uri',
-          default: 'http://127.0.0.1:8081',
-          description:
-            'Public URL viewers use (https://cdn.example.com). Paths are signed against it; default is the local edge.',
-        }),
+        baseUrl: Type.Optional(
+          Type.String({
+            format: 'uri',
+            description:
+              'Public URL viewers use (https://cdn.example.com); paths are signed against it. Default: server.publicUrl, else the local edge (http://127.0.0.1:<edge.port>).',
+          }),
+        ),
         aliases: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
           default: [],
           maxItems: 100,
@@ -106,6 +107,24 @@ export const CloudfrontSection = Type.Object(
           'Public keys that verify signed URLs, besides the signing key itself (CloudFront allows 5 per key group). Add the next key here before rotating.',
       },
     ),
+    forwardHeaders: Type.Record(
+      Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
+      Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$" }), {
+        maxItems: 10,
+        uniqueItems: true,
+      }),
+      {
+        default: {},
+        description:
+          'Per class: request headers sent to the origin without being in the cache key (an origin request policy). CloudFront refuses Authorization here: it must be in the cache key.',
+      },
+    ),
+    allowAllMethods: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }), {
+      default: ['api_responses'],
+      uniqueItems: true,
+      description:
+        'Classes whose behaviors accept POST/PUT/PATCH/DELETE (forwarded, never cached); others allow GET, HEAD, OPTIONS only. Names of classes that do not exist are ignored with a plan warning, so redefining classes never breaks this default.',
+    }),
     apiKey: Type.Optional(
       Type.String({
         minLength: 16,
@@ -140,10 +159,19 @@ export const CloudfrontSection = Type.Object(
             'Strict-Transport-Security max-age (2 years, the preload-list minimum is 1 year); 0 omits the header.',
         }),
         hstsIncludeSubdomains: Type.Boolean({ default: true }),
-        referrerPolicy: Type.String({
-          default: 'strict-origin-when-cross-origin',
-          pattern: '^[a-z-]+(, ?[a-z-]+)*$',
-        }),
+        referrerPolicy: Type.Union(
+          [
+            'no-referrer',
+            'no-referrer-when-downgrade',
+            'origin',
+            'origin-when-cross-origin',
+            'same-origin',
+            'strict-origin',
+            'strict-origin-when-cross-origin',
+            'unsafe-url',
+          ].map((v) => Type.Literal(v)),
+          { default: 'strict-origin-when-cross-origin', description: 'Referrer-Policy sent to browsers.' },
+        ),
         serverTiming: Type.Boolean({
           default: true,
           description:
@@ -185,6 +213,10 @@ export const cloudfrontRules: CrossCheck = (config, report) => {
     });
   if (s.privateKey === undefined && s.privateKeyFile !== undefined && !existsSync(s.privateKeyFile))
     report({ path: 'cloudfront.signing.privateKeyFile', message: 'file not found', value: s.privateKeyFile });
+  const classNames = new Set(config.classes.map((c) => c.name));
+  for (const name of Object.keys(cf.forwardHeaders))
+    if (!classNames.has(name))
+      report({ path: `cloudfront.forwardHeaders.${name}`, message: 'unknown class', value: name });
   const ids = new Set<string>();
   cf.trustedKeys.forEach((k, i) => {
     const at = `cloudfront.trustedKeys[${i}]`;

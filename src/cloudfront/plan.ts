@@ -1,0 +1,305 @@
+/**
+ * The CloudFront configuration edgewise.yaml implies, as @aws-sdk/client-cloudfront inputs:
+ * one cache policy per class, origin request policies where a class forwards extra headers,
+ * one response headers policy (security headers), the two functions, the public keys and key
+ * group for signed classes, and the DistributionConfig whose cache behaviors list every class's
+ * path patterns in declared order (CloudFront evaluates them in that order; first match wins,
+ * as in src/classes.ts) with the default class as the default behavior.
+ *
+ * Ids that AWS assigns on creation appear as `{{Kind:Name}}` placeholders; the CloudFormation
+ * form (plan-cfn.ts) replaces them with references instead.
+ */
+import { createHash } from 'node:crypto';
+import type {
+  CacheBehavior,
+  CachePolicyConfig,
+  DefaultCacheBehavior,
+  DistributionConfig,
+  FunctionConfig,
+  KeyGroupConfig,
+  Method,
+  OriginRequestPolicyConfig,
+  PublicKeyConfig,
+  ReferrerPolicyList,
+  ResponseHeadersPolicyConfig,
+} from '@aws-sdk/client-cloudfront';
+import type { EdgewiseConfig } from '../config/schema.js';
+import type { ContentClassConfig } from '../config/sections/classes.js';
+import { resolveKeys } from './keys.js';
+
+type PlanConfig = Pick<EdgewiseConfig, 'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images'>;
+
+export class PlanError extends Error {
+  readonly code = 'EDGEWISE_CLOUDFRONT_PLAN';
+  override name = 'PlanError';
+  constructor(readonly problems: string[]) {
+    super(`CloudFront plan is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface Plan {
+  cachePolicies: Array<{ className: string; CachePolicyConfig: CachePolicyConfig }>;
+  originRequestPolicies: Array<{ className: string; OriginRequestPolicyConfig: OriginRequestPolicyConfig }>;
+  responseHeadersPolicy: { ResponseHeadersPolicyConfig: ResponseHeadersPolicyConfig };
+  functions: Array<{
+    Name: string;
+    FunctionConfig: FunctionConfig;
+    EventType: 'viewer-request' | 'viewer-response';
+    file: string;
+  }>;
+  publicKeys: Array<{ keyPairId: string; PublicKeyConfig: PublicKeyConfig }>;
+  keyGroup: { KeyGroupConfig: KeyGroupConfig } | undefined;
+  distributionConfig: DistributionConfig;
+  warnings: string[];
+}
+
+/** CloudFront quotas the plan checks (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html). */
+const MAX_KEY_ITEMS = 10;
+const DEFAULT_BEHAVIOR_QUOTA = 75;
+
+const list = <T>(items: T[]) => ({ Quantity: items.length, Items: items });
+export const placeholder = (kind: string, name: string) => `{{${kind}:${name}}}`;
+
+export function buildPlan(config: Readonly<PlanConfig>): Plan {
+  const cf = config.cloudfront;
+  const prefix = cf.distribution.namePrefix;
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const classNames = new Set(config.classes.map((c) => c.name));
+
+  const cachePolicies = config.classes.map((cls) => ({
+    className: cls.name,
+    CachePolicyConfig: cachePolicy(cls, prefix, (m) => problems.push(`class ${cls.name}: ${m}`)),
+  }));
+
+  const originRequestPolicies: Plan['originRequestPolicies'] = [];
+  for (const cls of config.classes) {
+    const extra = cf.forwardHeaders[cls.name] ?? [];
+    if (extra.length === 0) continue;
+    const inKey = new Set(cls.cacheKey.headers.map((h) => h.toLowerCase()));
+    for (const h of extra) {
+      // CloudFront forwards Authorization only when it is part of the cache key.
+      if (h.toLowerCase() === 'authorization' && !inKey.has('authorization'))
+        problems.push(
+          `class ${cls.name}: Authorization is forwarded but not in the cache key (add it to cacheKey.headers)`,
+        );
+    }
+    if (extra.length + cls.cacheKey.headers.length > MAX_KEY_ITEMS * 3)
+      problems.push(`class ${cls.name}: too many forwarded headers`);
+    originRequestPolicies.push({
+      className: cls.name,
+      OriginRequestPolicyConfig: {
+        Name: `${prefix}-${cls.name}`.slice(0, 128),
+        Comment: `edgewise: headers forwarded to the origin for ${cls.name}`,
+        HeadersConfig: {
+          HeaderBehavior: 'whitelist',
+          Headers: list(extra.filter((h) => !inKey.has(h.toLowerCase()))),
+        },
+        CookiesConfig: { CookieBehavior: 'none' },
+        QueryStringsConfig: { QueryStringBehavior: 'none' },
+      },
+    });
+  }
+  for (const name of cf.allowAllMethods)
+    if (!classNames.has(name))
+      warnings.push(`cloudfront.allowAllMethods names "${name}", which is not a class`);
+
+  const fn = cf.functions;
+  const responseHeadersPolicy: Plan['responseHeadersPolicy'] = {
+    ResponseHeadersPolicyConfig: {
+      Name: `${prefix}-security`,
+      Comment: 'edgewise security headers',
+      SecurityHeadersConfig: {
+        ContentTypeOptions: { Override: true },
+        ReferrerPolicy: { Override: false, ReferrerPolicy: fn.referrerPolicy as ReferrerPolicyList },
+        ...(fn.hstsMaxAge > 0
+          ? {
+              StrictTransportSecurity: {
+                Override: true,
+                AccessControlMaxAgeSec: fn.hstsMaxAge,
+                IncludeSubdomains: fn.hstsIncludeSubdomains,
+              },
+            }
+          : {}),
+      },
+    },
+  };
+
+  const kvsAssoc =
+    fn.classSource === 'kvs'
+      ? { KeyValueStoreAssociations: list([{ KeyValueStoreARN: placeholder('KeyValueStoreARN', fn.kvsId) }]) }
+      : {};
+  const functions: Plan['functions'] = (['viewer-request', 'viewer-response'] as const).map((event) => ({
+    Name: `${prefix}-${event}`,
+    EventType: event,
+    file: `${event}.js`,
+    FunctionConfig: { Comment: `edgewise ${event}`, Runtime: 'cloudfront-js-2.0', ...kvsAssoc },
+  }));
+
+  const keys = resolveKeys(config);
+  const publicKeys: Plan['publicKeys'] = [...keys.trustedPem].map(([id, pem]) => ({
+    keyPairId: id,
+    PublicKeyConfig: {
+      CallerReference: `${prefix}-${id}`,
+      Name: `${prefix}-${id}`.slice(0, 128),
+      EncodedKey: pem.trim(),
+      Comment: `edgewise key ${id}; after creation CloudFront assigns the id signed URLs must carry as Key-Pair-Id`,
+    },
+  }));
+  const signedClasses = config.classes.filter((c) => c.signed);
+  let keyGroup: Plan['keyGroup'];
+  if (publicKeys.length > 0) {
+    keyGroup = {
+      KeyGroupConfig: {
+        Name: `${prefix}-signers`,
+        Items: publicKeys.map((k) => placeholder('PublicKeyId', k.PublicKeyConfig.Name ?? k.keyPairId)),
+        Comment: 'edgewise: keys trusted for signed URLs and cookies',
+      },
+    };
+    if (publicKeys.length > 5)
+      problems.push('a key group holds at most 5 public keys (cloudfront.trustedKeys)');
+  } else if (signedClasses.length > 0) {
+    warnings.push(
+      `classes ${signedClasses.map((c) => c.name).join(', ')} are signed but no public key is configured (cloudfront.signing or cloudfront.trustedKeys); the behaviors reference a key group you must create`,
+    );
+  }
+  const keyGroupRef = placeholder('KeyGroupId', `${prefix}-signers`);
+
+  const behavior = (cls: ContentClassConfig) => {
+    const all = cf.allowAllMethods.includes(cls.name);
+    const methods: Method[] = all
+      ? ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE']
+      : ['GET', 'HEAD', 'OPTIONS'];
+    return {
+      TargetOriginId: cf.distribution.originId,
+      ViewerProtocolPolicy: cls.viewerProtocolPolicy,
+      Compress: cls.compress,
+      AllowedMethods: { ...list(methods), CachedMethods: list<Method>(['GET', 'HEAD']) },
+      CachePolicyId: placeholder('CachePolicyId', `${prefix}-${cls.name}`),
+      ...(originRequestPolicies.some((p) => p.className === cls.name)
+        ? { OriginRequestPolicyId: placeholder('OriginRequestPolicyId', `${prefix}-${cls.name}`) }
+        : {}),
+      ResponseHeadersPolicyId: placeholder('ResponseHeadersPolicyId', `${prefix}-security`),
+      FunctionAssociations: list(
+        functions.map((f) => ({ EventType: f.EventType, FunctionARN: placeholder('FunctionARN', f.Name) })),
+      ),
+      TrustedKeyGroups: cls.signed
+        ? { Enabled: true, ...list([keyGroupRef]) }
+        : { Enabled: false, Quantity: 0 },
+      SmoothStreaming: false,
+      FieldLevelEncryptionId: '',
+    } satisfies Omit<CacheBehavior, 'PathPattern'>;
+  };
+
+  const cacheBehaviors: CacheBehavior[] = [];
+  for (const cls of config.classes)
+    for (const pattern of cls.pathPatterns) {
+      // `*` alone is what the default behavior matches; CloudFront refuses it as a path pattern.
+      if (pattern === '*' || pattern === '/*') {
+        if (cls.name !== config.defaultClass)
+          problems.push(
+            `class ${cls.name}: pattern "${pattern}" catches everything; make ${cls.name} the defaultClass instead`,
+          );
+        continue;
+      }
+      cacheBehaviors.push({ PathPattern: pattern, ...behavior(cls) });
+    }
+  if (cacheBehaviors.length > DEFAULT_BEHAVIOR_QUOTA)
+    warnings.push(
+      `${cacheBehaviors.length} cache behaviors exceed the default quota of ${DEFAULT_BEHAVIOR_QUOTA} per distribution`,
+    );
+  const defaultCls = config.classes.find((c) => c.name === config.defaultClass) ?? config.classes[0]!;
+  const defaultCacheBehavior: DefaultCacheBehavior = behavior(defaultCls);
+
+  const toSeconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
+  const distributionConfig: DistributionConfig = {
+    CallerReference: '',
+    Comment: cf.distribution.comment,
+    Enabled: true,
+    Aliases: list([...cf.distribution.aliases]),
+    PriceClass: cf.distribution.priceClass,
+    HttpVersion: cf.distribution.httpVersion,
+    IsIPV6Enabled: true,
+    Origins: list([
+      {
+        Id: cf.distribution.originId,
+        DomainName: cf.distribution.originDomainName,
+        ConnectionTimeout: Math.min(10, toSeconds(config.origin.connectTimeoutMs)),
+        ConnectionAttempts: 3,
+        CustomOriginConfig: {
+          HTTPPort: 80,
+          HTTPSPort: 443,
+          OriginProtocolPolicy: cf.distribution.originProtocolPolicy,
+          OriginSslProtocols: list(['TLSv1.2']),
+          OriginReadTimeout: Math.min(60, toSeconds(config.origin.responseTimeoutMs)),
+          OriginKeepaliveTimeout: Math.min(60, toSeconds(config.origin.keepAliveMs)),
+        },
+      },
+    ]),
+    DefaultCacheBehavior: defaultCacheBehavior,
+    CacheBehaviors: list(cacheBehaviors),
+  };
+  if (problems.length > 0) throw new PlanError(problems);
+  const plan: Plan = {
+    cachePolicies,
+    originRequestPolicies,
+    responseHeadersPolicy,
+    functions,
+    publicKeys,
+    keyGroup,
+    distributionConfig,
+    warnings,
+  };
+  // Same config → same CallerReference, so a re-run create is recognised as a duplicate.
+  distributionConfig.CallerReference = `${prefix}-${createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16)}`;
+  return plan;
+}
+
+function cachePolicy(
+  cls: ContentClassConfig,
+  prefix: string,
+  problem: (m: string) => void,
+): CachePolicyConfig {
+  const { min, max } = cls.ttl;
+  const dflt = cls.ttl.default;
+  if (min > max) problem(`MinTTL ${min} > MaxTTL ${max}`);
+  if (dflt < min || dflt > max) problem(`DefaultTTL ${dflt} is outside [MinTTL ${min}, MaxTTL ${max}]`);
+  const k = cls.cacheKey;
+  if (k.headers.length > MAX_KEY_ITEMS)
+    problem(`${k.headers.length} headers in the cache key; CloudFront allows ${MAX_KEY_ITEMS}`);
+  if (k.cookies.length > MAX_KEY_ITEMS)
+    problem(`${k.cookies.length} cookies in the cache key; CloudFront allows ${MAX_KEY_ITEMS}`);
+  if (k.queryStrings.length > MAX_KEY_ITEMS)
+    problem(`${k.queryStrings.length} query strings in the cache key; CloudFront allows ${MAX_KEY_ITEMS}`);
+  const lower = k.headers.map((h) => h.toLowerCase());
+  if (new Set(lower).size !== lower.length) problem('a header appears twice in the cache key');
+  // With caching off (MaxTTL 0) CloudFront refuses cache-key settings: there is no key.
+  const keyed = k.headers.length + k.cookies.length + k.queryStrings.length > 0 || cls.compress;
+  if (max === 0 && keyed)
+    problem(
+      'MaxTTL 0 disables caching, so the cache key must be empty and compress false (use an origin request policy to forward values)',
+    );
+  return {
+    Name: `${prefix}-${cls.name}`.slice(0, 128),
+    Comment: `edgewise class ${cls.name}: ${cls.pathPatterns.join(' ')}`.slice(0, 128),
+    MinTTL: min,
+    DefaultTTL: dflt,
+    MaxTTL: max,
+    ParametersInCacheKeyAndForwardedToOrigin: {
+      EnableAcceptEncodingGzip: cls.compress,
+      EnableAcceptEncodingBrotli: cls.compress,
+      HeadersConfig:
+        k.headers.length > 0
+          ? { HeaderBehavior: 'whitelist', Headers: list([...k.headers]) }
+          : { HeaderBehavior: 'none' },
+      CookiesConfig:
+        k.cookies.length > 0
+          ? { CookieBehavior: 'whitelist', Cookies: list([...k.cookies]) }
+          : { CookieBehavior: 'none' },
+      QueryStringsConfig:
+        k.queryStrings.length > 0
+          ? { QueryStringBehavior: 'whitelist', QueryStrings: list([...k.queryStrings].sort()) }
+          : { QueryStringBehavior: 'none' },
+    },
+  };
+}
