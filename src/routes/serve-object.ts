@@ -150,7 +150,8 @@ export async function sendObject(
         coding === undefined &&
         rangeHeader === undefined && // never compress a 206: Content-Range counts identity bytes
         meta.size > config.server.compression.thresholdBytes &&
-        headers['x-no-compression'] === undefined
+        headers['x-no-compression'] === undefined &&
+        typeof reply.compress === 'function' // routes registered before the serving plugin lack it
       ) {
         coding = codings[0];
         onTheFly = true;

@@ -41,4 +41,16 @@ describe('/metrics', () => {
     expect(text).toContain('# TYPE edgewise_upload_duration_seconds histogram');
     expect(text).toContain('process_cpu_seconds_total');
   });
+
+  test('bytes of a body compressed on the fly (no Content-Length) are counted as sent', async () => {
+    await o.storage.put('u/big.txt', Readable.from([Buffer.from('abc'.repeat(2000))]), {
+      contentType: 'text/plain',
+    });
+    const res = await request(`${o.url}/u/big.txt`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers['content-length']).toBeUndefined();
+    const sent = (await res.body.arrayBuffer()).byteLength;
+    const text = await (await request(`${o.url}/metrics`)).body.text();
+    expect(text).toContain(`edgewise_http_response_bytes_total{route="/*",class="user_content"} ${sent}`);
+  });
 });
