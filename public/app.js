@@ -159,7 +159,7 @@ async function askForUrl(file) {
   const res = await fetch(DEMO, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: file.name }),
+    body: JSON.stringify({ name: file.name, size: file.size, type: uploadType(file) }),
   });
   const text = await res.text();
   if (res.status !== 201)
@@ -167,12 +167,16 @@ async function askForUrl(file) {
   return JSON.parse(text);
 }
 
+/** The type the upload declares: the browser's guess, or plain bytes when it has none. */
+function uploadType(file) {
+  return file.type || 'application/octet-stream';
+}
+
 function put(grant, file, onProgress) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open(grant.method, grant.url);
-    // The browser would send an empty type for unknown files; say "bytes" instead of nothing.
-    xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
+    xhr.setRequestHeader('content-type', uploadType(file));
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) onProgress((e.loaded / e.total) * 100);
     });

@@ -17,8 +17,9 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ImagesConfig } from '../config/sections/images.js';
-import { BadUploadRequest } from '../errors.js';
+import { BadUploadRequest, UnsupportedType, UploadTooLarge } from '../errors.js';
 import { imageUrl, srcset } from '../images/srcset.js';
+import { essence, typeAllowed } from '../uploads/content-type.js';
 import { grantFor, signedUploadUrl } from '../uploads/grant.js';
 import { allowOrigin, DEMO_UPLOAD_URLS_PATH } from './cors.js';
 
@@ -55,6 +56,33 @@ export function demoFileName(name: string): string {
   return safe === '' ? 'file' : safe;
 }
 
+interface DemoRequest {
+  name: string;
+  size: number | undefined;
+  type: string | undefined;
+}
+
+/** `{ name, size?, type? }`: the file as the page sees it; nothing else is accepted. */
+export function parseDemoRequest(body: unknown): DemoRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadUploadRequest('body must be {"name": "<file name>", "size": <bytes>, "type": "<type>"}');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b))
+    if (!['name', 'size', 'type'].includes(k)) throw new BadUploadRequest(`unknown field ${k}`);
+  if (typeof b.name !== 'string' || b.name.length === 0 || b.name.length > 1024)
+    throw new BadUploadRequest('name must be a string of 1 to 1024 characters');
+  if (b.size !== undefined && !(Number.isSafeInteger(b.size) && (b.size as number) >= 0))
+    throw new BadUploadRequest('size must be a non-negative integer');
+  let type: string | undefined;
+  if (b.type !== undefined) {
+    if (typeof b.type !== 'string' || b.type.length > 255)
+      throw new BadUploadRequest('type must be a string');
+    type = essence(b.type);
+    if (type === undefined) throw new UnsupportedType(b.type === '' ? '(none)' : b.type);
+  }
+  return { name: b.name, size: b.size as number | undefined, type };
+}
+
 export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
   const { config } = app.edgewise;
   app.get(DEMO_UPLOAD_URLS_PATH, async (_request, reply) => {
@@ -68,19 +96,15 @@ export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
     };
   });
   app.post(DEMO_UPLOAD_URLS_PATH, { bodyLimit: 4 * 1024 }, async (request, reply) => {
-    const body = request.body;
-    const name = (body as { name?: unknown } | null)?.name;
-    if (
-      typeof body !== 'object' ||
-      body === null ||
-      Array.isArray(body) ||
-      Object.keys(body).some((k) => k !== 'name')
-    )
-      throw new BadUploadRequest('body must be {"name": "<file name>"}');
-    if (typeof name !== 'string' || name.length === 0 || name.length > 1024)
-      throw new BadUploadRequest('name must be a string of 1 to 1024 characters');
+    const { name, size, type } = parseDemoRequest(request.body);
     const cfg = config.current;
     const { demo } = cfg.dev;
+    // What the page declares is checked before signing, so a file that cannot succeed is
+    // refused with the upload endpoint's own codes before a byte is sent; the upload endpoint
+    // still enforces the same limits for a client that declared less than it sends.
+    if (size !== undefined && size > demo.maxBytes) throw new UploadTooLarge(demo.maxBytes);
+    if (type !== undefined && !typeAllowed(type, cfg.uploads.allowedTypes, demo.contentTypes))
+      throw new UnsupportedType(type);
     const key = `${demo.prefix}${randomBytes(6).toString('hex')}/${demoFileName(name)}`;
     const grant = grantFor(cfg.uploads, {
       key,

@@ -1,5 +1,5 @@
 /**
- * The upload demo page (public/): `/` and its two assets under /_dev/page/. Registered by
+ * The upload demo page (public/): `/` and its assets (script, style, icon) under /_dev/page/. Registered by
  * src/app.ts only with dev.demoUploads on, because the page works through the demo's signing
  * endpoint, which exists only then; production sites bring their own pages.
  *
@@ -20,6 +20,7 @@ const FILES = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 } as const satisfies Record<string, string>;
 type PageFile = keyof typeof FILES;
 
@@ -74,4 +75,5 @@ export const pageRoutes: FastifyPluginAsync = async (app) => {
   app.get('/', send('index.html'));
   app.get(`${PAGE_ASSET_PREFIX}app.js`, send('app.js'));
   app.get(`${PAGE_ASSET_PREFIX}app.css`, send('app.css'));
+  app.get(`${PAGE_ASSET_PREFIX}favicon.svg`, send('favicon.svg'));
 };

@@ -40,12 +40,27 @@ async function photo(): Promise<Buffer> {
     .toBuffer();
 }
 
+/**
+ * The little of the DOM that in-page callbacks touch. The test's TypeScript has no DOM library,
+ * and string callbacks would need eval, which the page's CSP (rightly) forbids.
+ */
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  complete?: boolean;
+  naturalWidth?: number;
+  currentSrc?: string;
+}
+declare const document: {
+  querySelectorAll(selector: string): Iterable<PageElement>;
+  querySelector(selector: string): PageElement | null;
+};
+
 /** Resolves when every upload row has finished, one way or the other. */
 async function settled(page: Page, rows: number): Promise<void> {
   await page.waitForFunction(
     (n) => {
       const items = [...document.querySelectorAll('#uploads li')];
-      return items.length >= n && items.every((li) => li.getAttribute('data-state') !== 'working');
+      return items.length >= n && items.every((li) => li.dataset.state !== 'working');
     },
     rows,
     { timeout: 30_000 },
@@ -56,7 +71,8 @@ async function row(page: Page, name: string) {
   const li = page.locator('#uploads li', { has: page.locator('.name', { hasText: name }) });
   return {
     state: await li.getAttribute('data-state'),
-    progress: await li.locator('progress').evaluate((p) => (p as HTMLProgressElement).value),
+    // <progress>.value reflects to its value attribute.
+    progress: Number(await li.locator('progress').getAttribute('value')),
     label: await li.locator('output').textContent(),
     status: await li.locator('.status').textContent(),
     li,
@@ -67,11 +83,15 @@ async function row(page: Page, name: string) {
 async function loadedImage(page: Page): Promise<{ currentSrc: string; naturalWidth: number }> {
   const img = page.locator('#uploads li.has-image img').first();
   await img.waitFor();
-  await page.waitForFunction(() => {
-    const el = document.querySelector<HTMLImageElement>('#uploads li.has-image img');
-    return el?.complete === true && el.naturalWidth > 0;
-  });
-  return img.evaluate((el: HTMLImageElement) => ({ currentSrc: el.currentSrc, naturalWidth: el.naturalWidth }));
+  const selector = '#uploads li.has-image img';
+  await page.waitForFunction((sel) => {
+    const el = document.querySelector(sel);
+    return el?.complete === true && (el.naturalWidth ?? 0) > 0;
+  }, selector);
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    return { currentSrc: el?.currentSrc ?? '', naturalWidth: el?.naturalWidth ?? 0 };
+  }, selector);
 }
 
 describe('upload page in headless Chromium', () => {
@@ -127,7 +147,11 @@ describe('upload page in headless Chromium', () => {
     const jpeg = await photo();
     await page.setInputFiles('#files', [
       { name: 'product photo.jpg', mimeType: 'image/jpeg', buffer: jpeg },
-      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Shipping notes: handle with care.\n') },
+      {
+        name: 'notes.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('Shipping notes: handle with care.\n'),
+      },
     ]);
     await settled(page, 2);
 
@@ -152,7 +176,9 @@ describe('upload page in headless Chromium', () => {
     }
 
     // The text file is a link to the edge, and the edge serves exactly what was sent.
-    const link = await (await row(page, 'notes.txt')).li.locator('a', { hasText: 'Open file' }).getAttribute('href');
+    const link = await (await row(page, 'notes.txt')).li
+      .locator('a', { hasText: 'Open file' })
+      .getAttribute('href');
     expect(link?.startsWith(`${d.edgeUrl}/demo/`)).toBe(true);
     const text = await fetch(link!);
     expect(await text.text()).toBe('Shipping notes: handle with care.\n');
@@ -191,19 +217,52 @@ describe('upload page in headless Chromium', () => {
     expect((await sharp(await hit!.body()).metadata()).width).toBe(EXPECTED_WIDTH);
     await page.unroute('**/*');
 
-    // An oversize file: the edge passes the upload to the origin, which refuses it (413); the
-    // page says so in plain words.
+    // An oversize file and a type the site does not take: the server refuses them when the page
+    // asks for an upload URL (413, 415), and the page says why in plain words.
+    const putsBefore = responses.filter((r) => r.request().method() === 'PUT').length;
     await page.setInputFiles('#files', [
       { name: 'catalogue.txt', mimeType: 'text/plain', buffer: Buffer.alloc(DEMO_MAX + 512 * 1024, 'a') },
+      { name: 'page.html', mimeType: 'text/html', buffer: Buffer.from('<p>hi</p>') },
     ]);
-    await settled(page, 3);
+    await settled(page, 4);
     const big = await row(page, 'catalogue.txt');
     expect(big.state).toBe('error');
     expect(big.status).toBe('“catalogue.txt” is too large (1.5 MiB). Files can be up to 1.0 MiB.');
     expect(big.progress).toBeLessThan(100);
-    await page.screenshot({ path: `${ARTIFACTS}/upload-page-error.png`, fullPage: true });
+    const html = await row(page, 'page.html');
+    expect(html.state).toBe('error');
+    expect(html.status).toBe(
+      '“page.html” is a kind of file this site does not accept (text/html). Accepted: JPEG, PNG, WebP, GIF, AVIF, text, PDF.',
+    );
+    const refusals = responses.filter((r) => r.url().endsWith('/_dev/upload-urls') && r.status() >= 400);
+    expect(refusals.map((r) => r.status()).sort()).toEqual([413, 415]);
+    // No byte of either file was sent.
+    expect(responses.filter((r) => r.request().method() === 'PUT')).toHaveLength(putsBefore);
+    await page.screenshot({ path: `${ARTIFACTS}/upload-page-errors.png`, fullPage: true });
 
-    expect(pageErrors.filter((e) => !/status of 413/.test(e))).toEqual([]);
+    // A client that declares a small file and then sends a large one meets the upload
+    // endpoint's own 413, which the browser can read (here on the page's own origin).
+    const liar = await page.evaluate(async (max) => {
+      const asked = await fetch('/_dev/upload-urls', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'liar.txt', size: 10, type: 'text/plain' }),
+      });
+      const grant = (await asked.json()) as { url: string };
+      const url = new URL(grant.url);
+      // Relative: resolved against the page, so the PUT goes to the origin the page is on.
+      const res = await fetch(url.pathname + url.search, {
+        method: 'PUT',
+        headers: { 'content-type': 'text/plain' },
+        body: new Blob([new Uint8Array(max + 1)]),
+      });
+      return { status: res.status, body: (await res.json()) as { code: string } };
+    }, DEMO_MAX);
+    expect(liar.status).toBe(413);
+    expect(liar.body.code).toBe('EDGEWISE_UPLOAD_TOO_LARGE');
+
+    // The only console errors are the refusals above (Chromium logs every 4xx it loads).
+    expect(pageErrors.filter((e) => !/status of 41[35]/.test(e))).toEqual([]);
     await context.close();
   });
 });
