@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { buildFunctions, writeBuild } from '../cloudfront/build.js';
 import { devSigningEnv, ensureDevSigningKeys } from '../cloudfront/keys.js';
 import { ConfigStore } from '../config/store.js';
 import { demoUploadsEnv } from '../dev/demo.js';
@@ -34,7 +35,10 @@ export const dev: Command = {
     const origin = await startOrigin(store, logger);
     const seeded = await seed(origin.app.edgewise.storage);
     if (seeded.length > 0) logger.info({ keys: seeded }, 'seeded sample assets');
-    const edge = await startEdge(store, logger, { originUrl: origin.url });
+    // The edge runs the CloudFront Functions built from this config, as CloudFront would.
+    const functionsDir = join(process.cwd(), 'data', '.edge-functions');
+    writeBuild(buildFunctions(store.current), functionsDir);
+    const edge = await startEdge(store, logger, { originUrl: origin.url, functionsDir });
     process.stdout.write(
       [
         '',

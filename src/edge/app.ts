@@ -20,6 +20,8 @@ export interface BuildEdgeOptions {
   logger: Logger;
   /** Base for relative paths in the edge section (disk tier, logs, functions); default cwd. */
   cwd?: string;
+  /** Built CloudFront Functions directory instead of edge.functions.dir (dev builds its own). */
+  functionsDir?: string;
   /** URL of the edgewise origin when it is not origin.url (dev starts it on its own port). */
   originUrl?: string;
 }
@@ -59,8 +61,9 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
         onError: (err) => log.error({ err }, 'access log write failed'),
       })
     : undefined;
-  const fns = loadViewerFunctions({ ...e.functions, dir: resolve(cwd, e.functions.dir) }, (line) =>
-    log.info({ fn: line }, 'function log'),
+  const fns = loadViewerFunctions(
+    { ...e.functions, dir: resolve(cwd, options.functionsDir ?? e.functions.dir) },
+    (line) => log.info({ fn: line }, 'function log'),
   );
   const steps: RequestStep[] = [];
   if (fns.request) steps.push(fns.request);

@@ -25,7 +25,7 @@ export interface RunningEdge {
 export async function startEdge(
   config: ConfigStore,
   logger: Logger,
-  opts: { cwd?: string; port?: number; host?: string; originUrl?: string } = {},
+  opts: { cwd?: string; port?: number; host?: string; originUrl?: string; functionsDir?: string } = {},
 ): Promise<RunningEdge> {
   const e = config.current.edge;
   const app = buildEdge({
@@ -33,6 +33,7 @@ export async function startEdge(
     logger,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.originUrl ? { originUrl: opts.originUrl } : {}),
+    ...(opts.functionsDir ? { functionsDir: opts.functionsDir } : {}),
   });
   // One listener for both APIs: the pipeline only uses what http and http2 compat share.
   const handler = app.edge.handle as unknown as (req: never, res: never) => void;

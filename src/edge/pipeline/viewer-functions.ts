@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import { kvsLookup } from '../../cloudfront/build.js';
 import { fromCfHeaders, requestEvent, responseEvent, serializeQuery } from '../../cloudfront/events.js';
 import {
   type CfCookie,
@@ -62,21 +63,34 @@ export function loadViewerFunctions(
   log: (line: string) => void,
 ): ViewerFunctions {
   const loaded: string[] = [];
+  // Functions built with classSource kvs read their classes from a KeyValueStore; the build
+  // writes its contents next to them (kvs.json), which stands in for the store locally.
+  const kvsFile = join(options.dir, 'kvs.json');
+  const kvs = existsSync(kvsFile)
+    ? kvsLookup(JSON.parse(readFileSync(kvsFile, 'utf8')) as Parameters<typeof kvsLookup>[0])
+    : undefined;
   const load = (name: string, enabled: boolean): ViewerFunction | undefined => {
     const file = join(options.dir, name);
     if (!enabled || !existsSync(file)) return undefined;
     loaded.push(file);
-    return loadViewerFunction(readFileSync(file, 'utf8'), { log });
+    return loadViewerFunction(readFileSync(file, 'utf8'), { log, ...(kvs ? { kvs } : {}) });
   };
   const reqFn = load('viewer-request.js', options.viewerRequest);
   const resFn = load('viewer-response.js', options.viewerResponse);
 
   const request: RequestStep | undefined = reqFn
     ? async (ctx) => {
+        // CloudFront-Forwarded-Proto tells the function the viewer's scheme. It is added for https
+        // only: over plain http the edge has already applied the viewer protocol policy (or
+        // cannot, having no TLS listener), so the function must not redirect again.
+        const viewerHeaders =
+          ctx.scheme === 'https' && ctx.headers['cloudfront-forwarded-proto'] === undefined
+            ? { ...ctx.headers, 'cloudfront-forwarded-proto': 'https' }
+            : ctx.headers;
         const event = requestEvent({
           method: ctx.method,
           url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
-          headers: ctx.headers as Record<string, string>,
+          headers: viewerHeaders as Record<string, string>,
           clientIp: ctx.clientIp,
           requestId: ctx.requestId,
           ...(ctx.host ? { distributionDomainName: ctx.host } : {}),
