@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { uploadUrlRoutes } from './routes/upload-urls.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { imageRoutes } from './routes/images.js';
+import { signedUrlRoutes } from './routes/signed-urls.js';
 import { metricsRoutes } from './routes/metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
@@ -76,6 +77,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   await app.register(uploadRoutes);
   await app.register(uploadUrlRoutes, { driver: options.storage });
   await app.register(imageRoutes);
+  await app.register(signedUrlRoutes);
   // Dev only (`edgewise serve` refuses dev.demoUploads): the upload demo page and its signer.
   if (options.config.current.dev.demoUploads) {
     await app.register(pageRoutes);
