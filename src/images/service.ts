@@ -13,6 +13,7 @@ import { ImageTimeout, ImageTooLarge, NotFound } from '../errors.js';
 import type { ObjectMeta, StorageDriver } from '../storage/types.js';
 import { BoundedQueue } from './queue.js';
 import { SingleFlight } from './single-flight.js';
+import { SourceMetaCache } from './source-cache.js';
 import { SNIFF_BYTES, sniffSource } from './source-type.js';
 import { sharpTransform, type TransformFn, type TransformOutput } from './transform.js';
 import { imageVariantKey, type VariantSpec, variantParams } from './variant-key.js';
@@ -38,6 +39,8 @@ export class ImageService {
   transform: TransformFn;
   readonly stats: ImageStats = { transforms: 0, joined: 0, stored: 0 };
   readonly queue: BoundedQueue;
+  /** Recently seen source metadata (see source-cache.ts). */
+  readonly sources = new SourceMetaCache();
   readonly #flights = new SingleFlight<string>();
   readonly #storage: StorageDriver;
   readonly #config: () => Readonly<ImagesConfig>;

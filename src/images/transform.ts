@@ -94,7 +94,8 @@ export function resizeBox(srcW: number, srcH: number, spec: VariantSpec, maxDim:
 function encode(img: Sharp, format: ImageOutputFormat, q: number, limits: TransformLimits): Sharp {
   switch (format) {
     case 'avif':
-      return img.avif({ quality: q, effort: limits.avif.effort });
+      // 4:2:0 like every JPEG and WebP: photos lose nothing visible, encoding is faster and smaller.
+      return img.avif({ quality: q, effort: limits.avif.effort, chromaSubsampling: '4:2:0' });
     case 'webp':
       return img.webp({ quality: q, effort: limits.webp.effort });
     case 'jpeg':

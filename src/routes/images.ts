@@ -10,6 +10,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import sharp from 'sharp';
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import { ImageSignedSource, ImageTooLarge, isCodedError, NotFound } from '../errors.js';
@@ -20,6 +21,7 @@ import { applyLoaderPolicy } from '../images/source-type.js';
 import type { TransformFn } from '../images/transform.js';
 import { imageVariantKey, type VariantSpec } from '../images/variant-key.js';
 import { keyFromUrlPath } from '../storage/keys.js';
+import type { ObjectMeta } from '../storage/types.js';
 import { sendObject } from './serve-object.js';
 
 export const IMAGE_MOUNT = '/img/';
@@ -43,6 +45,9 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
     transform: opts.transform,
   });
   app.decorate('images', service);
+  // libvips' operation cache only helps when the same pixels are processed again, which stored
+  // variants already prevent; off, it does not hold up to 50 MB per process (process-wide).
+  sharp.cache(false);
 
   // sharp.block is process-wide; re-applied whenever a reload changes the allowed loaders.
   applyLoaderPolicy(config.current.images.allowRiskyLoaders);
@@ -51,6 +56,16 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
   app.addHook('onClose', async () => {
     config.off('change', onChange);
   });
+
+  async function headSource(key: string, path: string, ttl: number): Promise<ObjectMeta> {
+    const meta = await storage.head(key);
+    if (!meta) {
+      service.sources.delete(key);
+      throw new NotFound(path);
+    }
+    service.sources.set(key, meta, ttl);
+    return meta;
+  }
 
   app.route({
     method: ['GET', 'HEAD'],
@@ -65,8 +80,9 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
       // must not become reachable without one through its variants.
       const sourceClass = classify(cfg, `/${key}`);
       if (sourceClass.signed) throw new ImageSignedSource(sourceClass.name);
-      const source = await storage.head(key);
-      if (!source) throw new NotFound(path);
+      const ttl = cfg.images.sourceCacheMs;
+      const remembered = service.sources.get(key, ttl);
+      let source = remembered ?? (await headSource(key, path, ttl));
       if (source.size > cfg.images.maxInputBytes) throw new ImageTooLarge(cfg.images.maxInputBytes);
 
       const negotiated = params.fmt === 'auto';
@@ -82,6 +98,11 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
         return await sendObject(request, reply, { storage, key: storedKey, cls, path, vary });
       } catch (err) {
         if (!(isCodedError(err) && err.code === 'EDGEWISE_NOT_FOUND') || reply.sent) throw err;
+      }
+      // About to do real work: never on the strength of a remembered ETag.
+      if (remembered) {
+        source = await headSource(key, path, ttl);
+        if (source.size > cfg.images.maxInputBytes) throw new ImageTooLarge(cfg.images.maxInputBytes);
       }
       let madeKey: string;
       try {

@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/origin.js';
 
-describe('edgewise images srcset', () => {
+// Each case spawns the built CLI; on a loaded machine that takes seconds.
+describe('edgewise images srcset', { timeout: 30_000 }, () => {
   let dir: string;
   beforeAll(async () => {
     assertBuilt();

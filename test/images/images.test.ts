@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { IMAGE_VARIANT_PREFIX } from '../../src/images/variant-key.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/origin.js';
 import {
@@ -230,13 +230,43 @@ describe('image variants over HTTP', () => {
     });
 
     test('a new upload of the source makes the old variants unreachable', async () => {
-      await put(o.storage, 'products/swap.jpg', await photoJpeg(400, 300));
-      const old = await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg');
-      await put(o.storage, 'products/swap.jpg', await photoJpeg(300, 400));
-      const fresh = await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg');
-      expect(fresh.headers.etag).not.toBe(old.headers.etag);
-      const m = await sharp(fresh.body).metadata();
-      expect([m.width, m.height]).toEqual([64, 85]);
+      const fresh = await startTestOrigin({ images: { sourceCacheMs: 0 } });
+      try {
+        await put(fresh.storage, 'swap.jpg', await photoJpeg(400, 300));
+        const old = await get(fresh, '/img/swap.jpg?w=64&fmt=jpeg');
+        await put(fresh.storage, 'swap.jpg', await photoJpeg(300, 400));
+        const now = await get(fresh, '/img/swap.jpg?w=64&fmt=jpeg');
+        expect(now.headers.etag).not.toBe(old.headers.etag);
+        const m = await sharp(now.body).metadata();
+        expect([m.width, m.height]).toEqual([64, 85]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    test('with the source ETag remembered, a replaced source shows within sourceCacheMs', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        await put(o.storage, 'products/swap.jpg', await photoJpeg(400, 300));
+        const old = await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg');
+        await put(o.storage, 'products/swap.jpg', await photoJpeg(300, 400));
+        // Within the default 1000 ms the remembered ETag still points at the old variant…
+        vi.advanceTimersByTime(999);
+        expect((await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg')).headers.etag).toBe(old.headers.etag);
+        // …and from then on at the new one.
+        vi.advanceTimersByTime(1);
+        const now = await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg');
+        expect(now.headers.etag).not.toBe(old.headers.etag);
+        const m = await sharp(now.body).metadata();
+        expect([m.width, m.height]).toEqual([64, 85]);
+        // A variant that must be made is always made from the current source, remembered or not.
+        await put(o.storage, 'products/swap.jpg', await photoJpeg(400, 200));
+        expect((await get(o, '/img/products/swap.jpg?w=64&fmt=jpeg')).headers.etag).toBe(now.headers.etag);
+        const made = await sharp((await get(o, '/img/products/swap.jpg?w=32&fmt=jpeg')).body).metadata();
+        expect([made.width, made.height]).toEqual([32, 16]);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     test('variants cannot be fetched or overwritten through the reserved prefix', async () => {

@@ -52,7 +52,7 @@ export const ImagesSection = Type.Object(
         'Output formats a client may ask for with fmt=, and that fmt=auto may pick (AVIF, then WebP, then the source format).',
     }),
     maxInputBytes: Type.Integer({
-      default: 25 * MiB,
+      default: 50 * MiB,
       minimum: 1024,
       maximum: 256 * MiB,
       description:
@@ -97,6 +97,13 @@ export const ImagesSection = Type.Object(
       minimum: 1,
       maximum: 3600,
       description: 'Retry-After sent with the 503 of a full queue.',
+    }),
+    sourceCacheMs: Type.Integer({
+      default: 1000,
+      minimum: 0,
+      maximum: 60000,
+      description:
+        'How long a source’s ETag is remembered, so a warm variant request reads storage once instead of twice. A replaced source may get its old variants for up to this long (the edge caches them far longer anyway); 0 always checks the source.',
     }),
     allowRiskyLoaders: Type.Array(Type.Union(RISKY_LOADERS.map((l) => Type.Literal(l))), {
       default: [],
