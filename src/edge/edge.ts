@@ -51,11 +51,13 @@ import { type Body, deliver, type ResponseHook, viewerHeaders } from './respond.
 export type RequestStep = (
   ctx: EdgeContext,
   cls: ContentClassConfig,
-) => Promise<
-  | { status: number; headers: OutgoingHttpHeaders; body: Buffer }
-  | { code: string; message: string; statusCode: number }
+) =>
   | undefined
->;
+  | Promise<
+      | { status: number; headers: OutgoingHttpHeaders; body: Buffer }
+      | { code: string; message: string; statusCode: number }
+      | undefined
+    >;
 
 export interface EdgeDeps {
   config: ConfigStore;
@@ -114,7 +116,9 @@ export class Edge {
   };
 
   async #run(ctx: EdgeContext): Promise<void> {
-    if (await this.#d.adminRoutes(ctx)) return;
+    if (ctx.path.startsWith('/_edge/') || ctx.path === this.#edge.metricsPath) {
+      if (await this.#d.adminRoutes(ctx)) return;
+    }
     const config = this.#d.config.current;
     const cls = classify(config, ctx.path);
     ctx.cls = cls;
@@ -139,7 +143,9 @@ export class Edge {
     if (vp.action === 'forbid') return this.#error(ctx, new EdgeHttpsRequired());
 
     for (const step of this.#d.requestSteps) {
-      const answer = await step(ctx, cls);
+      const pending = step(ctx, cls);
+      // Steps with nothing to do return undefined synchronously: no promise on the hit path.
+      const answer = pending === undefined ? undefined : await pending;
       if (answer === undefined) continue;
       if ('code' in answer) return this.#error(ctx, answer);
       return this.#send(ctx, 'FunctionGeneratedResponse', answer.status, answer.headers, {
@@ -505,8 +511,7 @@ export class Edge {
       m.probes.inc({ held: ctx.status === 504 ? 'no' : 'yes' });
       return;
     }
-    m.requests.inc({ result: ctx.resultType });
-    m.bytes.inc({ result: ctx.resultType }, ctx.bodyBytes);
+    m.count(ctx.resultType, ctx.bodyBytes);
     const logs = this.#d.logs;
     if (!logs) return;
     const now = Date.now();

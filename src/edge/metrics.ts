@@ -55,6 +55,22 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
+  readonly #bound = new Map<
+    ResultType,
+    { requests: { inc(n?: number): void }; bytes: { inc(n?: number): void } }
+  >();
+
+  /** Counts one viewer request (label children bound once: this runs on every hit). */
+  count(result: ResultType, bodyBytes: number): void {
+    let b = this.#bound.get(result);
+    if (!b) {
+      b = { requests: this.requests.labels(result), bytes: this.bytes.labels(result) };
+      this.#bound.set(result, b);
+    }
+    b.requests.inc();
+    if (bodyBytes > 0) b.bytes.inc(bodyBytes);
+  }
+
   constructor(store: TieredStore) {
     const requests = this.requests;
     const bytes = this.bytes;

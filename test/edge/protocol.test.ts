@@ -43,7 +43,9 @@ describe('viewer protocol policy', () => {
       },
       { trustForwardedProto: true },
     );
-    origin.route('/r/a', (_req, res) => res.end('a'));
+    origin.route('/r/a', (_req, res) => {
+      res.end('a');
+    });
     const redirect = await get(edge, '/r/a?x=1', { 'x-forwarded-proto': 'http', host: 'shop.example' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.location).toBe('https://shop.example/r/a?x=1');

@@ -11,7 +11,7 @@ import type { RequestStep } from '../edge.js';
 import { headerString } from '../entry.js';
 
 export function signedCheck(config: ConfigStore): RequestStep {
-  return async (ctx: EdgeContext, cls) => {
+  return (ctx: EdgeContext, cls) => {
     if (!cls.signed) return undefined;
     const result = verifySignedRequest(config.current, {
       url: ctx.viewerUrl,
@@ -19,6 +19,6 @@ export function signedCheck(config: ConfigStore): RequestStep {
       cookies: headerString(ctx.req.headers.cookie),
     });
     if (result.ok) return undefined;
-    return { statusCode: 403, code: result.code, message: result.reason };
+    return Promise.resolve({ statusCode: 403, code: result.code, message: result.reason });
   };
 }
