@@ -23,8 +23,11 @@ export class Fill extends EventEmitter<{ chunk: [Buffer]; end: []; error: [Error
     this.setMaxListeners(0);
   }
 
+  /** Set once the body outgrew what may be cached: chunks are no longer retained. */
+  partial = false;
+
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    if (!this.partial) this.chunks.push(chunk);
     this.bytes += chunk.length;
     this.emit('chunk', chunk);
   }
@@ -41,12 +44,25 @@ export class Fill extends EventEmitter<{ chunk: [Buffer]; end: []; error: [Error
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
+  /**
+   * Stops retaining chunks (the object will not be cached): viewers already following keep
+   * receiving live chunks, and memory stays bounded however long the body runs.
+   */
+  drop(): void {
+    this.partial = true;
+    this.chunks.length = 0;
+  }
+
   body(): Buffer {
     return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
   }
 
   /** Replays the chunks so far, then follows the fill until it ends or fails. */
   follow(sink: { write(chunk: Buffer): void; end(): void; abort(err: Error): void }): () => void {
+    if (this.partial) {
+      sink.abort(new Error('fill outgrew the cacheable size before this viewer joined'));
+      return () => {};
+    }
     for (const c of this.chunks) sink.write(c);
     if (this.done) {
       if (this.error) sink.abort(this.error);

@@ -211,7 +211,7 @@ export class Edge {
     if (joined) {
       this.#d.metrics.collapsed.inc();
       const fill = await joined;
-      if (fill) return this.#serveFill(ctx, fill, 'Miss', undefined);
+      if (fill && !fill.partial) return this.#serveFill(ctx, fill, 'Miss', undefined);
       // The leader's response was not shareable or was a revalidation: look again, alone.
       return this.#cached(ctx, r, false);
     }
@@ -265,7 +265,7 @@ export class Edge {
         upstreamMs,
       );
     }
-    const started = startFill(deps, r, res, fresh, policy);
+    const started = startFill(deps, r, res, fresh, policy, () => leader?.release());
     leader?.share(started.fill);
     void started.stored.then(() => leader?.release());
     return this.#serveFill(ctx, started.fill, 'Miss', upstreamMs);
@@ -373,6 +373,8 @@ export class Edge {
           fill.follow({ write() {}, end: resolve, abort: () => resolve() }),
         );
       if (fill.error) return this.#originError(ctx, fill.error);
+      // Outgrew the cacheable size: this viewer gets its own copy from the origin.
+      if (fill.partial) return this.#passThrough(ctx, this.#targetOf(ctx.cls!));
       const body = fill.body();
       const pseudo = {
         headers: fill.headers,

@@ -186,6 +186,7 @@ export function startFill(
   res: OriginResponse,
   fresh: Freshness,
   policy: ReturnType<typeof policyFor>,
+  onTooBig?: () => void,
 ): StartedFill {
   const origin = storedHeaders(res.headers);
   const coding = compressionFor(r.cls.compress, r.encoding, res.status, origin);
@@ -205,8 +206,13 @@ export function startFill(
   const stored = new Promise<void>((resolve) => {
     source.on('data', (c: Buffer) => {
       fill.push(c);
-      // Past the object limit the copy is abandoned; viewers already following still get every byte.
-      if (fill.bytes > deps.maxObjectBytes) tooBig = true;
+      // Past the object limit the copy is abandoned; viewers already following still get every
+      // byte, new viewers fetch on their own (onTooBig releases the collapse slot).
+      if (!tooBig && fill.bytes > deps.maxObjectBytes) {
+        tooBig = true;
+        fill.drop();
+        onTooBig?.();
+      }
     });
     source.once('error', (err) => {
       fill.fail(err);

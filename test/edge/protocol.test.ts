@@ -137,3 +137,23 @@ describe('HTTP/2', () => {
     expect(origin.count('/t/h2')).toBe(1);
   });
 });
+
+describe('objects over the cacheable size', () => {
+  it('streams a body that outgrows maxObjectBytes to every viewer and does not cache it', async () => {
+    const { origin, edge } = await setup({}, { cache: { maxObjectBytes: 2048, diskThresholdBytes: 1024 } });
+    origin.route('/t/stream', async (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      for (let i = 0; i < 5; i++) {
+        res.write(Buffer.alloc(1000, 97 + i));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      res.end();
+    });
+    const all = await Promise.all([get(edge, '/t/stream'), get(edge, '/t/stream'), get(edge, '/t/stream')]);
+    for (const r of all) expect(r.text.length).toBe(5000);
+    const before = origin.count('/t/stream');
+    const again = await get(edge, '/t/stream');
+    expect(again.text.length).toBe(5000);
+    expect(origin.count('/t/stream')).toBe(before + 1);
+  });
+});
