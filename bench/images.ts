@@ -1,0 +1,266 @@
+/**
+ * `npm run bench images`: image variants, in one run.
+ *
+ *  1. Cold variant generation through HTTP (the real `edgewise serve` in a child process: source
+ *     HEAD, sniff, queue, read from disk, transform, store, serve) against sharp called in this
+ *     process on the same bytes with exactly the route's pipeline (src/images/transform.ts).
+ *     Sources: generated photo-like JPEG and PNG of 1, 4 and 12 MP. Runs alternate so drift
+ *     hits both; the variant is deleted between HTTP runs so each one is cold.
+ *  2. Warm requests (stored variant) against the same bytes served as a plain object through
+ *     the same origin, and against the original source: autocannon, keep-alive.
+ *  3. AVIF and WebP effort settings: bytes and ms per variant, to choose the defaults.
+ *
+ * Bounded: a fixed number of runs per case, fixed-duration load runs; about two minutes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { buildConfig } from '../src/config/load.js';
+import type { ImagesConfig } from '../src/config/sections/images.js';
+import { parseImageParams } from '../src/images/params.js';
+import { pipelineFor, probe } from '../src/images/transform.js';
+import { imageVariantPrefix, type VariantSpec } from '../src/images/variant-key.js';
+import { FsDriver } from '../src/storage/fs.js';
+import { fmt, median, printTable } from './lib.js';
+
+const COLD_RUNS = Number(process.env.BENCH_IMAGES_RUNS ?? 7);
+const WARM_SECONDS = Number(process.env.BENCH_IMAGES_WARM_SECONDS ?? 3);
+const WARM_ROUNDS = 2;
+const CONNECTIONS = 16;
+const CLI = join(import.meta.dirname, '..', 'src', 'cli.js');
+
+const SOURCES = [
+  { mp: 1, width: 1152, height: 864 },
+  { mp: 4, width: 2304, height: 1728 },
+  { mp: 12, width: 4000, height: 3000 },
+];
+/** What a product page asks for most: a mid breakpoint, WebP, default quality. */
+const COLD_QUERY = 'w=640&fmt=webp';
+
+/** Smooth gradients and waves plus grain: photo-like for the encoders (pure noise is not). */
+function photoPixels(width: number, height: number): Buffer {
+  const raw = Buffer.alloc(width * height * 3);
+  let seed = 0x2545f491;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const grain = ((seed >>> 16) & 7) - 4;
+      const o = (y * width + x) * 3;
+      const texture = 20 * Math.sin(x / 7) * Math.cos(y / 11);
+      raw[o] = Math.max(0, Math.min(255, (x / width) * 200 + texture + grain));
+      raw[o + 1] = Math.max(0, Math.min(255, (y / height) * 200 - texture + grain));
+      raw[o + 2] = Math.max(0, Math.min(255, 128 + 100 * Math.sin((x + 2 * y) / 97) + grain));
+    }
+  return raw;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServe(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const file = join(dir, 'edgewise.yaml');
+  await writeFile(
+    file,
+    `server:\n  host: 127.0.0.1\n  port: ${port}\nstorage:\n  driver: fs\n  fs:\n    dataDir: ${JSON.stringify(join(dir, 'data'))}\nlogging:\n  level: warn\n`,
+  );
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await request(`${url}/healthz`);
+      await r.body.dump();
+      if (r.statusCode === 200) return { url, child };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('edgewise serve did not start');
+}
+
+async function timedGet(url: string): Promise<{ ms: number; bytes: number }> {
+  const t = performance.now();
+  const r = await request(url);
+  const body = Buffer.from(await r.body.arrayBuffer());
+  const ms = performance.now() - t;
+  if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${body.toString().slice(0, 200)}`);
+  return { ms, bytes: body.length };
+}
+
+async function directTransform(input: Buffer, spec: VariantSpec, limits: ImagesConfig) {
+  const t = performance.now();
+  const meta = await probe(input, limits);
+  const { img } = pipelineFor(input, meta, spec, limits);
+  const data = await img.toBuffer();
+  return { ms: performance.now() - t, bytes: data.length };
+}
+
+async function clearVariants(storage: FsDriver, key: string): Promise<void> {
+  for await (const m of storage.list(imageVariantPrefix(key))) await storage.delete(m.key);
+}
+
+async function load(url: string): Promise<{ rps: number; p50: number }> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: WARM_SECONDS, pipelining: 1 });
+  if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx + r.errors} failed responses from ${url}`);
+  return { rps: r.requests.average, p50: r.latency.p50 };
+}
+
+export async function run(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgewise-bench-images-'));
+  const storage = new FsDriver({ dataDir: join(dir, 'data') });
+  const images = buildConfig({}, undefined).config.images;
+  // As the origin does (src/routes/images.ts): otherwise repeated direct runs on one buffer
+  // would hit libvips' operation cache and flatter the baseline.
+  sharp.cache(false);
+  let server: { url: string; child: ChildProcess } | undefined;
+  try {
+    process.stdout.write('generating 1/4/12 MP JPEG and PNG sources…\n');
+    const sources: Array<{ name: string; key: string; bytes: Buffer }> = [];
+    for (const s of SOURCES) {
+      const img = sharp(photoPixels(s.width, s.height), {
+        raw: { width: s.width, height: s.height, channels: 3 },
+      });
+      const jpeg = await img.clone().jpeg({ quality: 85 }).toBuffer();
+      const png = await img.clone().png().toBuffer();
+      sources.push({ name: `${s.mp} MP JPEG`, key: `bench/${s.mp}mp.jpg`, bytes: jpeg });
+      sources.push({ name: `${s.mp} MP PNG`, key: `bench/${s.mp}mp.png`, bytes: png });
+    }
+    for (const s of sources)
+      await storage.put(s.key, Readable.from([s.bytes]), {
+        contentType: s.key.endsWith('.png') ? 'image/png' : 'image/jpeg',
+      });
+    server = await startServe(dir);
+    const base = server.url;
+
+    // 1. Cold generation.
+    const params = parseImageParams(COLD_QUERY, images);
+    const spec: VariantSpec = { ...params, fmt: params.fmt === 'auto' ? 'auto' : params.fmt };
+    const coldRows: Array<Array<string | number>> = [
+      ['source', 'source size', 'HTTP cold ms (p50)', 'sharp direct ms (p50)', 'overhead'],
+    ];
+    for (const s of sources) {
+      const http: number[] = [];
+      const direct: number[] = [];
+      await timedGet(`${base}/img/${s.key}?${COLD_QUERY}`); // warm-up: first sharp use, disk cache
+      await directTransform(s.bytes, spec, images);
+      for (let i = 0; i < COLD_RUNS; i++) {
+        await clearVariants(storage, s.key);
+        http.push((await timedGet(`${base}/img/${s.key}?${COLD_QUERY}`)).ms);
+        direct.push((await directTransform(s.bytes, spec, images)).ms);
+      }
+      const h = median(http);
+      const d = median(direct);
+      coldRows.push([
+        s.name,
+        `${fmt(s.bytes.length / 1048576, 1)} MiB`,
+        h,
+        d,
+        `${fmt(((h - d) / d) * 100, 1)}%`,
+      ]);
+    }
+    printTable(`Cold variant (${COLD_QUERY}), ${COLD_RUNS} runs each, alternating`, coldRows);
+
+    // 2. Warm: the stored variant vs the same bytes as a plain object vs the original source.
+    const warmKey = 'bench/1mp.jpg';
+    const variantUrl = `${base}/img/${warmKey}?${COLD_QUERY}`;
+    const variantBytes = Buffer.from(await (await request(variantUrl)).body.arrayBuffer());
+    await storage.put('static/variant-copy.webp', Readable.from([variantBytes]), {
+      contentType: 'image/webp',
+    });
+    const plainUrl = `${base}/static/variant-copy.webp`;
+    const sourceUrl = `${base}/${warmKey}`;
+    const runs: Record<'variant' | 'plain' | 'source', Array<{ rps: number; p50: number }>> = {
+      variant: [],
+      plain: [],
+      source: [],
+    };
+    for (let round = 0; round < WARM_ROUNDS; round++) {
+      runs.variant.push(await load(variantUrl));
+      runs.plain.push(await load(plainUrl));
+      runs.source.push(await load(sourceUrl));
+    }
+    const rps = (k: keyof typeof runs) => median(runs[k].map((r) => r.rps));
+    const p50 = (k: keyof typeof runs) => median(runs[k].map((r) => r.p50));
+    printTable(
+      `Warm requests, ${CONNECTIONS} connections, ${WARM_SECONDS} s × ${WARM_ROUNDS} rounds (median req/s)`,
+      [
+        ['what', 'bytes', 'req/s', 'p50 ms', 'variant ratio'],
+        [
+          'stored variant /img/1mp.jpg?w=640&fmt=webp',
+          variantBytes.length,
+          rps('variant'),
+          p50('variant'),
+          '1.00',
+        ],
+        [
+          'same bytes as a plain object',
+          variantBytes.length,
+          rps('plain'),
+          p50('plain'),
+          fmt(rps('variant') / rps('plain')),
+        ],
+        [
+          'original source (1 MP JPEG)',
+          sources[0]!.bytes.length,
+          rps('source'),
+          p50('source'),
+          fmt(rps('variant') / rps('source')),
+        ],
+      ],
+    );
+
+    // 3. Encoder settings: bytes and ms per variant on the 4 MP JPEG at w=1080, q=75.
+    const src = sources.find((s) => s.name === '4 MP JPEG')!.bytes;
+    const tradeRows: Array<Array<string | number>> = [
+      ['format', 'effort', 'bytes', 'ms (p50 of 3)', 'bytes vs JPEG', 'ms vs JPEG'],
+    ];
+    const measure = async (fmtName: 'avif' | 'webp' | 'jpeg', effort: number) => {
+      const limits = { ...images, avif: { effort }, webp: { effort } };
+      const s2: VariantSpec = { w: 1080, h: undefined, fit: 'cover', q: 75, fmt: fmtName };
+      const r: Array<{ ms: number; bytes: number }> = [];
+      for (let i = 0; i < 3; i++) r.push(await directTransform(src, s2, limits));
+      return { ms: median(r.map((x) => x.ms)), bytes: r[0]!.bytes };
+    };
+    const jpeg = await measure('jpeg', 0);
+    tradeRows.push(['jpeg', '-', jpeg.bytes, jpeg.ms, '1.00', '1.00']);
+    for (const [f, efforts] of [
+      ['webp', [0, 2, 4, 6]],
+      ['avif', [0, 2, 4, 6]],
+    ] as const) {
+      for (const e of efforts) {
+        const m = await measure(f, e);
+        const isDefault = e === images[f].effort ? ' (default)' : '';
+        tradeRows.push([
+          f,
+          `${e}${isDefault}`,
+          m.bytes,
+          m.ms,
+          fmt(m.bytes / jpeg.bytes),
+          fmt(m.ms / jpeg.ms),
+        ]);
+      }
+    }
+    printTable('Encoder trade-off: 4 MP JPEG → w=1080, q=75, sharp direct', tradeRows);
+  } finally {
+    server?.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
