@@ -4,7 +4,7 @@
  * s3rver keeps an upload's parts in `<bucket>/._S3rver_uploads/<uploadId>/`; the fill-ins
  * delete and list those folders, so a test can prove that an aborted upload left no parts.
  */
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver, { type KoaContext } from 's3rver';
@@ -18,6 +18,8 @@ export interface RunningS3rver {
   directory: string;
   /** Upload ids of multipart uploads begun and neither completed nor aborted. */
   pendingUploads(): Promise<string[]>;
+  /** Moves the start of every pending multipart upload `ms` into the past (for cleanup tests). */
+  backdateUploads(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,8 @@ export async function startS3rver(): Promise<RunningS3rver> {
   };
   // After s3rver's logger and XML encoder (indexes 0, 1), before its router.
   server.middleware.splice(2, 0, async (ctx: KoaContext, next) => {
-    const [, bucket, ...rest] = ctx.path.split('/');
+    const [, bucket, ...segments] = ctx.path.split('/');
+    const rest = segments.filter((s) => s !== '');
     if (!bucket) return next();
     const uploadId = ctx.query.uploadId;
     if (ctx.method === 'DELETE' && rest.length > 0 && typeof uploadId === 'string') {
@@ -85,6 +88,11 @@ export async function startS3rver(): Promise<RunningS3rver> {
     directory,
     async pendingUploads() {
       return (await listUploads(TEST_BUCKET)).map((u) => u.id);
+    },
+    async backdateUploads(ms: number) {
+      const when = new Date(Date.now() - ms);
+      for (const u of await listUploads(TEST_BUCKET))
+        await utimes(join(uploadsDir(TEST_BUCKET), u.id), when, when);
     },
     async close() {
       await server.close();

@@ -6,10 +6,12 @@ import { edge } from './edge.js';
 import { imagesSrcset } from './images.js';
 import { prefetchRun, prefetchSimulate, prefetchWatch } from './prefetch.js';
 import { serve } from './serve.js';
+import { signUpload } from './sign-upload.js';
 import { signUrl } from './sign-url.js';
+import { storageCleanup } from './storage.js';
 
 /** Every command; each arrives with the issue that makes it work. */
-export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate, imagesSrcset, cloudfrontBuild, cloudfrontPlan, signUrl];
+export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate, imagesSrcset, cloudfrontBuild, cloudfrontPlan, signUrl, signUpload, storageCleanup];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));

@@ -8,7 +8,7 @@ import { BadUploadRequest } from '../errors.js';
 import { S3Driver } from '../storage/s3.js';
 import type { StorageDriver } from '../storage/types.js';
 import { requireApiKey } from '../uploads/auth.js';
-import { grantFor, signedUploadUrl, type UploadUrlRequest } from '../uploads/grant.js';
+import { grantFor, type UploadUrlRequest, uploadUrlResponse } from '../uploads/grant.js';
 import { presignedPost } from '../uploads/presign.js';
 
 export interface UploadUrlRoutesOptions {
@@ -77,14 +77,6 @@ export const uploadUrlRoutes: FastifyPluginAsync<UploadUrlRoutesOptions> = async
         throw new BadUploadRequest('presignedPost needs storage.driver "s3"');
       post = await presignedPost(driver, grant, uploads.allowedTypes);
     }
-    return reply.code(201).send({
-      method: grant.method,
-      url: signedUploadUrl(uploads, grant, base),
-      [grant.scope]: grant.target,
-      contentTypes: grant.types.length > 0 ? grant.types : uploads.allowedTypes,
-      maxBytes: grant.maxBytes,
-      expiresAt: new Date(grant.expires * 1000).toISOString(),
-      ...(post ? { presignedPost: post } : {}),
-    });
+    return reply.code(201).send(uploadUrlResponse(uploads, grant, base, post));
   });
 };

@@ -74,3 +74,21 @@ export function signedUploadUrl(config: UploadsConfig, grant: UploadGrant, base:
   const path = grant.target.split('/').map(encodeURIComponent).join('/');
   return `${root}/uploads/${path}?${params}`;
 }
+
+/** The JSON answer of POST /upload-urls (and `edgewise sign upload --json`). */
+export function uploadUrlResponse(
+  config: UploadsConfig,
+  grant: UploadGrant,
+  base: string,
+  presignedPost?: { url: string; fields: Record<string, string> },
+): Record<string, unknown> {
+  return {
+    method: grant.method,
+    url: signedUploadUrl(config, grant, base),
+    [grant.scope]: grant.target,
+    contentTypes: grant.types.length > 0 ? grant.types : config.allowedTypes,
+    maxBytes: grant.maxBytes,
+    expiresAt: new Date(grant.expires * 1000).toISOString(),
+    ...(presignedPost ? { presignedPost } : {}),
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Removal of writes that a crash left unfinished: never visible as objects (they sit outside
+ * the key space), but they hold disk or are billed as storage.
+ *   fs: temp files in `<dataDir>/tmp` older than the threshold (a running write is younger,
+ *       since uploads are bounded by server.uploadTimeoutMs).
+ *   s3: multipart uploads under the driver's prefix initiated before the threshold, aborted
+ *       (ListMultipartUploads + AbortMultipartUpload). A bucket lifecycle rule
+ *       `AbortIncompleteMultipartUpload` does the same on AWS without a cron job.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { FsDriver } from './fs.js';
+import { S3Driver } from './s3.js';
+import { translateS3Error } from './s3-errors.js';
+import type { StorageDriver } from './types.js';
+
+export interface CleanupOptions {
+  /** Only leftovers at least this old are removed. */
+  olderThanMs: number;
+  /** List what would be removed without removing it. */
+  dryRun?: boolean;
+  now?: number;
+}
+
+export interface Leftover {
+  kind: 'temp-file' | 'multipart-upload';
+  /** Temp file name, or the object key of the multipart upload. */
+  name: string;
+  uploadId?: string;
+  startedAt: Date;
+}
+
+export async function cleanupIncomplete(driver: StorageDriver, options: CleanupOptions): Promise<Leftover[]> {
+  const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+  if (driver instanceof FsDriver) return cleanupFs(driver.options.dataDir, cutoff, options.dryRun ?? false);
+  if (driver instanceof S3Driver) return cleanupS3(driver, cutoff, options.dryRun ?? false);
+  throw new Error(`storage cleanup does not know driver ${driver.name}`);
+}
+
+async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+  const dir = join(dataDir, 'tmp');
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const found: Leftover[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || info.mtimeMs > cutoff) continue;
+    found.push({ kind: 'temp-file', name, startedAt: info.mtime });
+    if (!dryRun) await rm(path, { force: true });
+  }
+  return found;
+}
+
+async function cleanupS3(driver: S3Driver, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+  const found: Leftover[] = [];
+  let KeyMarker: string | undefined;
+  let UploadIdMarker: string | undefined;
+  try {
+    for (;;) {
+      const page = await driver.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: driver.bucket,
+          Prefix: driver.prefix,
+          KeyMarker,
+          UploadIdMarker,
+        }),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff) continue;
+        found.push({
+          kind: 'multipart-upload',
+          name: u.Key.slice(driver.prefix.length),
+          uploadId: u.UploadId,
+          startedAt: u.Initiated,
+        });
+        if (!dryRun)
+          await driver.client.send(
+            new AbortMultipartUploadCommand({ Bucket: driver.bucket, Key: u.Key, UploadId: u.UploadId }),
+          );
+      }
+      if (!page.IsTruncated) break;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
+    }
+  } catch (err) {
+    throw translateS3Error(err);
+  }
+  return found;
+}
+
+/** The bucket lifecycle rule that aborts orphaned multipart uploads (for docs and `--print-rule`). */
+export function lifecycleRule(prefix: string, days = 1): object {
+  return {
+    Rules: [
+      {
+        ID: 'edgewise-abort-incomplete-multipart-uploads',
+        Status: 'Enabled',
+        Filter: { Prefix: prefix },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: days },
+      },
+    ],
+  };
+}
