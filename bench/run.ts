@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   serving: () => import('./serving.js'),
   images: () => import('./images.js'),
   edge: () => import('./edge.js'),
+  prefetch: () => import('./prefetch.js'),
 };
 
 async function main(): Promise<void> {

@@ -118,13 +118,12 @@ export class PrefetchModel {
       w = { keys: [], times: [] };
       this.#clients.set(client, w);
     }
-    const seen = new Set<string>();
+    // Each earlier key in the window learns `key` once, however often it appears there.
     for (let i = w.keys.length - 1; i >= 0; i--) {
       const prevKey = w.keys[i]!;
       const dt = time - w.times[i]!;
-      if (dt < 0 || dt > this.options.windowMs) continue;
-      if (prevKey === key || seen.has(prevKey)) continue;
-      seen.add(prevKey);
+      if (dt < 0 || dt > this.options.windowMs || prevKey === key) continue;
+      if (w.keys.lastIndexOf(prevKey) !== i) continue;
       const prev = this.#keys.peek(prevKey);
       if (prev) this.#learn(prev, key);
     }
