@@ -49,7 +49,9 @@ export function demoImage(
 export function demoFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
   const safe = base
+    // Decomposed, then accents dropped: "Ünïcödé" keeps its letters as "Unicode".
     .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/^[.-]+/, '')
     .slice(-100);

@@ -15,6 +15,8 @@ const API_KEY = 'test-api-key-0123456789abcdef';
 const SECRET = { id: 'k1', secret: 'a-test-secret-of-at-least-32-characters!' };
 
 const uploads = { apiKeys: [API_KEY], signing: { secrets: [SECRET] } };
+// Load shedding off: these tests share two cores with others, and are not about overload.
+const server = { overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 } };
 
 async function preflight(
   base: string,
@@ -42,6 +44,7 @@ describe('CORS at the origin', () => {
     origin = await startTestOrigin({
       cors: { origins: ['https://Shop.Example.com:443'], maxAgeSeconds: 120 },
       uploads,
+      server,
     });
   });
   afterAll(async () => {
@@ -183,7 +186,7 @@ describe('CORS at the origin', () => {
 
 describe('CORS with "*" and with the dev demo', () => {
   it('answers "*" when every origin is allowed', async () => {
-    const origin = await startTestOrigin({ cors: { origins: ['*'] }, uploads });
+    const origin = await startTestOrigin({ cors: { origins: ['*'] }, uploads, server });
     try {
       const res = await preflight(origin.url, '/uploads/x.txt', {
         origin: 'https://anyone.example',
@@ -197,7 +200,7 @@ describe('CORS with "*" and with the dev demo', () => {
   });
 
   it('allows loopback pages and the demo endpoint with dev.demoUploads on, and nothing else extra', async () => {
-    const origin = await startTestOrigin({ dev: { demoUploads: true }, uploads });
+    const origin = await startTestOrigin({ dev: { demoUploads: true }, uploads, server });
     try {
       const ok = await preflight(origin.url, '/_dev/upload-urls', {
         origin: 'http://localhost:8080',
@@ -264,7 +267,7 @@ describe('CORS through the local edge', () => {
   let origin: TestOrigin;
   let edge: TestEdge;
   beforeAll(async () => {
-    origin = await startTestOrigin({ cors: { origins: [SHOP] }, uploads });
+    origin = await startTestOrigin({ cors: { origins: [SHOP] }, uploads, server });
     edge = await startTestEdge(origin.url);
   });
   afterAll(async () => {

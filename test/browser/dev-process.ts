@@ -59,6 +59,9 @@ export async function startDev(env: Record<string, string> = {}): Promise<DevPro
       EDGEWISE__SERVER__PORT: '0',
       EDGEWISE__EDGE__HOST: '127.0.0.1',
       EDGEWISE__EDGE__PORT: '0',
+      // Load shedding off: CI shares its cores, and this test is not about overload.
+      EDGEWISE__SERVER__OVERLOAD__MAXEVENTLOOPDELAYMS: '0',
+      EDGEWISE__SERVER__OVERLOAD__MAXEVENTLOOPUTILIZATION: '0',
       EDGEWISE__LOGGING__LEVEL: process.env.EDGEWISE_TEST_LOG ? 'debug' : 'warn',
       ...env,
     },

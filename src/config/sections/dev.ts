@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { keyProblem, RESERVED_PREFIX } from '../../storage/keys.js';
 import { patternWithin } from '../../uploads/content-type.js';
 import type { CrossCheck } from '../schema.js';
 
@@ -81,6 +82,11 @@ export const devRules: CrossCheck = (config, report) => {
       message: `must be ≤ uploads.signing.maxExpiresSeconds (${uploads.signing.maxExpiresSeconds})`,
       value: demo.expiresSeconds,
     });
+  // A prefix follows the key rules (no "." or ".." segments); the schema pattern checks its characters.
+  const problem =
+    keyProblem(`${demo.prefix}x`)?.replace(/^key/, 'prefix') ??
+    (demo.prefix.startsWith(RESERVED_PREFIX) ? `prefix is under the reserved ${RESERVED_PREFIX}` : undefined);
+  if (problem) report({ path: 'dev.demo.prefix', message: problem, value: demo.prefix });
   demo.contentTypes.forEach((t, i) => {
     if (!patternWithin(t, uploads.allowedTypes))
       report({
