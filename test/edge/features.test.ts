@@ -287,3 +287,36 @@ describe('viewer functions', () => {
     expect(origin.count('/t/blocked')).toBe(0);
   });
 });
+
+describe('built CloudFront Functions', () => {
+  it('runs the viewer functions `edgewise cloudfront build` writes for this config', async () => {
+    const { buildFunctions, writeBuild } = await import('../../src/cloudfront/build.js');
+    const fnDir = await mkdtemp(join(tmpdir(), 'edgewise-built-'));
+    cleanup.push(() => rm(fnDir, { recursive: true, force: true }));
+    const { origin, edge } = await setup({}, { functions: { dir: fnDir } });
+    writeBuild(buildFunctions(edge.store.current), fnDir);
+    await edge.close();
+    cleanup.pop();
+    const restarted = await startTestEdge(origin.url, {}, { functions: { dir: fnDir } });
+    cleanup.push(() => restarted.close());
+    expect(restarted.edge.app.functions.map((f) => f.split('/').pop())).toEqual([
+      'viewer-request.js',
+      'viewer-response.js',
+    ]);
+    origin.route('/static/app.css', (req, res) => {
+      res.writeHead(200, {
+        'content-type': 'text/css',
+        'cache-control': 'max-age=60',
+        'x-query': req.url ?? '',
+      });
+      res.end('body{}');
+    });
+    const first = await get(restarted, '/static/app.css?w=100&utm_source=mail');
+    expect(first.status).toBe(200);
+    expect(first.text).toBe('body{}');
+    const second = await get(restarted, '/static/app.css?utm_source=other&w=100');
+    expect(second.headers['x-cache']).toBe('Hit from edgewise');
+    expect(origin.count('/static/app.css')).toBe(1);
+    expect(String(origin.requests[0]?.url)).not.toContain('utm_source');
+  });
+});
