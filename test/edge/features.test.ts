@@ -159,12 +159,29 @@ describe('access logs', () => {
     expect(f(miss, 'x-edge-result-type')).toBe('Miss');
     expect(f(hit, 'x-edge-result-type')).toBe('Hit');
     expect(f(miss, 'cs-uri-stem')).toBe('/t/l');
-    expect(f(miss, 'cs-uri-query')).toBe('x=a%20b');
+    expect(f(miss, 'cs-uri-query')).toBe('x=a%2520b');
     expect(f(miss, 'cs(User-Agent)')).toBe('Mozilla/5.0%20(X11;%20Linux)');
     expect(f(hit, 'cs(Referer)')).toBe('-');
     expect(f(miss, 'sc-status')).toBe('200');
     expect(f(miss, 'sc-content-type')).toBe('text/plain');
     expect(f(miss, 'c-ip')).toBe('127.0.0.1');
+    // The prefetch worker's parser reads these files as CloudFront's.
+    const { parseLog, newParseStats } = await import('../../src/prefetch/parse.js');
+    const stats = newParseStats();
+    const records = [];
+    for await (const r of parseLog(
+      (async function* () {
+        yield readFileSync(join(dir, files[0]!));
+      })(),
+      files[0]!,
+      stats,
+    ))
+      records.push(r);
+    expect(stats.malformed).toBe(0);
+    expect(records.map((r) => [r.path, r.query, r.status])).toEqual([
+      ['/t/l', 'x=a%20b', 200],
+      ['/t/l', 'x=a%20b', 200],
+    ]);
   });
 });
 

@@ -78,16 +78,20 @@ export interface LogRecord {
   rangeEnd: number | undefined;
 }
 
-/** Percent-encodes bytes outside visible ASCII (and the characters that would confuse a reader). */
+/**
+ * Percent-encodes bytes outside visible ASCII, `"`, `\` and `%` itself. Encoding `%` is what
+ * CloudFront does (a viewer's `%20` is logged as `%2520`), so one decode gives back exactly
+ * what the viewer sent.
+ */
 export function encodeField(value: string | number | undefined): string {
   if (value === undefined || value === '') return '-';
   const s = String(value);
   // Fast path: most values need nothing.
-  if (/^[\x21-\x7e]+$/.test(s) && !/["\\]/.test(s)) return s;
+  if (/^[\x21-\x7e]+$/.test(s) && !/["%\\]/.test(s)) return s;
   let out = '';
   for (const byte of Buffer.from(s, 'utf8')) {
     out +=
-      byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c
+      byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 && byte !== 0x5c
         ? String.fromCharCode(byte)
         : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
