@@ -87,14 +87,16 @@ describe('plan on the default config', () => {
     expect(p.warnings).toEqual([]);
     expect(p.publicKeys[0]?.PublicKeyConfig.EncodedKey).toBe(keys.publicKeyPem.trim());
     expect(p.keyGroup?.KeyGroupConfig.Items).toHaveLength(1);
-    const cfn = toCloudFormation(p, buildFunctions(config)) as {
-      Resources: Record<string, { Type: string; Properties: never }>;
+    const cfn = toCloudFormation(p, buildFunctions(config)) as unknown as {
+      Resources: Record<
+        string,
+        { Type: string; Properties: { DistributionConfig: Record<string, unknown> } }
+      >;
     };
     const text = JSON.stringify(cfn);
     expect(text).not.toMatch(/\{\{/);
     expect(cfn.Resources.KeyGroup?.Type).toBe('AWS::CloudFront::KeyGroup');
-    const dist = (cfn.Resources.Distribution?.Properties as { DistributionConfig: Record<string, never> })
-      .DistributionConfig;
+    const dist = cfn.Resources.Distribution!.Properties.DistributionConfig;
     const behaviors = dist.CacheBehaviors as Array<Record<string, unknown>>;
     const u = behaviors.find((b) => b.PathPattern === '/u/*')!;
     expect(u.TrustedKeyGroups).toEqual([{ Ref: 'KeyGroup' }]);
