@@ -265,4 +265,34 @@ describe('upload page in headless Chromium', () => {
     expect(pageErrors.filter((e) => !/status of 41[35]/.test(e))).toEqual([]);
     await context.close();
   });
+
+  it('works as README says: opened on the edge URL that `edgewise dev` prints', async (ctx) => {
+    if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
+    const d = dev!;
+    const printed = /^\s+uploads\s+(http:\/\/\S+)/m.exec(d.output())?.[1];
+    expect(printed).toBe(`${d.edgeUrl}/`);
+    const context = await browser!.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const responses: Response[] = [];
+    page.on('response', (r) => responses.push(r));
+    const home = await page.goto(printed!);
+    expect((await home!.allHeaders())['x-cache']).toMatch(/from edgewise$/);
+    await expect.poll(() => page.locator('#limits').textContent()).toContain('Up to');
+    const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#a03060' } })
+      .png()
+      .toBuffer();
+    await page.setInputFiles('#files', [{ name: 'swatch.png', mimeType: 'image/png', buffer: png }]);
+    await settled(page, 1);
+    const r = await row(page, 'swatch.png');
+    expect(r.status).toBe('Uploaded');
+    expect(r.progress).toBe(100);
+    const put = responses.find((x) => x.request().method() === 'PUT');
+    expect(put?.url().startsWith(`${d.edgeUrl}/uploads/`)).toBe(true);
+    const img = await loadedImage(page);
+    expect(new URL(img.currentSrc).searchParams.get('w')).toBe(String(EXPECTED_WIDTH));
+    const res = responses.find((x) => x.url() === img.currentSrc);
+    expect((await res!.allHeaders())['content-type']).toMatch(/^image\/(avif|webp)$/);
+    expect((await sharp(await res!.body()).metadata()).width).toBe(EXPECTED_WIDTH);
+    await context.close();
+  });
 });
