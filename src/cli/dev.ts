@@ -6,6 +6,7 @@ import { demoUploadsEnv } from '../dev/demo.js';
 import { seed } from '../dev/seed.js';
 import { startEdge } from '../edge/server.js';
 import { createLogger } from '../logger.js';
+import { startDevPrefetch } from '../prefetch/dev.js';
 import { startOrigin } from '../server.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
 import { loadStoreOrReport } from './load.js';
@@ -39,6 +40,9 @@ export const dev: Command = {
     const functionsDir = join(process.cwd(), 'data', '.edge-functions');
     writeBuild(buildFunctions(store.current), functionsDir);
     const edge = await startEdge(store, logger, { originUrl: origin.url, functionsDir });
+    const prefetch = store.current.prefetch.inDev
+      ? startDevPrefetch(store, logger, edge.url, edge.app.metrics.registry)
+      : undefined;
     process.stdout.write(
       [
         '',
@@ -54,6 +58,7 @@ export const dev: Command = {
     );
     reloadOnSighup(store, logger);
     shutdownOnSignals(logger, async () => {
+      await prefetch?.stop();
       await edge.shutdown();
       await origin.shutdown();
     });

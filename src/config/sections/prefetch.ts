@@ -216,6 +216,11 @@ export const PrefetchSection = Type.Object(
       maximum: 50 * 1024 * MiB,
       description: 'Objects larger than this are never warmed (one large file would take the whole budget).',
     }),
+    inDev: Type.Boolean({
+      default: true,
+      description:
+        "`edgewise dev` runs the worker against its own edge, reading the edge's logs every watchIntervalSeconds (set edge.logs.rotateSeconds low to see it act within seconds).",
+    }),
     watchIntervalSeconds: Type.Integer({
       default: 60,
       minimum: 1,
