@@ -76,7 +76,7 @@ export const ServerSection = Type.Object(
       maxItems: 25,
       uniqueItems: true,
       description:
-        'Content classes holding files uploaded by users: active types (HTML, SVG, XML, JS, PDF) are served as attachments, every response gets CSP sandbox, and Cache-Control is private unless the class is signed at the edge.',
+        'Content classes holding files uploaded by users: active types (HTML, SVG, XML, JS, PDF) are served as attachments, every response gets CSP sandbox, and Cache-Control is private unless the class is signed at the edge. Names of classes that do not exist match nothing.',
     }),
     compression: Type.Object(
       {
@@ -147,7 +147,11 @@ export const ServerSection = Type.Object(
 );
 export type ServerConfig = Static<typeof ServerSection>;
 
-/** Cross-field rules of the serving options: timeouts Node accepts, user-content classes that exist. */
+/**
+ * Cross-field rule of the serving options: timeouts Node accepts. (userContentClasses may name
+ * classes a config does not define — redefining the classes must not make the default invalid —
+ * and such names simply match nothing.)
+ */
 export const serverServingRules = (
   config: { classes: ReadonlyArray<{ name: string }>; server: ServerConfig },
   report: (issue: { path: string; message: string; value?: unknown }) => void,
@@ -161,13 +165,4 @@ export const serverServingRules = (
       value: s.headersTimeoutMs,
     });
   }
-  const names = new Set(config.classes.map((c) => c.name));
-  config.server.userContentClasses.forEach((name, i) => {
-    if (!names.has(name))
-      report({
-        path: `server.userContentClasses[${i}]`,
-        message: `unknown class; defined: ${[...names].join(', ')}`,
-        value: name,
-      });
-  });
 };
