@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { type Browser, chromium, type Page, type Response } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUploadParams } from '../../src/uploads/signing.js';
 import { type DevProcess, freePort, startDev } from './dev-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,6 +25,8 @@ const DEMO_MAX = 1024 * 1024;
 // device pixel ratio of 1 the browser must pick the 384w candidate of the srcset.
 const VIEWPORT = { width: 1280, height: 900 };
 const EXPECTED_WIDTH = 384;
+// The dev process signs with this secret, so the test can make an expired URL of its own.
+const SECRET = { id: 't1', secret: 'browser-test-secret-0123456789abcdef' };
 
 async function photo(): Promise<Buffer> {
   const block = (color: string, size: number) =>
@@ -104,6 +107,7 @@ describe('upload page in headless Chromium', () => {
     dev = await startDev({
       EDGEWISE__EDGE__PORT: String(edgePort),
       EDGEWISE__SERVER__PUBLICURL: `http://127.0.0.1:${edgePort}`,
+      EDGEWISE__UPLOADS__SIGNING__SECRETS: `[{id: ${SECRET.id}, secret: ${SECRET.secret}}]`,
       EDGEWISE__DEV__DEMO__MAXBYTES: String(DEMO_MAX),
     });
     browser = await chromium.launch({
@@ -263,6 +267,55 @@ describe('upload page in headless Chromium', () => {
 
     // The only console errors are the refusals above (Chromium logs every 4xx it loads).
     expect(pageErrors.filter((e) => !/status of 41[35]/.test(e))).toEqual([]);
+    await context.close();
+  });
+
+  it('explains an expired or an altered upload link in plain words', async (ctx) => {
+    if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
+    const d = dev!;
+    const context = await browser!.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    // The signer's answer is changed on its way to the page: for one file the URL is replaced
+    // by one for the same key that expired a minute ago (signed with the server's secret), for
+    // the other its size limit is raised without re-signing.
+    await page.route('**/_dev/upload-urls', async (route) => {
+      const res = await route.fetch();
+      if (route.request().method() !== 'POST' || res.status() !== 201)
+        return route.fulfill({ response: res });
+      const grant = (await res.json()) as { key: string; url: string };
+      const url = new URL(grant.url);
+      if (grant.key.endsWith('/late.txt')) {
+        const params = signUploadParams(
+          { signing: { secrets: [SECRET], defaultExpiresSeconds: 60, maxExpiresSeconds: 60 } },
+          {
+            method: 'PUT',
+            scope: 'key',
+            target: grant.key,
+            types: [],
+            maxBytes: 1024,
+            expires: Math.floor(Date.now() / 1000) - 60,
+          },
+        );
+        url.search = params.toString();
+      } else url.searchParams.set('max', String(DEMO_MAX * 2));
+      return route.fulfill({ response: res, json: { ...grant, url: url.toString() } });
+    });
+    await page.goto(`${d.originUrl}/`);
+    await page.setInputFiles('#files', [
+      { name: 'late.txt', mimeType: 'text/plain', buffer: Buffer.from('too late') },
+      { name: 'edited.txt', mimeType: 'text/plain', buffer: Buffer.from('edited') },
+    ]);
+    await settled(page, 2);
+    const late = await row(page, 'late.txt');
+    expect(late.state).toBe('error');
+    expect(late.status).toBe(
+      'The upload link for “late.txt” expired before the file was sent. Add the file again to get a new link.',
+    );
+    const edited = await row(page, 'edited.txt');
+    expect(edited.state).toBe('error');
+    expect(edited.status).toBe(
+      'The server refused the upload link for “edited.txt”: it was changed or is meant for another file. Add the file again.',
+    );
     await context.close();
   });
 
