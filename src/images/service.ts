@@ -1,9 +1,9 @@
 /**
  * Makes sure a variant exists in storage, doing the expensive work at most once.
  *
- * For one variant key: concurrent callers join one flight (single flight); the flight first
- * reads the source's first 4 KB to refuse non-images cheaply, then waits for a slot in the
- * bounded queue, reads the source (byte cap enforced while reading), transforms it, and
+ * For one variant key: concurrent callers join one flight (single flight); the flight waits
+ * for a slot in the bounded queue, reads the source (refusing non-images from their first
+ * 4 KB and enforcing the byte cap while reading), transforms it, and
  * stores the result under the reserved `.edgewise/img/` prefix. Storage writes are atomic,
  * so a failed or abandoned transform never leaves a partial variant.
  */
@@ -72,7 +72,6 @@ export class ImageService {
     const key = imageVariantKey(source.key, source.etag, spec);
     const cfg = this.#config();
     if (source.size > cfg.maxInputBytes) throw new ImageTooLarge(cfg.maxInputBytes);
-    await sniffSource(await this.#readHead(source.key), cfg.allowRiskyLoaders);
     const { out, etag } = await this.#transformInSlot(source.key, spec, cfg);
     const finalKey = etag === source.etag ? key : imageVariantKey(source.key, etag, spec);
     await this.#storage.put(finalKey, Readable.from([out.data]), {
@@ -109,7 +108,7 @@ export class ImageService {
             cfg.transformTimeoutSeconds * 1000,
           );
           try {
-            const { input, etag } = await this.#readAll(key, cfg.maxInputBytes);
+            const { input, etag } = await this.#readAll(key, cfg);
             this.stats.transforms++;
             resolve({ out: await this.transform({ input, spec, limits: cfg }), etag });
           } catch (err) {
@@ -122,33 +121,35 @@ export class ImageService {
     });
   }
 
-  async #readHead(key: string): Promise<Buffer> {
-    const got = await this.#storage.get(key, { range: { start: 0, end: SNIFF_BYTES - 1 } });
-    if (!got) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    for await (const chunk of got.body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
-
-  /** The whole source, refusing it as soon as more than `maxBytes` arrive. */
-  async #readAll(key: string, maxBytes: number): Promise<{ input: Buffer; etag: string }> {
+  /**
+   * The whole source in memory (what sharp decodes from). Refused as soon as its first
+   * SNIFF_BYTES show it is not an allowed image (one storage read, no separate probe) or
+   * as soon as more than `maxInputBytes` arrive.
+   */
+  async #readAll(key: string, cfg: Readonly<ImagesConfig>): Promise<{ input: Buffer; etag: string }> {
+    const maxBytes = cfg.maxInputBytes;
     const got = await this.#storage.get(key);
     // Deleted since the route's HEAD: the same answer the route gives for a missing source.
     if (!got) throw new NotFound(`/img/${key}`);
-    if (got.meta.size > maxBytes) {
-      got.body.destroy();
-      throw new ImageTooLarge(maxBytes);
-    }
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of got.body) {
-      total += (chunk as Buffer).length;
-      if (total > maxBytes) {
-        got.body.destroy();
-        throw new ImageTooLarge(maxBytes);
+    let sniffed = false;
+    try {
+      if (got.meta.size > maxBytes) throw new ImageTooLarge(maxBytes);
+      for await (const chunk of got.body) {
+        total += (chunk as Buffer).length;
+        if (total > maxBytes) throw new ImageTooLarge(maxBytes);
+        chunks.push(chunk as Buffer);
+        if (!sniffed && total >= SNIFF_BYTES) {
+          sniffed = true;
+          await sniffSource(Buffer.concat(chunks, total), cfg.allowRiskyLoaders);
+        }
       }
-      chunks.push(chunk as Buffer);
+      const input = Buffer.concat(chunks, total);
+      if (!sniffed) await sniffSource(input, cfg.allowRiskyLoaders);
+      return { input, etag: got.meta.etag };
+    } finally {
+      got.body.destroy();
     }
-    return { input: Buffer.concat(chunks, total), etag: got.meta.etag };
   }
 }

@@ -14,7 +14,7 @@ describe('edgewise images srcset', { timeout: 30_000 }, () => {
       join(dir, 'edgewise.yaml'),
       'server:\n  publicUrl: https://cdn.example\nimages:\n  widths: [320, 640, 1280]\n  qualities: [60, 80]\n  defaultQuality: 80\n',
     );
-  });
+  }, 60_000);
 
   test('prints the srcset over the configured widths, with the public URL', async () => {
     const r = await runCli(['images', 'srcset', 'products/shoe.jpg', '--fmt', 'webp', '--q', '60'], {

@@ -25,7 +25,8 @@ async function fetchStatus(o: TestOrigin, path: string) {
   return { status: res.statusCode, headers: res.headers, body };
 }
 
-describe('single flight and the bounded queue', () => {
+// Generous timeouts: the machine running the suite may be heavily loaded; nothing here is timed.
+describe('single flight and the bounded queue', { timeout: 60_000 }, () => {
   let o: TestOrigin | undefined;
   afterEach(async () => {
     await o?.close();
@@ -41,7 +42,7 @@ describe('single flight and the bounded queue', () => {
     const N = 12;
     const pending = Array.from({ length: N }, () => fetchStatus(origin, '/img/p.jpg?w=256&fmt=webp'));
     // Every request has reached the service (one is transforming, the rest joined it).
-    await vi.waitFor(() => expect(origin.app.images.stats.joined).toBe(N - 1), { timeout: 5000 });
+    await vi.waitFor(() => expect(origin.app.images.stats.joined).toBe(N - 1), { timeout: 30_000 });
     gated.release();
     const results = await Promise.all(pending);
     expect(gated.calls).toHaveLength(1);
@@ -80,16 +81,16 @@ describe('single flight and the bounded queue', () => {
     const gated = gatedTransform(origin.app.images.transform);
     origin.app.images.transform = gated.fn;
     const running = fetchStatus(origin, '/img/p.jpg?w=16&fmt=png');
-    await vi.waitFor(() => expect(origin.app.images.queue.running).toBe(1));
+    await vi.waitFor(() => expect(origin.app.images.queue.running).toBe(1), { timeout: 30_000 });
     const queued = fetchStatus(origin, '/img/p.jpg?w=32&fmt=png');
-    await vi.waitFor(() => expect(origin.app.images.queue.waiting).toBe(1));
+    await vi.waitFor(() => expect(origin.app.images.queue.waiting).toBe(1), { timeout: 30_000 });
     const refused = await fetchStatus(origin, '/img/p.jpg?w=48&fmt=png');
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('7');
     expect(JSON.parse(refused.body.toString()).code).toBe('EDGEWISE_IMAGE_BUSY');
     // A request for a variant already in flight joins it instead of taking a slot.
     const joiner = fetchStatus(origin, '/img/p.jpg?w=32&fmt=png');
-    await vi.waitFor(() => expect(origin.app.images.stats.joined).toBe(1));
+    await vi.waitFor(() => expect(origin.app.images.stats.joined).toBe(1), { timeout: 30_000 });
     gated.release();
     const done = await Promise.all([running, queued, joiner]);
     expect(done.map((r) => r.status)).toEqual([200, 200, 200]);

@@ -21,12 +21,12 @@ async function variantCount(o: TestOrigin): Promise<number> {
   return n;
 }
 
-describe('bad parameters: 400 listing the allowed values, before any I/O', () => {
+describe('bad parameters: 400 listing the allowed values, before any I/O', { timeout: 30_000 }, () => {
   let o: TestOrigin;
   beforeAll(async () => {
     o = await startTestOrigin();
     await put(o.storage, 'a.jpg', await photoJpeg(64, 64));
-  });
+  }, 60_000);
   afterAll(() => o.close());
 
   test.each([
@@ -73,7 +73,9 @@ describe('bad parameters: 400 listing the allowed values, before any I/O', () =>
   });
 });
 
-describe('hostile sources: a coded 4xx, nothing stored, the server keeps serving', () => {
+describe('hostile sources: a coded 4xx, nothing stored, the server keeps serving', {
+  timeout: 30_000,
+}, () => {
   let o: TestOrigin;
   beforeAll(async () => {
     o = await startTestOrigin({ images: { maxInputBytes: 200_000, limitInputPixels: 4_000_000 } });
@@ -112,7 +114,7 @@ describe('hostile sources: a coded 4xx, nothing stored, the server keeps serving
     expect(huge.length).toBeGreaterThan(200_000);
     await put(o.storage, 'huge.png', huge, 'image/png');
     await put(o.storage, 'ok.jpg', await photoJpeg(200, 100));
-  });
+  }, 60_000);
   afterAll(() => o.close());
 
   test.each([
@@ -166,7 +168,7 @@ describe('hostile sources: a coded 4xx, nothing stored, the server keeps serving
   });
 });
 
-describe('signed content is not exposed through /img/', () => {
+describe('signed content is not exposed through /img/', { timeout: 30_000 }, () => {
   test('a source in a signed class is refused with 403, even though /img/* is public', async () => {
     const o = await startTestOrigin();
     try {

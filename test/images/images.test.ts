@@ -27,7 +27,7 @@ async function get(
   return { status: res.statusCode, headers: res.headers, body };
 }
 
-describe('image variants over HTTP', () => {
+describe('image variants over HTTP', { timeout: 30_000 }, () => {
   let o: TestOrigin;
   beforeAll(async () => {
     o = await startTestOrigin();
@@ -38,7 +38,7 @@ describe('image variants over HTTP', () => {
     await put(o.storage, 'anim/spin.webp', await animatedWebp(), 'image/webp');
     await put(o.storage, 'exif/rotated.jpg', await orientedJpegWithGps());
     await put(o.storage, 'colour/p3.jpg', await p3Jpeg());
-  });
+  }, 60_000);
   afterAll(() => o.close());
 
   test('resizes to an allowed width and keeps the aspect ratio', async () => {
