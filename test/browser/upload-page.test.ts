@@ -18,6 +18,8 @@ import { type DevProcess, freePort, startDev } from './dev-process.js';
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SKIP_REASON = `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+// The default reporter does not print skip notes; this line shows in the run's output.
+if (!HAVE_CHROMIUM) console.warn(`test/browser/upload-page.test.ts skipped: ${SKIP_REASON}`);
 const ARTIFACTS = resolve('test-artifacts');
 // 1 MiB demo limit, so an oversize file is cheap to make.
 const DEMO_MAX = 1024 * 1024;
