@@ -146,7 +146,7 @@ async function runPasses(values: Record<string, unknown>, watch: boolean): Promi
       code = exitFor(r);
       if (!watch || ac.signal.aborted) break;
       await new Promise<void>((resolveWait) => {
-        const t = setTimeout(resolveWait, store.current.prefetch.watchIntervalSeconds * 1000);
+        const t = setTimeout(resolveWait, worker.nextWait(Date.now()));
         ac.signal.addEventListener('abort', () => {
           clearTimeout(t);
           resolveWait();

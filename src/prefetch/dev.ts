@@ -98,7 +98,7 @@ export function startDevPrefetch(
         if (!ac.signal.aborted) log.error({ err }, 'prefetch pass failed');
       }
       await new Promise<void>((done) => {
-        const t = setTimeout(done, store.current.prefetch.watchIntervalSeconds * 1000);
+        const t = setTimeout(done, worker.nextWait(Date.now()));
         t.unref();
         ac.signal.addEventListener('abort', () => {
           clearTimeout(t);

@@ -78,6 +78,35 @@ export class PrefetchWorker {
     });
   }
 
+  /**
+   * Refresh-ahead: when the soonest hot key the edge filled will go stale (its fill time from
+   * the log plus its class's default TTL; the origin may send a shorter one, which the fresh
+   * probe catches anyway). `watch` wakes then, so the warm request (or the probe, inside a
+   * stale-while-revalidate window) refreshes the edge before a viewer meets a stale entry.
+   */
+  nextExpiry(now: number): number | undefined {
+    const config = this.#config();
+    let soonest: number | undefined;
+    for (const h of this.model.hot(now, config.prefetch.model.maxCandidates)) {
+      if (Number.isNaN(h.filledAt)) continue;
+      const q = h.key.indexOf('?');
+      const cls = classify(config, q === -1 ? h.key : h.key.slice(0, q));
+      // Only what the planner would warm (see plan.ts).
+      if (cls.signed || cls.cacheKey.headers.length > 0 || cls.cacheKey.cookies.length > 0) continue;
+      const at = h.filledAt + cls.ttl.default * 1000;
+      if (at > now && (soonest === undefined || at < soonest)) soonest = at;
+    }
+    return soonest;
+  }
+
+  /** Milliseconds `watch` waits before its next pass: the interval, or sooner for a refresh. */
+  nextWait(now: number): number {
+    const interval = this.#config().prefetch.watchIntervalSeconds * 1000;
+    const exp = this.nextExpiry(now);
+    // A second past expiry, so the edge already considers the entry stale.
+    return exp === undefined ? interval : Math.max(1000, Math.min(interval, exp - now + 1000));
+  }
+
   async #loadState(): Promise<WorkerState> {
     if (!this.#state) {
       const { state, problem } = await loadState(this.#stateFile);

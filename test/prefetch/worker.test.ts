@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { EdgewiseConfig } from '../../src/config/schema.js';
+import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
 import { DirSource, StorageSource } from '../../src/prefetch/sources.js';
 import { PrefetchWorker } from '../../src/prefetch/worker.js';
 import { FsDriver } from '../../src/storage/fs.js';
@@ -128,6 +129,45 @@ describe('prefetch worker', () => {
     expect(r.parse.samples[0]!.text).toBe('not a log line');
     expect(r.parse.fileErrors).toHaveLength(1);
     expect(r.records.learned).toBeGreaterThanOrEqual(3);
+  });
+
+  it('wakes watch for refresh-ahead when a hot object the edge filled is about to go stale', async () => {
+    const root = await tmp();
+    await mkdir(join(root, 'edge'), { recursive: true });
+    const short = buildConfig(
+      {
+        classes: DEFAULT_CLASSES.map((c) =>
+          c.name === 'static_assets' ? { ...c, ttl: { ...c.ttl, default: 120 } } : c,
+        ),
+      },
+      undefined,
+    ).config;
+    const filled = NOW - 100_000; // expires 20 s after NOW
+    await writeFile(
+      join(root, fileName(NOW, 'fill')),
+      gzLog([
+        line33({ ...when(filled), 'cs-uri-stem': '/static/hot.js', 'x-edge-result-type': 'Miss' }),
+        line33({ ...when(filled + 5000), 'cs-uri-stem': '/static/hot.js', 'x-edge-result-type': 'Hit' }),
+      ]),
+    );
+    const w = new PrefetchWorker({
+      config: () => short,
+      source: new DirSource(root, 'edge/'),
+      stateFile: join(root, 's.json'),
+      now: () => NOW,
+    });
+    await w.pass({ dryRun: true });
+    expect(w.nextExpiry(NOW)).toBe(filled + 120_000);
+    expect(w.nextWait(NOW)).toBe(21_000);
+    // With the default one-day TTL the regular interval wins.
+    const long = new PrefetchWorker({
+      config: () => config,
+      source: new DirSource(root, 'edge/'),
+      stateFile: join(root, 's2.json'),
+      now: () => NOW,
+    });
+    await long.pass({ dryRun: true });
+    expect(long.nextWait(NOW)).toBe(config.prefetch.watchIntervalSeconds * 1000);
   });
 
   for (const kind of ['fs', 's3'] as const) {

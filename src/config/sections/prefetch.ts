@@ -29,7 +29,8 @@ export const PrefetchTarget = Type.Object(
   { additionalProperties: false },
 );
 
-const Hhmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' });
+const Hhmm = (description: string) =>
+  Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description });
 
 export const PrefetchSection = Type.Object(
   {
@@ -107,7 +108,10 @@ export const PrefetchSection = Type.Object(
         }),
         window: Type.Optional(
           Type.Object(
-            { start: Hhmm, end: Hhmm },
+            {
+              start: Hhmm('HH:MM (UTC) the window opens.'),
+              end: Hhmm('HH:MM (UTC) the window closes (exclusive).'),
+            },
             {
               additionalProperties: false,
               description:
