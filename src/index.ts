@@ -1,6 +1,12 @@
 /** The public surface: what embedding applications and tests need, nothing more. */
 export { type BuildOriginOptions, buildOrigin } from './app.js';
 export { classify } from './classes.js';
+export { buildFunctions, writeBuild } from './cloudfront/build.js';
+export { ensureDevSigningKeys } from './cloudfront/keys.js';
+export { buildPlan } from './cloudfront/plan.js';
+export { type CfEvent, loadViewerFunction, type RunResult } from './cloudfront/runtime.js';
+export { signViewerCookies, signViewerUrl } from './cloudfront/signer.js';
+export { verifySignedRequest } from './cloudfront/verifier.js';
 export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
 export { catalogue as errorCatalogue } from './errors.js';
 export { createLogger } from './logger.js';
