@@ -4,8 +4,9 @@
  * validation, and the same headers surviving the local edge.
  */
 
+import { PassThrough } from 'node:stream';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildConfig, ConfigError } from '../../src/config/load.js';
 import { startTestEdge, type TestEdge } from '../edge/helpers.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/origin.js';
@@ -181,6 +182,46 @@ describe('CORS at the origin', () => {
       'access-control-request-method': 'POST',
     });
     expect(demo.status).toBe(404);
+  });
+});
+
+describe('CORS on a busy answer', () => {
+  it('lets the page read Retry-After on 503 EDGEWISE_UPLOADS_BUSY', async () => {
+    const origin = await startTestOrigin({
+      cors: { origins: [SHOP] },
+      uploads: { ...uploads, maxConcurrent: 1 },
+      server,
+    });
+    const body = new PassThrough();
+    try {
+      // One upload held open (its body never ends) takes the only slot.
+      const first = await signedPutUrl(origin.url, 'busy/first.txt');
+      const held = request(`${origin.url}${first}`, {
+        method: 'PUT',
+        headers: { origin: SHOP, 'content-type': 'text/plain' },
+        body,
+      }).catch(() => undefined);
+      body.write('part of the body');
+      await vi.waitFor(async () => {
+        const second = await signedPutUrl(origin.url, 'busy/second.txt');
+        const res = await request(`${origin.url}${second}`, {
+          method: 'PUT',
+          headers: { origin: SHOP, 'content-type': 'text/plain' },
+          body: 'x',
+        });
+        const json = (await res.body.json()) as { code: string };
+        expect(res.statusCode).toBe(503);
+        expect(json.code).toBe('EDGEWISE_UPLOADS_BUSY');
+        expect(res.headers['retry-after']).toBeDefined();
+        expect(res.headers['access-control-allow-origin']).toBe(SHOP);
+        expect(res.headers['access-control-expose-headers']).toBe('retry-after');
+      });
+      body.end();
+      await held;
+    } finally {
+      body.destroy();
+      await origin.close();
+    }
   });
 });
 
