@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import type { CrossCheck } from '../schema.js';
 
@@ -213,6 +214,14 @@ export const cloudfrontRules: CrossCheck = (config, report) => {
     });
   if (s.privateKey === undefined && s.privateKeyFile !== undefined && !existsSync(s.privateKeyFile))
     report({ path: 'cloudfront.signing.privateKeyFile', message: 'file not found', value: s.privateKeyFile });
+  else if (s.privateKey !== undefined || s.privateKeyFile !== undefined) {
+    const at =
+      s.privateKey !== undefined ? 'cloudfront.signing.privateKey' : 'cloudfront.signing.privateKeyFile';
+    const problem = keyProblem(() =>
+      createPrivateKey(s.privateKey ?? readFileSync(s.privateKeyFile as string, 'utf8')),
+    );
+    if (problem) report({ path: at, message: problem });
+  }
   const classNames = new Set(config.classes.map((c) => c.name));
   for (const name of Object.keys(cf.forwardHeaders))
     if (!classNames.has(name))
@@ -226,5 +235,30 @@ export const cloudfrontRules: CrossCheck = (config, report) => {
       report({ path: at, message: 'set exactly one of publicKey or publicKeyFile' });
     else if (k.publicKey === undefined && k.publicKeyFile !== undefined && !existsSync(k.publicKeyFile))
       report({ path: `${at}.publicKeyFile`, message: 'file not found', value: k.publicKeyFile });
+    else {
+      const problem = keyProblem(() =>
+        createPublicKey(k.publicKey ?? readFileSync(k.publicKeyFile as string, 'utf8')),
+      );
+      if (problem)
+        report({
+          path: `${at}.${k.publicKey !== undefined ? 'publicKey' : 'publicKeyFile'}`,
+          message: problem,
+        });
+    }
   });
 };
+
+/** CloudFront key groups take RSA-2048 public keys; anything else fails at deploy or at the edge. */
+function keyProblem(load: () => KeyObject): string | undefined {
+  let key: KeyObject;
+  try {
+    key = load();
+  } catch (err) {
+    return `not a readable PEM key (${(err as Error).message})`;
+  }
+  if (key.asymmetricKeyType !== 'rsa')
+    return `must be an RSA key (got ${key.asymmetricKeyType ?? 'unknown'})`;
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== 2048) return `must be RSA-2048, the size CloudFront accepts (got ${bits ?? '?'} bits)`;
+  return undefined;
+}
