@@ -270,7 +270,7 @@ describe('upload page in headless Chromium', () => {
     // The only console errors are the refusals above (Chromium logs every 4xx it loads).
     expect(pageErrors.filter((e) => !/status of 41[35]/.test(e))).toEqual([]);
     await context.close();
-  });
+  }, 120_000);
 
   it('explains an expired or an altered upload link in plain words', async (ctx) => {
     if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
@@ -319,7 +319,7 @@ describe('upload page in headless Chromium', () => {
       'The server refused the upload link for “edited.txt”: it was changed or is meant for another file. Add the file again.',
     );
     await context.close();
-  });
+  }, 120_000);
 
   it('works as README says: opened on the edge URL that `edgewise dev` prints', async (ctx) => {
     if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
@@ -349,5 +349,5 @@ describe('upload page in headless Chromium', () => {
     expect((await res!.allHeaders())['content-type']).toMatch(/^image\/(avif|webp)$/);
     expect((await sharp(await res!.body()).metadata()).width).toBe(EXPECTED_WIDTH);
     await context.close();
-  });
+  }, 120_000);
 });
