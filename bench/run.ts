@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   images: () => import('./images.js'),
   edge: () => import('./edge.js'),
   prefetch: () => import('./prefetch.js'),
+  uploads: () => import('./uploads.js'),
   cloudfront: () => import('./cloudfront.js'),
 };
 

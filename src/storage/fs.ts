@@ -114,6 +114,7 @@ export class FsDriver implements StorageDriver {
     let size = 0;
     const maxBytes = options.maxBytes;
     const meter = new Transform({
+      highWaterMark: 1024 * 1024,
       transform(chunk: Buffer, _enc, cb) {
         size += chunk.length;
         if (maxBytes !== undefined && size > maxBytes) return cb(new UploadTooLarge(maxBytes));
@@ -122,8 +123,13 @@ export class FsDriver implements StorageDriver {
       },
     });
     const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    // `body` stays the caller's: piped, not pipelined, so a failure here does not destroy it
+    // (it is often a request whose client still waits for our 413 or 400).
+    const onBodyError = (err: Error) => meter.destroy(err);
+    body.once('error', onBodyError);
+    body.pipe(meter);
     try {
-      await pipeline(body, meter, out, options.signal ? { signal: options.signal } : {});
+      await pipeline(meter, out, options.signal ? { signal: options.signal } : {});
       const sha256 = sha.digest('hex');
       if (options.expectedSha256 !== undefined && options.expectedSha256.toLowerCase() !== sha256) {
         throw new ChecksumMismatch('sha-256');
@@ -145,9 +151,12 @@ export class FsDriver implements StorageDriver {
       await syncDir(dir);
       return meta;
     } catch (err) {
+      body.unpipe(meter);
       out.destroy();
       await rm(tmpPath, { force: true });
       throw options.signal?.aborted ? abortError(options.signal) : translate(err);
+    } finally {
+      body.off('error', onBodyError);
     }
   }
 

@@ -1,10 +1,11 @@
 /**
- * Reads the first bytes of a stream without losing them: returns them and a stream that
- * yields them followed by the rest, with backpressure intact (nothing beyond `bytes` is held).
+ * Reads the first bytes of a stream without losing them: returns them, and the stream with
+ * those bytes pushed back in front (`unshift`), so the body flows on with no extra hop and
+ * backpressure intact (nothing beyond about `bytes` is held).
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 
-export async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; body: PassThrough }> {
+export async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; body: Readable }> {
   const chunks: Buffer[] = [];
   let have = 0;
   await new Promise<void>((resolve, reject) => {
@@ -42,18 +43,15 @@ export async function peek(source: Readable, bytes: number): Promise<{ head: Buf
     source.once('error', onError);
   });
   const head = Buffer.concat(chunks);
-  const body = new PassThrough({ highWaterMark: 64 * 1024 });
-  if (source.readableEnded) {
-    body.end(head);
-  } else if (source.destroyed) {
+  let body: Readable;
+  if (source.readableEnded) body = Readable.from(head.length > 0 ? [head] : []);
+  else if (source.destroyed) {
+    body = new PassThrough();
     body.destroy(source.errored ?? new Error('the body stream closed before its end'));
   } else {
-    if (head.length > 0) body.write(head);
-    source.on('error', (err) => body.destroy(err));
-    source.once('close', () => {
-      if (!source.readableEnded) body.destroy(new Error('the body stream closed before its end'));
-    });
-    source.pipe(body);
+    // Put the bytes back in front of the stream: no extra stream hop for the rest of the body.
+    if (head.length > 0) source.unshift(head);
+    body = source;
   }
   return { head: head.subarray(0, bytes), body };
 }

@@ -41,8 +41,8 @@ export async function receiveUpload(o: ReceiveOptions): Promise<ObjectMeta> {
       if (effective !== type && !typeAllowed(effective, o.config.allowedTypes, o.grantTypes))
         throw new UnsupportedType(effective);
     } catch (err) {
-      o.body.unpipe(peeked.body);
-      peeked.body.destroy();
+      // The caller owns the request; a PassThrough-free peek has nothing of its own to tear down.
+      if (peeked.body !== o.body) peeked.body.destroy();
       throw err;
     }
   }
