@@ -53,6 +53,20 @@ async function adaptsize(): Promise<void> {
     `load (xz -dc + parse) ${fmt(loadMs)} ms; simulate all sizes median ${fmt(median(times))} ms of 3\n`,
   );
 
+  const policies: Array<Array<string | number>> = [['cache', 'LRU', 'SIEVE', 'S3-FIFO', 'S3-FIFO vs LRU']];
+  for (const size of report.sizes) {
+    const ohr = (p: 'lru' | 'sieve' | 's3fifo') => objectHitRatio(runStore(trace, size.cacheBytes, p));
+    const [l, sv, s3] = [ohr('lru'), ohr('sieve'), ohr('s3fifo')];
+    policies.push([
+      size.label,
+      `${(l * 100).toFixed(2)}%`,
+      `${(sv * 100).toFixed(2)}%`,
+      `${(s3 * 100).toFixed(2)}%`,
+      `${(s3 / l).toFixed(3)}×`,
+    ]);
+  }
+  printTable('Store policies, object hit ratio (why the edge defaults to S3-FIFO)', policies);
+
   const cache = report.sizes[1]!.cacheBytes;
   const lru = runStore(trace, cache, 'lru');
   const rows: Array<Array<string | number>> = [
