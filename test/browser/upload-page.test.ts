@@ -55,6 +55,7 @@ interface PageElement {
   naturalWidth?: number;
   currentSrc?: string;
 }
+declare const DataTransfer: new () => { items: { add(file: File): void } };
 declare const document: {
   querySelectorAll(selector: string): Iterable<PageElement>;
   querySelector(selector: string): PageElement | null;
@@ -348,6 +349,18 @@ describe('upload page in headless Chromium', () => {
     const res = responses.find((x) => x.url() === img.currentSrc);
     expect((await res!.allHeaders())['content-type']).toMatch(/^image\/(avif|webp)$/);
     expect((await sharp(await res!.body()).metadata()).width).toBe(EXPECTED_WIDTH);
+
+    // Dropped rather than picked: the drop zone takes files too.
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped on the page'], 'dropped.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    await page.dispatchEvent('#picker', 'drop', { dataTransfer: dropped });
+    await settled(page, 2);
+    const drop = await row(page, 'dropped.txt');
+    expect(drop.status).toBe('Uploaded');
+    expect(drop.progress).toBe(100);
     await context.close();
   }, 120_000);
 });
