@@ -83,7 +83,8 @@ function isLoopback(origin: string): boolean {
 export function allowOrigin(config: Readonly<EdgewiseConfig>, origin: string): string | undefined {
   const { origins } = config.cors;
   if (origins.includes('*')) return '*';
-  // "null" (sandboxed frames, file: pages) is never allowed: it is shared by unrelated pages.
+  // Short of "*", the origin "null" (sandboxed frames, file: pages) is never allowed: unrelated
+  // pages share it. normaliseOrigin refuses it.
   const given = normaliseOrigin(origin);
   if (given === undefined) return undefined;
   if (origins.some((o) => normaliseOrigin(o) === given)) return given;
