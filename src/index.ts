@@ -14,3 +14,4 @@ export { type RunningOrigin, startOrigin } from './server.js';
 export { FsDriver } from './storage/fs.js';
 export { createStorage } from './storage/index.js';
 export type { ObjectMeta, StorageDriver, StoredObject } from './storage/types.js';
+export { type CacheStore, type CacheStoreOptions, createCacheStore, POLICIES, type PolicyName } from './edge/store/index.js';
