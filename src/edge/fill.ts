@@ -61,13 +61,27 @@ export function varyNames(headers: StoredHeaders): string[] {
   ].sort();
 }
 
-/** Secondary key for a Vary'd response: the nominated request headers, whitespace-normalised (RFC 9111 §4.1). */
+/**
+ * Secondary key for a Vary'd response: the nominated request headers, normalised so equivalent
+ * requests share a variant (RFC 9111 §4.1 allows normalising): list members trimmed, and for
+ * Accept-Language also lowercased and ordered (language tags are case-insensitive, and with
+ * explicit q-values the order carries no meaning).
+ */
 export function variantKey(primary: string, names: string[] | undefined, headers: RequestHeaders): string {
   if (!names || names.length === 0) return primary;
   let k = primary;
   for (const n of names) {
     const v = headers[n];
-    k += `\u0002${v === undefined ? '\u0003' : (Array.isArray(v) ? v.join(',') : v).replace(/\s+/g, ' ').trim()}`;
+    if (v === undefined) {
+      k += '\u0002\u0003';
+      continue;
+    }
+    let members = (Array.isArray(v) ? v.join(',') : v)
+      .split(',')
+      .map((m) => m.replace(/\s+/g, ''))
+      .filter((m) => m !== '');
+    if (n === 'accept-language') members = members.map((m) => m.toLowerCase()).sort();
+    k += `\u0002${members.join(',')}`;
   }
   return k;
 }

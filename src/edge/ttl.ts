@@ -104,7 +104,7 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
     if (min === 0) return NOT_STORED('no-store/no-cache/private');
     ttl = min;
   } else if (explicit) {
-    ttl = clamp(explicitLifetime(policy, cc), min, max);
+    ttl = clamp(explicitLifetime(policy, cc, headers), min, max);
   } else if (isError) {
     ttl = input.errorCachingMinTtl;
     if (ttl === 0) return NOT_STORED('error');
@@ -135,15 +135,23 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
  * responses it would not store (it applies its own shared-cache rules, checked above), so the
  * figure is taken from it only for the storable case and from the directives otherwise.
  */
-function explicitLifetime(policy: CachePolicy, cc: Record<string, string | boolean | undefined>): number {
+function explicitLifetime(
+  policy: CachePolicy,
+  cc: Record<string, string | boolean | undefined>,
+  headers: StoredHeaders,
+): number {
   const fromPolicy = policy.maxAge();
   if (fromPolicy > 0) return fromPolicy;
   const seconds = (v: string | boolean | undefined) =>
     typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0;
   if (cc['s-maxage'] !== undefined) return seconds(cc['s-maxage']);
   if (cc['max-age'] !== undefined) return seconds(cc['max-age']);
-  // Only Expires: the library already computed it (0 when invalid or in the past, §5.3).
-  return 0;
+  // Only Expires, on a status the library does not store (an error CloudFront caches):
+  // Expires minus Date (RFC 9111 §4.2.1); invalid or past means already expired (§5.3).
+  const expires = Date.parse(headerString(headers.expires) ?? '');
+  const date = Date.parse(headerString(headers.date) ?? '');
+  if (Number.isNaN(expires)) return 0;
+  return Math.max(0, (expires - (Number.isNaN(date) ? Date.now() : date)) / 1000);
 }
 
 function clamp(value: number, min: number, max: number): number {

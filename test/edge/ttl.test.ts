@@ -81,3 +81,14 @@ describe('CloudFront TTL rules', () => {
     });
   });
 });
+
+describe('explicit freshness on statuses the RFC library does not store', () => {
+  it('computes Expires minus Date for a cached error', () => {
+    const date = new Date(Date.now()).toUTCString();
+    const expires = new Date(Date.now() + 3600_000).toUTCString();
+    const r = ttl({ date, expires }, { status: 500, err: 0 });
+    expect(r.store).toBe(true);
+    expect(r.ttl).toBeGreaterThanOrEqual(3599);
+    expect(ttl({ date, expires: 'garbage' }, { status: 500, err: 0 }).store).toBe(false);
+  });
+});

@@ -36,13 +36,18 @@ export function selectRepresentation(
   const lastModified = headerString(headers['last-modified']);
   const inm = headerString(req['if-none-match']);
   const ims = headerString(req['if-modified-since']);
-  if ((inm !== undefined || ims !== undefined) && (etag !== undefined || lastModified !== undefined)) {
+  if (
+    (inm !== undefined || ims !== undefined) &&
+    (etag !== undefined || lastModified !== undefined || headers.date !== undefined)
+  ) {
     const reqHeaders: Record<string, string> = {};
     if (inm !== undefined) reqHeaders['if-none-match'] = inm;
     if (ims !== undefined) reqHeaders['if-modified-since'] = ims;
     const resHeaders: Record<string, string> = {};
     if (etag !== undefined) resHeaders.etag = etag;
-    if (lastModified !== undefined) resHeaders['last-modified'] = lastModified;
+    // Without Last-Modified, the stored response's Date stands in for it (RFC 9111 §4.3.2).
+    const modified = lastModified ?? headerString(headers.date);
+    if (modified !== undefined) resHeaders['last-modified'] = modified;
     if (fresh(reqHeaders, resHeaders)) return { kind: 'not-modified' };
   }
   const range = headerString(req.range);
