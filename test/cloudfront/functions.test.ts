@@ -170,6 +170,25 @@ for (const mode of ['inline', 'kvs'] as const) {
   });
 }
 
+describe('KeyValueStore mode when the store lacks the keys', () => {
+  test('the request passes through unchanged and Cache-Control is left as sent; the failure is logged', async () => {
+    const { config } = buildConfig({ cloudfront: { functions: { classSource: 'kvs' } } }, undefined);
+    const out = buildFunctions(config);
+    const lines: string[] = [];
+    const empty = { get: () => undefined };
+    const reqFn = loadViewerFunction(out.viewerRequest.code, { kvs: empty, log: (l) => lines.push(l) });
+    const ev = fixture('viewer-request', 'static-query-unsorted');
+    const before = JSON.stringify(ev.request);
+    expect(JSON.stringify(asRequest(await reqFn.run(ev)))).toBe(before);
+    const resFn = loadViewerFunction(out.viewerResponse.code, { kvs: empty, log: (l) => lines.push(l) });
+    const res = asResponse(await resFn.run(fixture('viewer-response', 'static-css')));
+    expect(res.headers?.['cache-control']?.value).toBe('public, max-age=3600, s-maxage=86400');
+    expect(res.headers?.['x-content-type-options']?.value).toBe('nosniff');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/KeyValueStore read failed/);
+  });
+});
+
 describe('TTL edits flow from YAML into the built functions', () => {
   test('browserTtl change changes the inline function and the KVS entry', async () => {
     const base = load();
