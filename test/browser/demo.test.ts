@@ -246,7 +246,7 @@ describe('how the commands treat dev.demoUploads', () => {
         EDGEWISE__STORAGE__FS__DATADIR: join(dir, 'data'),
       },
     });
-    expect(res.code).toBe(2);
+    expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain('dev.demoUploads is for `edgewise dev` only');
   });
 });
