@@ -116,6 +116,7 @@ export function toCloudFormation(plan: Plan, built: BuildOutput): Json {
       o.CachedMethods = allowed.CachedMethods ?? ['GET', 'HEAD'];
       o.AllowedMethods = (allowed.Items as Json[]) ?? [];
     }
+    if (o.FieldLevelEncryptionId === '') delete o.FieldLevelEncryptionId;
     const tkg = o.TrustedKeyGroups as Record<string, Json>;
     if (tkg && !Array.isArray(tkg)) {
       if (tkg.Enabled) o.TrustedKeyGroups = tkg.Items ?? [];
