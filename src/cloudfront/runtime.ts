@@ -103,7 +103,7 @@ const DISALLOWED_PREFIXES = ['x-amz-cf-', 'x-edge-'];
 
 /** Headers a function may read but not add, change or remove, per event type. */
 export const READ_ONLY: Record<CfEventType, readonly string[]> = {
-  'viewer-request': ['content-length', 'host', 'transfer-encoding'],
+  'viewer-request': ['content-length', 'host', 'transfer-encoding', 'via'],
   'viewer-response': ['content-encoding', 'content-length', 'transfer-encoding', 'warning', 'via'],
 };
 
