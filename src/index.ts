@@ -8,10 +8,16 @@ export { type CfEvent, loadViewerFunction, type RunResult } from './cloudfront/r
 export { signViewerCookies, signViewerUrl } from './cloudfront/signer.js';
 export { verifySignedRequest } from './cloudfront/verifier.js';
 export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
+export {
+  type CacheStore,
+  type CacheStoreOptions,
+  createCacheStore,
+  POLICIES,
+  type PolicyName,
+} from './edge/store/index.js';
 export { catalogue as errorCatalogue } from './errors.js';
 export { createLogger } from './logger.js';
 export { type RunningOrigin, startOrigin } from './server.js';
 export { FsDriver } from './storage/fs.js';
 export { createStorage } from './storage/index.js';
 export type { ObjectMeta, StorageDriver, StoredObject } from './storage/types.js';
-export { type CacheStore, type CacheStoreOptions, createCacheStore, POLICIES, type PolicyName } from './edge/store/index.js';
