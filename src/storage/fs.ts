@@ -114,7 +114,8 @@ export class FsDriver implements StorageDriver {
     let size = 0;
     const maxBytes = options.maxBytes;
     const meter = new Transform({
-      highWaterMark: 1024 * 1024,
+      // The write stream's 1 MiB buffer batches disk writes; the meter only passes chunks on.
+      highWaterMark: 64 * 1024,
       transform(chunk: Buffer, _enc, cb) {
         size += chunk.length;
         if (maxBytes !== undefined && size > maxBytes) return cb(new UploadTooLarge(maxBytes));
