@@ -95,7 +95,11 @@ function encode(img: Sharp, format: ImageOutputFormat, q: number, limits: Transf
   switch (format) {
     case 'avif':
       // 4:2:0 like every JPEG and WebP: photos lose nothing visible, encoding is faster and smaller.
-      return img.avif({ quality: q, effort: limits.avif.effort, chromaSubsampling: '4:2:0' });
+      return img.avif({
+        quality: Math.max(1, Math.round(q * limits.avif.qualityScale)),
+        effort: limits.avif.effort,
+        chromaSubsampling: '4:2:0',
+      });
     case 'webp':
       return img.webp({ quality: q, effort: limits.webp.effort });
     case 'jpeg':

@@ -73,7 +73,7 @@ export const ImagesSection = Type.Object(
         'No output side is longer than this; results that would be are scaled down to fit. 16383 is the WebP format limit.',
     }),
     transformTimeoutSeconds: Type.Integer({
-      default: 10,
+      default: 20,
       minimum: 1,
       maximum: 120,
       description:
@@ -113,6 +113,13 @@ export const ImagesSection = Type.Object(
     }),
     avif: Type.Object(
       {
+        qualityScale: Type.Number({
+          default: 0.7,
+          minimum: 0.3,
+          maximum: 1,
+          description:
+            'AVIF is encoded at round(q × qualityScale): its quality scale is stricter than JPEG’s and WebP’s (sharp’s own defaults are AVIF 50 vs 80), so the same q looks alike in every format and AVIF is not larger than WebP.',
+        }),
         effort: Type.Integer({
           default: 2,
           minimum: 0,
