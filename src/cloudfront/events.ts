@@ -56,6 +56,13 @@ export function parseCookies(header: string | string[] | undefined): CfMap {
   return out;
 }
 
+/** HTTP/2 carries the host as :authority (RFC 9113 §8.3.1); CloudFront shows it as host. */
+function withHost(map: CfMap, headers: IncomingHttpHeaders): CfMap {
+  const authority = headers[':authority'];
+  if (map.host === undefined && typeof authority === 'string') map.host = { value: authority };
+  return map;
+}
+
 export interface RequestEventInput {
   method: string;
   /** Path and query as received (`/a/b?x=1`), not decoded. */
@@ -72,7 +79,7 @@ export function requestEvent(input: RequestEventInput): CfEvent {
     method: input.method.toUpperCase(),
     uri: q === -1 ? input.url : input.url.slice(0, q),
     querystring: parseQuery(q === -1 ? '' : input.url.slice(q + 1)),
-    headers: toCfHeaders(input.headers, ['cookie']),
+    headers: withHost(toCfHeaders(input.headers, ['cookie']), input.headers),
     cookies: parseCookies(input.headers.cookie),
   };
   return {

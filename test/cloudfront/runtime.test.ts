@@ -40,6 +40,16 @@ describe('event shape (AWS event structure)', () => {
     expect(serializeQuery(ev.request.querystring)).toBe('b=2&a=1&a=3');
   });
 
+  test('HTTP/2 :authority becomes host; pseudo-headers are not exposed', () => {
+    const ev = requestEvent({
+      method: 'GET',
+      url: '/a',
+      headers: { ':authority': 'cdn.example.com', ':path': '/a', ':method': 'GET', accept: '*/*' },
+      clientIp: '::1',
+    });
+    expect(ev.request.headers).toEqual({ host: { value: 'cdn.example.com' }, accept: { value: '*/*' } });
+  });
+
   test('response event: Set-Cookie becomes cookies with attributes', () => {
     const ev = responseEvent(reqEvent().request, '198.51.100.11', {
       statusCode: 200,
