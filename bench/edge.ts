@@ -44,8 +44,20 @@ const autocannonBin = join(
   'autocannon.js',
 );
 
-/** autocannon in its own process, so the load generator does not share an event loop with a server. */
-function load(url: string): Promise<number> {
+interface LoadResult {
+  rps: number;
+  /** CPU time this process (the server under test) spent per request, µs. */
+  cpuPerRequest: number;
+}
+
+/**
+ * autocannon in its own process, so the load generator does not share an event loop with a
+ * server. The servers run in this process, one at a time under load, so this process's CPU time
+ * over the run divided by the requests served is the server's cost per request: a figure that
+ * holds up better than req/s on a machine other work is also using.
+ */
+function load(url: string): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -59,9 +71,18 @@ function load(url: string): Promise<number> {
     });
     child.once('exit', () => {
       try {
-        const r = JSON.parse(out) as { requests: { average: number }; non2xx: number; errors: number };
+        const cpu = process.cpuUsage(cpu0);
+        const r = JSON.parse(out) as {
+          requests: { average: number; total: number };
+          non2xx: number;
+          errors: number;
+        };
         if (r.non2xx + r.errors > 0) reject(new Error(`${r.non2xx + r.errors} failed responses from ${url}`));
-        else resolve(r.requests.average);
+        else
+          resolve({
+            rps: r.requests.average,
+            cpuPerRequest: (cpu.user + cpu.system) / Math.max(1, r.requests.total),
+          });
       } catch (err) {
         reject(err);
       }
@@ -139,15 +160,30 @@ export async function run(): Promise<void> {
   try {
     for (const s of SIZES) await (await request(`${edge.url}${s.path}`)).body.dump();
     const hits = async (label: string) => {
-      const rows: Array<Array<string | number>> = [['object', 'edge req/s', 'node:http req/s', 'ratio']];
+      const rows: Array<Array<string | number>> = [
+        [
+          'object',
+          'edge req/s',
+          'node:http req/s',
+          'ratio',
+          'edge CPU µs/req',
+          'node:http CPU µs/req',
+          'CPU ratio',
+        ],
+      ];
       for (const s of SIZES) {
-        const e: number[] = [];
-        const b: number[] = [];
+        const e: LoadResult[] = [];
+        const b: LoadResult[] = [];
         for (let i = 0; i < ROUNDS; i++) {
           e.push(await load(`${edge.url}${s.path}`));
           b.push(await load(`${bareUrl}${s.path}`));
         }
-        rows.push([s.name, median(e), median(b), (median(e) / median(b)).toFixed(2)]);
+        const er = median(e.map((x) => x.rps));
+        const br = median(b.map((x) => x.rps));
+        const ec = median(e.map((x) => x.cpuPerRequest));
+        const bc = median(b.map((x) => x.cpuPerRequest));
+        // CPU ratio: bare cost ÷ edge cost, comparable to the req/s ratio on an idle machine.
+        rows.push([s.name, er, br, (er / br).toFixed(2), ec, bc, (bc / ec).toFixed(2)]);
       }
       printTable(
         `Cache hits, HTTP/1.1 keep-alive, ${CONNECTIONS} connections, ${label} (median of ${ROUNDS} × ${RUN_SECONDS} s)`,
