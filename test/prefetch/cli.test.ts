@@ -25,11 +25,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('edgewise prefetch run', () => {
+/** A CLI start takes seconds, more on a machine shared with other test runs. */
+const SLOW = 100_000;
+
+describe('edgewise prefetch run', { timeout: 3 * SLOW }, () => {
   it('plans from the log directory and prints JSON with --json --dry-run', async () => {
     const r = await runCli(
       ['prefetch', 'run', '--json', '--dry-run', '--state', join(dir, 'dry-state.json')],
-      { cwd: dir },
+      { cwd: dir, timeoutMs: SLOW },
     );
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as {
@@ -47,7 +50,7 @@ describe('edgewise prefetch run', () => {
   it('prints the summary table and exits 1 when every warming request failed', async () => {
     const r = await runCli(
       ['prefetch', 'run', '--target', 'http://127.0.0.1:1', '--state', join(dir, 'state.json')],
-      { cwd: dir },
+      { cwd: dir, timeoutMs: SLOW },
     );
     expect(r.code).toBe(1);
     for (const row of ['planned', 'warmed', 'already fresh', 'failed', 'bytes', 'origin requests'])
@@ -57,7 +60,10 @@ describe('edgewise prefetch run', () => {
   });
 
   it('exits 2 on a bad --target', async () => {
-    const r = await runCli(['prefetch', 'run', '--target', 'ftp://example.test'], { cwd: dir });
+    const r = await runCli(['prefetch', 'run', '--target', 'ftp://example.test'], {
+      cwd: dir,
+      timeoutMs: SLOW,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/must be http or https/);
   });

@@ -143,9 +143,14 @@ describe('simulator', () => {
   });
 });
 
-describe('edgewise prefetch simulate (CLI)', () => {
+/** A CLI start takes seconds, more on a machine shared with other test runs. */
+const SLOW = 100_000;
+
+describe('edgewise prefetch simulate (CLI)', { timeout: 3 * SLOW }, () => {
   it('prints the table and the targets for the AdaptSize trace', async () => {
-    const r = await runCli(['prefetch', 'simulate', '--trace', ADAPTSIZE, '--cache-size', '1%']);
+    const r = await runCli(['prefetch', 'simulate', '--trace', ADAPTSIZE, '--cache-size', '1%'], {
+      timeoutMs: SLOW,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/66,987 requests, 36,815 objects/);
     for (const row of ['LRU', 's3fifo + prefetch', 'offline bound', 'infinite cache'])
@@ -154,17 +159,10 @@ describe('edgewise prefetch simulate (CLI)', () => {
   });
 
   it('answers --json with ratios a machine can check', async () => {
-    const r = await runCli([
-      'prefetch',
-      'simulate',
-      '--trace',
-      SAMPLE_LOG,
-      '--cache-size',
-      '10%',
-      '--json',
-      '--policy',
-      'lru',
-    ]);
+    const r = await runCli(
+      ['prefetch', 'simulate', '--trace', SAMPLE_LOG, '--cache-size', '10%', '--json', '--policy', 'lru'],
+      { timeoutMs: SLOW },
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as {
       requests: number;
@@ -184,7 +182,7 @@ describe('edgewise prefetch simulate (CLI)', () => {
       [['prefetch', 'simulate', '--trace', join(dir, 'missing.trace')], /cannot read trace/],
     ];
     for (const [args, msg] of cases) {
-      const r = await runCli(args);
+      const r = await runCli(args, { timeoutMs: SLOW });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(msg);
     }
