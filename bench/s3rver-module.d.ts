@@ -24,6 +24,7 @@ declare module 's3rver' {
     middleware: Middleware[];
     store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
     run(): Promise<{ address: string; port: number }>;
+    httpServer: Server;
     close(): Promise<void>;
   }
   export default S3rver;

@@ -18,6 +18,8 @@ export interface RunningS3rver {
   directory: string;
   /** Upload ids of multipart uploads begun and neither completed nor aborted. */
   pendingUploads(): Promise<string[]>;
+  /** Stops answering at once (open connections are cut): a storage outage mid-upload. */
+  kill(): void;
   /** Moves the start of every pending multipart upload `ms` into the past (for cleanup tests). */
   backdateUploads(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +84,7 @@ export async function startS3rver(): Promise<RunningS3rver> {
     return next();
   });
   const address = await server.run();
+  let killed = false;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     bucket: TEST_BUCKET,
@@ -94,8 +97,13 @@ export async function startS3rver(): Promise<RunningS3rver> {
       for (const u of await listUploads(TEST_BUCKET))
         await utimes(join(uploadsDir(TEST_BUCKET), u.id), when, when);
     },
+    kill() {
+      server.httpServer.closeAllConnections();
+      server.httpServer.close();
+      killed = true;
+    },
     async close() {
-      await server.close();
+      if (!killed) await server.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
