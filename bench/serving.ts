@@ -8,8 +8,10 @@
  *     servers serve 30–50% slower for minutes).
  *
  * Servers run in child processes (bench/serving-server.ts). Each cell is the median of
- * ROUNDS runs, edgewise and baseline alternating so drift hits both. Ratio = edgewise req/s
- * divided by @fastify/static req/s (≥ 1.0 means edgewise is at least as fast).
+ * ROUNDS runs, edgewise and baseline alternating so drift hits both. Two ratios, both ≥ 1.0
+ * when edgewise is at least as fast: req/s (edgewise ÷ static), and server CPU time per
+ * request (static ÷ edgewise). The second is the steadier one on a shared machine: req/s
+ * moves with whatever else is running, CPU per request much less.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,14 +29,35 @@ const SIZES = [
   { name: '1 MiB', file: 'f1m.txt', bytes: 1024 * 1024 },
 ];
 const CONNECTIONS = 64;
-const RUN_SECONDS = Number(process.env.BENCH_SERVING_SECONDS ?? 2.5);
-const ROUNDS = 2;
+const RUN_SECONDS = Number(process.env.BENCH_SERVING_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_SERVING_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_SERVING_IDLE_MS ?? 60_000);
 
 interface Server {
   kind: 'edgewise' | 'static';
   port: number;
   child: ChildProcess;
+}
+
+interface Sample {
+  /** Requests per second. */
+  rps: number;
+  /** Server CPU time (user + system, all threads) per request, in microseconds. */
+  cpuUs: number;
+}
+
+function cpuOf(s: Server): Promise<number> {
+  return new Promise((resolve) => {
+    s.child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu.user + m.cpu.system));
+    s.child.send('cpu');
+  });
+}
+
+async function measured(s: Server, load: () => Promise<{ rps: number; requests: number }>): Promise<Sample> {
+  const before = await cpuOf(s);
+  const r = await load();
+  const after = await cpuOf(s);
+  return { rps: r.rps, cpuUs: (after - before) / Math.max(1, r.requests) };
 }
 
 async function startServer(
@@ -44,7 +67,7 @@ async function startServer(
 ): Promise<Server> {
   const entry = join(import.meta.dirname, 'serving-server.js');
   const args = [entry, kind, dir, ...(tls ? [tls.cert, tls.key] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
@@ -58,7 +81,7 @@ async function startServer(
   return { kind, port, child };
 }
 
-async function h1(port: number, file: string, scheme = 'http'): Promise<number> {
+async function h1(port: number, file: string, scheme = 'http'): Promise<{ rps: number; requests: number }> {
   const result = await autocannon({
     url: `${scheme}://127.0.0.1:${port}/static/${file}`,
     connections: CONNECTIONS,
@@ -67,11 +90,11 @@ async function h1(port: number, file: string, scheme = 'http'): Promise<number> 
   });
   const bad = result.non2xx + result.errors;
   if (bad > 0) throw new Error(`${bad} failed responses from port ${port}`);
-  return result.requests.average;
+  return { rps: result.requests.average, requests: result.requests.total };
 }
 
 /** 64 concurrent request loops over HTTP/2 (undici multiplexes them on its session). */
-async function h2(port: number, file: string, agent: Agent): Promise<number> {
+async function h2(port: number, file: string, agent: Agent): Promise<{ rps: number; requests: number }> {
   const url = `https://127.0.0.1:${port}/static/${file}`;
   const until = Date.now() + RUN_SECONDS * 1000;
   let done = 0;
@@ -85,30 +108,40 @@ async function h2(port: number, file: string, agent: Agent): Promise<number> {
   };
   const start = Date.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
-  return done / ((Date.now() - start) / 1000);
+  return { rps: done / ((Date.now() - start) / 1000), requests: done };
 }
 
 async function pair(
   label: string,
-  measure: (s: Server) => Promise<number>,
+  load: (s: Server) => Promise<{ rps: number; requests: number }>,
   ew: Server,
   st: Server,
 ): Promise<Array<string | number>> {
-  const e: number[] = [];
-  const s: number[] = [];
+  const e: Sample[] = [];
+  const s: Sample[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     // Alternate who goes first so warm-up and drift are shared.
     if (i % 2 === 0) {
-      s.push(await measure(st));
-      e.push(await measure(ew));
+      s.push(await measured(st, () => load(st)));
+      e.push(await measured(ew, () => load(ew)));
     } else {
-      e.push(await measure(ew));
-      s.push(await measure(st));
+      e.push(await measured(ew, () => load(ew)));
+      s.push(await measured(st, () => load(st)));
     }
   }
-  const em = median(e);
-  const sm = median(s);
-  return [label, Math.round(em), Math.round(sm), (em / sm).toFixed(2)];
+  const eRps = median(e.map((x) => x.rps));
+  const sRps = median(s.map((x) => x.rps));
+  const eCpu = median(e.map((x) => x.cpuUs));
+  const sCpu = median(s.map((x) => x.cpuUs));
+  return [
+    label,
+    Math.round(eRps),
+    Math.round(sRps),
+    (eRps / sRps).toFixed(2),
+    eCpu.toFixed(0),
+    sCpu.toFixed(0),
+    (sCpu / eCpu).toFixed(2),
+  ];
 }
 
 async function phase(
@@ -116,7 +149,17 @@ async function phase(
   servers: { ew: Server; st: Server; ewTls: Server; stTls: Server },
   agent: Agent,
 ): Promise<void> {
-  const rows: Array<Array<string | number>> = [['case', 'edgewise req/s', '@fastify/static req/s', 'ratio']];
+  const rows: Array<Array<string | number>> = [
+    [
+      'case',
+      'edgewise req/s',
+      'static req/s',
+      'ratio',
+      'edgewise CPU µs/req',
+      'static CPU µs/req',
+      'CPU ratio',
+    ],
+  ];
   for (const size of SIZES) {
     rows.push(await pair(`HTTP/1.1 ${size.name}`, (s) => h1(s.port, size.file), servers.ew, servers.st));
   }

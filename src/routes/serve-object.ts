@@ -75,6 +75,7 @@ function mergeVary(
   extra: string[] | undefined,
   acceptEncoding: boolean,
 ): string | undefined {
+  if (existing === undefined && extra === undefined) return acceptEncoding ? 'accept-encoding' : undefined;
   const tokens: string[] = [];
   const add = (t: string) => {
     const v = t.trim();
