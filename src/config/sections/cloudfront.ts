@@ -37,20 +37,38 @@ export const CloudfrontSection = Type.Object(
           description:
             'DNS name CloudFront connects to for the origin (the load balancer in front of `edgewise serve`).',
         }),
-        originId: Type.String({ default: 'edgewise-origin', minLength: 1, maxLength: 128 }),
+        originId: Type.String({
+          default: 'edgewise-origin',
+          minLength: 1,
+          maxLength: 128,
+          description:
+            'Id of the origin inside the distribution; behaviors target it (CloudFront caps ids at 128 characters).',
+        }),
         originProtocolPolicy: Type.Union(
           [Type.Literal('https-only'), Type.Literal('http-only'), Type.Literal('match-viewer')],
           { default: 'https-only', description: 'How CloudFront connects to the origin.' },
         ),
         priceClass: Type.Union(
           [Type.Literal('PriceClass_100'), Type.Literal('PriceClass_200'), Type.Literal('PriceClass_All')],
-          { default: 'PriceClass_100' },
+          {
+            default: 'PriceClass_100',
+            description:
+              'Edge locations used: 100 is North America and Europe, the cheapest; All is every location.',
+          },
         ),
         httpVersion: Type.Union(
           [Type.Literal('http2'), Type.Literal('http2and3'), Type.Literal('http3'), Type.Literal('http1.1')],
-          { default: 'http2and3' },
+          {
+            default: 'http2and3',
+            description:
+              'HTTP versions CloudFront offers viewers; http2and3 adds QUIC where clients support it.',
+          },
         ),
-        comment: Type.String({ default: 'edgewise', maxLength: 128 }),
+        comment: Type.String({
+          default: 'edgewise',
+          maxLength: 128,
+          description: 'Distribution comment shown in the console (CloudFront allows 128 characters).',
+        }),
         namePrefix: Type.String({
           default: 'edgewise',
           pattern: '^[A-Za-z0-9_-]{1,40}$',
@@ -96,7 +114,9 @@ export const CloudfrontSection = Type.Object(
       Type.Object(
         {
           id: KeyPairId,
-          publicKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+          publicKeyFile: Type.Optional(
+            Type.String({ minLength: 1, description: 'PEM file of the RSA-2048 public key.' }),
+          ),
           publicKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM text of the public key.' })),
         },
         { additionalProperties: false },
@@ -159,7 +179,11 @@ export const CloudfrontSection = Type.Object(
           description:
             'Strict-Transport-Security max-age (2 years, the preload-list minimum is 1 year); 0 omits the header.',
         }),
-        hstsIncludeSubdomains: Type.Boolean({ default: true }),
+        hstsIncludeSubdomains: Type.Boolean({
+          default: true,
+          description:
+            'Add includeSubDomains to Strict-Transport-Security (required for the browsers’ preload list).',
+        }),
         referrerPolicy: Type.Union(
           [
             'no-referrer',
