@@ -30,8 +30,8 @@ import { FsDriver } from '../src/storage/fs.js';
 import { fmt, median, printTable } from './lib.js';
 
 const COLD_RUNS = Number(process.env.BENCH_IMAGES_RUNS ?? 7);
-const WARM_SECONDS = Number(process.env.BENCH_IMAGES_WARM_SECONDS ?? 3);
-const WARM_ROUNDS = 3;
+const WARM_SECONDS = Number(process.env.BENCH_IMAGES_WARM_SECONDS ?? 1.5);
+const WARM_ROUNDS = 6;
 const CONNECTIONS = 16;
 const CLI = join(import.meta.dirname, '..', 'src', 'cli.js');
 
