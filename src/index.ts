@@ -16,6 +16,8 @@ export {
   type PolicyName,
 } from './edge/store/index.js';
 export { catalogue as errorCatalogue } from './errors.js';
+export { imageUrl, srcset } from './images/srcset.js';
+export { imageVariantKey, imageVariantPrefix } from './images/variant-key.js';
 export { createLogger } from './logger.js';
 export { type RunningOrigin, startOrigin } from './server.js';
 export { FsDriver } from './storage/fs.js';
