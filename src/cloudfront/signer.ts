@@ -101,12 +101,12 @@ export function normaliseIpRange(range: string): string {
   return `${addr}/${prefix}`;
 }
 
-interface Window {
+interface Validity {
   dateLessThan: number;
   dateGreaterThan: number | undefined;
 }
 
-function window(config: SignerConfig, opts: SignOptions): Window {
+function validity(config: SignerConfig, opts: SignOptions): Validity {
   const s = config.cloudfront.signing;
   const ttl = opts.expiresInSeconds ?? s.defaultExpiresSeconds;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > s.maxExpiresSeconds)
@@ -123,7 +123,7 @@ function window(config: SignerConfig, opts: SignOptions): Window {
 }
 
 /** The custom policy JSON, in the key order of the CloudFront documentation, without whitespace. */
-export function customPolicy(resource: string, w: Window, ipRange: string | undefined): string {
+export function customPolicy(resource: string, w: Validity, ipRange: string | undefined): string {
   const condition: Record<string, unknown> = { DateLessThan: { 'AWS:EpochTime': w.dateLessThan } };
   if (w.dateGreaterThan !== undefined) condition.DateGreaterThan = { 'AWS:EpochTime': w.dateGreaterThan };
   if (ipRange !== undefined) condition.IpAddress = { 'AWS:SourceIp': ipRange };
@@ -134,7 +134,7 @@ export function customPolicy(resource: string, w: Window, ipRange: string | unde
 export function signViewerUrl(config: SignerConfig, url: string, opts: SignOptions = {}): string {
   const key = requireSigningKey(config);
   const target = canonicalUrl(absolute(config, url));
-  const w = window(config, opts);
+  const w = validity(config, opts);
   const creds = { keyPairId: key.keyPairId, privateKey: key.privateKeyPem, algorithm: key.algorithm };
   const ip = opts.ipRange === undefined ? undefined : normaliseIpRange(opts.ipRange);
   if (w.dateGreaterThan === undefined && ip === undefined && opts.wildcardResource === undefined)
@@ -166,7 +166,7 @@ export function signViewerCookies(
   opts: SignOptions & { resource?: string } = {},
 ): SignedCookie[] {
   const key = requireSigningKey(config);
-  const w = window(config, opts);
+  const w = validity(config, opts);
   const ip = opts.ipRange === undefined ? undefined : normaliseIpRange(opts.ipRange);
   const resource = absoluteResource(config, opts.resource ?? opts.wildcardResource ?? '/*');
   const out = getSignedCookies({
