@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { classify } from '../../src/classes.js';
 import { buildFunctions, edgeFunctionsDir, kvsLookup } from '../../src/cloudfront/build.js';
 import { type CfEvent, loadViewerFunction, type RunResult } from '../../src/cloudfront/runtime.js';
 import { buildConfig } from '../../src/config/index.js';
@@ -169,6 +170,61 @@ for (const mode of ['inline', 'kvs'] as const) {
     });
   });
 }
+
+describe('classification agrees with src/classes.ts', () => {
+  test('same class for every path, with ?, mid-path * and regex metacharacters in patterns', async () => {
+    const cls = (name: string, pathPatterns: string[]) => ({
+      name,
+      pathPatterns,
+      ttl: { default: 1, max: 2 },
+      browserTtl: 1,
+    });
+    const { config } = buildConfig(
+      {
+        classes: [
+          cls('exact', ['/a/file(1).css', '/x+y/*.js']),
+          cls('one_char', ['/v?/app.js', '/img/*/thumb-??.png']),
+          cls('mid_star', ['/docs/*/index.html', '*.map']),
+          cls('prefix', ['/a/*', '/s/*']),
+          ...DEFAULT_CLASSES,
+        ],
+        defaultClass: 'static_assets',
+      },
+      undefined,
+    );
+    const fnRes = loadViewerFunction(buildFunctions(config).viewerResponse.code);
+    const paths = [
+      '/a/file(1).css',
+      '/a/file11.css',
+      '/a/fileX1).css',
+      '/x+y/lib.js',
+      '/xxy/lib.js',
+      '/v1/app.js',
+      '/v12/app.js',
+      '/img/p/thumb-01.png',
+      '/img/p/q/thumb-1.png',
+      '/docs/guide/index.html',
+      '/docs/index.html',
+      '/app.js.map',
+      '/static/app.map',
+      '/a/b',
+      '/static/x.css',
+      '/api/x',
+      '/u/a%20b.jpg',
+      '/',
+      '/other',
+      '/a/\n',
+    ];
+    for (const path of paths) {
+      const ev = fixture('viewer-response', 'static-css');
+      ev.request.uri = path;
+      const res = asResponse(await fnRes.run(ev));
+      expect(res.headers?.['server-timing']?.value, path).toBe(
+        `edgewise;desc="${classify(config, path).name}"`,
+      );
+    }
+  });
+});
 
 describe('KeyValueStore mode when the store lacks the keys', () => {
   test('the request passes through unchanged and Cache-Control is left as sent; the failure is logged', async () => {
