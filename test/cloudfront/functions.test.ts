@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { classify } from '../../src/classes.js';
-import { buildFunctions, edgeFunctionsDir, kvsLookup } from '../../src/cloudfront/build.js';
+import { BuildError, buildFunctions, edgeFunctionsDir, kvsLookup } from '../../src/cloudfront/build.js';
 import { type CfEvent, loadViewerFunction, type RunResult } from '../../src/cloudfront/runtime.js';
 import { buildConfig } from '../../src/config/index.js';
 import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
@@ -223,6 +223,23 @@ describe('classification agrees with src/classes.ts', () => {
         `edgewise;desc="${classify(config, path).name}"`,
       );
     }
+  });
+});
+
+describe('size limit', () => {
+  test('a class table that would push a function over 10 KB is a build error, not a bigger file', () => {
+    const classes = Array.from({ length: 24 }, (_, i) => ({
+      name: `c${i}`,
+      pathPatterns: Array.from({ length: 10 }, (_, j) => `/section-${i}/sub-${j}/long-segment-name/*`),
+      ttl: { default: 1, max: 2 },
+      browserTtl: 1,
+    }));
+    const { config } = buildConfig(
+      { classes: [...classes, DEFAULT_CLASSES[2]!], defaultClass: 'c0' },
+      undefined,
+    );
+    expect(() => buildFunctions(config)).toThrow(BuildError);
+    expect(() => buildFunctions(config)).toThrow(/over CloudFront's 10240-byte limit/);
   });
 });
 
