@@ -199,7 +199,8 @@ export class Edge {
     if (entry) {
       const age = entry.policy.age();
       if (age < entry.ttl) return this.#serveEntry(ctx, r, entry, 'Hit', age);
-      if (age < entry.ttl + entry.swr) {
+      // A probe asks whether the edge holds the key fresh; a stale copy is an answer of "no".
+      if (age < entry.ttl + entry.swr && !ctx.probe) {
         this.#refreshInBackground(r, fullKey, entry);
         return this.#serveEntry(ctx, r, entry, 'Hit', age);
       }
@@ -385,7 +386,8 @@ export class Edge {
       return this.#serveEntry(ctx, undefined, pseudo, result, 0);
     }
     const headers = viewerHeaders(fill.headers);
-    headers.age = '0';
+    // Just received: its age is whatever the origin (or a cache behind it) said, else 0.
+    if (headers.age === undefined) headers.age = '0';
     if (ctx.method === 'HEAD')
       return this.#send(ctx, result, fill.status, headers, { kind: 'none' }, upstreamMs);
     return this.#send(ctx, result, fill.status, headers, { kind: 'fill', fill }, upstreamMs);

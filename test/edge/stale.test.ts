@@ -119,3 +119,28 @@ describe('staleness and revalidation', () => {
     expect(origin.count('/t/e')).toBe(2);
   });
 });
+
+describe('probes and Age', () => {
+  it('an only-if-cached probe on a stale copy answers 504 and triggers no refresh', async () => {
+    origin.route('/t/probe', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=10, stale-while-revalidate=60' });
+      res.end('x');
+    });
+    await get('/t/probe');
+    advance(20);
+    const probe = await get('/t/probe', { 'cache-control': 'only-if-cached' });
+    expect(probe.status).toBe(504);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(origin.count('/t/probe')).toBe(1);
+  });
+
+  it('passes on the Age the origin sent for a response it just received, and ages it from there', async () => {
+    origin.route('/t/aged', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', age: '100' });
+      res.end('x');
+    });
+    expect((await get('/t/aged')).headers.age).toBe('100');
+    advance(5);
+    expect((await get('/t/aged')).headers.age).toBe('105');
+  });
+});
