@@ -62,6 +62,12 @@ export const uploadRoutes = fp<UploadRoutesOptions>(async (root, opts) => {
 async function uploadScope(app: FastifyInstance, precompressor: Precompressor | null): Promise<void> {
   const { config, storage, metrics } = app.edgewise;
   let active = 0;
+  // An answer sent before the body was read (401, 413, 415, 503…): close the connection rather
+  // than let Node read and discard what may be gigabytes (RFC 9110 §9.6). HTTP/2 has no
+  // Connection header; the stream is reset instead when the response ends.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete && request.raw.httpVersionMajor < 2) reply.header('connection', 'close');
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   await app.register(multipart, { throwFileSizeLimit: false });
@@ -97,8 +103,6 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
       metrics.uploadFailures.inc({ code: isCodedError(err) ? err.code : 'EDGEWISE_INTERNAL' });
       if (ac.signal.aborted)
         request.log.info({ code: err.code }, 'upload aborted by the client; nothing stored');
-      // The rest of the body is still on its way: close rather than read it all (RFC 9110 §15.5.14).
-      if (!request.raw.complete) reply.header('connection', 'close');
       throw err;
     } finally {
       active--;
@@ -132,10 +136,7 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
     const grant = authorizeUpload(cfg.uploads, request, 'PUT', key);
     const declared = declaredLength(request);
     // Refuse before reading a byte when the client says up front that it is too large.
-    if (declared !== undefined && declared > grant.maxBytes) {
-      reply.header('connection', 'close');
-      throw new UploadTooLarge(grant.maxBytes);
-    }
+    if (declared !== undefined && declared > grant.maxBytes) throw new UploadTooLarge(grant.maxBytes);
     const sha = expectedSha256(request.headers);
     const meta = await track(request, reply, '/uploads/*', (signal) =>
       receiveUpload({

@@ -78,6 +78,8 @@ describe.each<DriverKind>(['fs', 's3'])('PUT /uploads/<key> (%s driver)', (kind)
       'content-type': 'application/octet-stream',
     });
     expect(r).toMatchObject({ status: 413, json: { code: 'EDGEWISE_UPLOAD_TOO_LARGE' } });
+    // The unread body is not drained: the connection is closed instead.
+    expect(r.headers.connection).toBe('close');
     expect(await o.storage.head('static/big.bin')).toBeUndefined();
   });
 
