@@ -13,11 +13,13 @@
  * Bounded: a fixed number of runs per case, fixed-duration load runs; about two minutes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { request } from 'undici';
@@ -123,14 +125,48 @@ async function storageWork(storage: FsDriver, key: string, variantBytes: number)
   return performance.now() - t;
 }
 
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function statusOf(url: string): Promise<number> {
+  const r = await request(url);
+  await r.body.dump();
+  return r.statusCode;
+}
+
 async function clearVariants(storage: FsDriver, key: string): Promise<void> {
   for await (const m of storage.list(imageVariantPrefix(key))) await storage.delete(m.key);
 }
 
-async function load(url: string, seconds = WARM_SECONDS): Promise<{ rps: number; p50: number }> {
+/** The server's user+system CPU time in ms (Linux /proc; clock ticks at the usual 100 Hz). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  /** Server CPU per request: unlike req/s, barely affected by other processes on the machine. */
+  cpuUs: number;
+}
+
+async function load(url: string, pid: number, seconds = WARM_SECONDS): Promise<LoadResult> {
+  const cpu0 = cpuMs(pid);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, pipelining: 1 });
+  const cpu = cpuMs(pid) - cpu0;
   if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx + r.errors} failed responses from ${url}`);
-  return { rps: r.requests.average, p50: r.latency.p50 };
+  return { rps: r.requests.average, p50: r.latency.p50, cpuUs: (cpu * 1000) / r.requests.total };
 }
 
 export async function run(): Promise<void> {
@@ -205,47 +241,90 @@ export async function run(): Promise<void> {
     });
     const plainUrl = `${base}/static/variant-copy.webp`;
     const sourceUrl = `${base}/${warmKey}`;
-    const runs: Record<'variant' | 'plain' | 'source', Array<{ rps: number; p50: number }>> = {
+    const runs: Record<'variant' | 'plain' | 'source', LoadResult[]> = {
       variant: [],
       plain: [],
       source: [],
     };
     const urls = { variant: variantUrl, plain: plainUrl, source: sourceUrl };
-    for (const u of Object.values(urls)) await load(u, 1); // JIT and caches warm for all three
+    for (const u of Object.values(urls)) await load(u, server.child.pid!, 1); // JIT and caches warm for all three
     for (let round = 0; round < WARM_ROUNDS; round++) {
       // Alternate the order so drift and neighbours' load hit every case alike.
       const order = ['variant', 'plain', 'source'] as const;
-      for (const k of round % 2 === 1 ? [...order].reverse() : order) runs[k].push(await load(urls[k]));
+      for (const k of round % 2 === 1 ? [...order].reverse() : order)
+        runs[k].push(await load(urls[k], server.child.pid!));
     }
     const rps = (k: keyof typeof runs) => median(runs[k].map((r) => r.rps));
     const p50 = (k: keyof typeof runs) => median(runs[k].map((r) => r.p50));
+    const cpu = (k: keyof typeof runs) => median(runs[k].map((r) => r.cpuUs));
+    const row = (label: string, k: keyof typeof runs, bytes: number) => [
+      label,
+      bytes,
+      rps(k),
+      p50(k),
+      fmt(rps('variant') / rps(k)),
+      cpu(k),
+      fmt(cpu(k) / cpu('variant')),
+    ];
     printTable(
-      `Warm requests, ${CONNECTIONS} connections, ${WARM_SECONDS} s × ${WARM_ROUNDS} rounds (median req/s)`,
+      `Warm requests, ${CONNECTIONS} connections, ${WARM_SECONDS} s × ${WARM_ROUNDS} rounds, alternating (medians). ` +
+        'Ratios are the variant against each row: req/s ratio, and CPU ratio = row CPU per request / variant CPU per request (≥ 0.9 is the target).',
       [
-        ['what', 'bytes', 'req/s', 'p50 ms', 'variant ratio'],
-        [
-          'stored variant /img/1mp.jpg?w=640&fmt=webp',
-          variantBytes.length,
-          rps('variant'),
-          p50('variant'),
-          '1.00',
-        ],
-        [
-          'same bytes as a plain object',
-          variantBytes.length,
-          rps('plain'),
-          p50('plain'),
-          fmt(rps('variant') / rps('plain')),
-        ],
-        [
-          'original source (1 MP JPEG)',
-          sources[0]!.bytes.length,
-          rps('source'),
-          p50('source'),
-          fmt(rps('variant') / rps('source')),
-        ],
+        ['what', 'bytes', 'req/s', 'p50 ms', 'req/s ratio', 'server CPU µs/req', 'CPU ratio'],
+        row('stored variant /img/1mp.jpg?w=640&fmt=webp', 'variant', variantBytes.length),
+        row('same bytes as a plain object', 'plain', variantBytes.length),
+        row('original source (1 MP JPEG)', 'source', sources[0]!.bytes.length),
       ],
     );
+
+    // 2b. Hostile input and overload: status counts and the server's RSS (Linux /proc).
+    const pid = server.child.pid!;
+    const bomb = Buffer.from(
+      await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer(),
+    );
+    bomb.writeUInt32BE(100_000, 16);
+    bomb.writeUInt32BE(100_000, 20);
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+    const big = sources.find((s) => s.name === '12 MP JPEG')!.bytes;
+    const hostile: Array<[string, Buffer]> = [
+      ['bench/bomb.png', bomb],
+      ['bench/truncated.jpg', big.subarray(0, big.length >> 1)],
+      ['bench/text.jpg', Buffer.from('not an image\n'.repeat(100))],
+    ];
+    for (const [key, body] of hostile)
+      await storage.put(key, Readable.from([body]), { contentType: 'image/jpeg' });
+    const rss0 = rssMiB(pid);
+    let peak = rss0;
+    const poll = setInterval(() => {
+      peak = Math.max(peak, rssMiB(pid));
+    }, 50);
+    const statuses = new Map<number, number>();
+    const count = (code: number) => statuses.set(code, (statuses.get(code) ?? 0) + 1);
+    try {
+      const hostileUrls = hostile.flatMap(([key]) =>
+        images.widths.map((w) => `${base}/img/${key}?w=${w}&fmt=webp`),
+      );
+      for (let i = 0; i < hostileUrls.length; i += 16)
+        await Promise.all(hostileUrls.slice(i, i + 16).map(async (u) => count(await statusOf(u))));
+      // Overload: every width × format of the 12 MP PNG at once (more than concurrency + queue).
+      const burst = images.widths.flatMap((w) =>
+        ['webp', 'avif', 'jpeg'].map((f) => `${base}/img/bench/12mp.png?w=${w}&fmt=${f}`),
+      );
+      await Promise.all(burst.map(async (u) => count(await statusOf(u))));
+    } finally {
+      clearInterval(poll);
+    }
+    const rss1 = rssMiB(pid);
+    printTable('Hostile input and overload against the server (statuses; RSS of the server process)', [
+      ['what', 'value'],
+      ['requests: 48 hostile (bomb, truncated, non-image) + 48 concurrent 12 MP PNG variants', 96],
+      ...[...statuses.entries()].sort((a, b) => a[0] - b[0]).map(([code, n]) => [`HTTP ${code}`, n]),
+      ['RSS before (MiB)', rss0],
+      ['RSS peak (MiB)', peak],
+      ['RSS after (MiB)', rss1],
+    ]);
 
     // 3. Encoder settings: bytes and ms per variant on the 4 MP JPEG at w=1080, q=75.
     const src = sources.find((s) => s.name === '4 MP JPEG')!.bytes;
