@@ -77,13 +77,24 @@ const plugin: FastifyPluginAsync = async (app) => {
       request.log.info({ code: err.code }, 'request body too slow');
       if (reply.sent) {
         // Answered already (e.g. 404) while the body still trickles in: just drop it.
-        raw.socket?.destroy();
+        raw.destroy(); // HTTP/1: the socket; HTTP/2: only this stream
         return;
       }
-      // Connection: close makes Node end the socket once the 408 is flushed.
+      // HTTP/1.1: Connection: close makes Node end the socket once the 408 is flushed. HTTP/2
+      // forbids connection-specific headers (RFC 9113 §8.2.2); ending the stream is enough there.
+      if (raw.httpVersionMajor < 2) reply.header('connection', 'close');
+      else {
+        // RFC 9113 §8.1: after a complete response the server may RST_STREAM(NO_ERROR) to
+        // tell the client to stop sending the body; without it the stream (and the session's
+        // graceful close) waits for a body that is not coming.
+        // The compat response's 'finish' waits for the whole stream to close, so listen on
+        // the stream's own writable side.
+        const stream = (raw as unknown as { stream?: NodeJS.EventEmitter & { close(code?: number): void } })
+          .stream;
+        stream?.once('finish', () => stream.close(0));
+      }
       void reply
         .code(408)
-        .header('connection', 'close')
         .header('cache-control', 'no-store')
         .send({ statusCode: 408, code: err.code, message: err.message });
     }, limit);

@@ -2,6 +2,8 @@
  * Overload protection (503 + Retry-After, coded) with liveness and metrics exempt, and the
  * per-route request-body deadline (short outside upload routes, long on them).
  */
+import { rm } from 'node:fs/promises';
+import { connect as h2connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -10,8 +12,10 @@ import { buildOrigin } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
+import { transportOptions } from '../../src/server.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { startTestOrigin, type TestOrigin, tempDir } from '../helpers/origin.js';
+import { makeSelfSigned } from './tls-helpers.js';
 
 describe('overload protection', () => {
   let o: TestOrigin;
@@ -114,5 +118,70 @@ describe('request-body deadline', () => {
     const up = await upload.response;
     expect(up).toMatch(/^HTTP\/1\.1 200 /);
     expect(up).toContain('{"got":{"a":"bcdef"}}');
+  });
+});
+
+describe('request-body deadline over HTTP/2', () => {
+  test('a stalled stream gets 408 and the session stays usable (no connection-specific headers)', async () => {
+    const dir = await tempDir();
+    const tls = makeSelfSigned(dir);
+    const store = new ConfigStore(
+      buildConfig(
+        {
+          server: { requestTimeoutMs: 1000, tls: { cert: tls.cert, key: tls.key } },
+          storage: { driver: 'fs', fs: { dataDir: dir } },
+        },
+        undefined,
+      ),
+    );
+    const app = await buildOrigin({
+      config: store,
+      storage: new FsDriver({ dataDir: dir }),
+      logger: createLogger({ level: 'silent', pretty: false }),
+      fastify: transportOptions(store),
+    });
+    app.post('/slow-form', async (req) => ({ got: req.body }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const session = h2connect(`https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, {
+      ca: tls.certPem,
+    });
+    const exchange = (headers: Record<string, string | number>, body?: string, end = true) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = session.request(headers);
+        let status = 0;
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+        });
+        req.on('data', (d: string) => {
+          text += d;
+        });
+        req.on('end', () => resolve({ status, text }));
+        req.on('error', reject);
+        if (body !== undefined) req.write(body);
+        if (end) req.end();
+      });
+    try {
+      const stalled = await exchange(
+        {
+          ':method': 'POST',
+          ':path': '/slow-form',
+          'content-type': 'application/json',
+          'content-length': 13,
+        },
+        '{"a":',
+        false,
+      );
+      expect(stalled.status).toBe(408);
+      expect(stalled.text).toContain('EDGEWISE_REQUEST_TIMEOUT');
+      const next = await exchange({ ':path': '/healthz' });
+      expect(next.status).toBe(200);
+    } finally {
+      session.close();
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
