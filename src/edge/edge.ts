@@ -45,7 +45,7 @@ import { buildCacheKey, normaliseAcceptEncoding } from './pipeline/cache-key.js'
 import { NOT_MODIFIED_FIELDS, selectRepresentation } from './pipeline/conditional.js';
 import { originHeaders } from './pipeline/origin-headers.js';
 import { viewerProtocol } from './pipeline/viewer-protocol.js';
-import { type Body, deliver, type ResponseHook, viewerHeaders } from './respond.js';
+import { type Body, deliver, entryHeaders, type ResponseHook, viewerHeaders } from './respond.js';
 
 /** What a viewer-request step may answer: continue (possibly rewritten) or respond now. */
 export type RequestStep = (
@@ -314,7 +314,7 @@ export class Edge {
     result: ResultType,
     age: number,
   ): Promise<void> {
-    const headers = viewerHeaders(entry.headers);
+    const headers = entryHeaders(entry.headers);
     headers.age = String(Math.floor(age));
     const sel = selectRepresentation(ctx.method, ctx.headers, entry.status, entry.headers, entry.size);
     if (sel.kind === 'not-modified') {

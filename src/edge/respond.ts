@@ -57,6 +57,21 @@ export function viewerHeaders(stored: StoredHeaders): OutgoingHttpHeaders {
   return out;
 }
 
+const filtered = new WeakMap<StoredHeaders, OutgoingHttpHeaders>();
+
+/**
+ * A fresh copy of a stored entry's viewer headers. The filtered form is computed once per
+ * stored header object (a 304 merge replaces the object), so a hit only pays for the copy.
+ */
+export function entryHeaders(stored: StoredHeaders): OutgoingHttpHeaders {
+  let base = filtered.get(stored);
+  if (!base) {
+    base = viewerHeaders(stored);
+    filtered.set(stored, base);
+  }
+  return { ...base };
+}
+
 export interface DeliverOptions {
   pop: string;
   hook: ResponseHook | undefined;
