@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
+import { tempDir } from '../helpers/origin.js';
 import { API_KEY, type DriverKind, eventually, startUploadOrigin, type UploadOrigin } from './helpers.js';
 
 const PNG = Buffer.from(
@@ -254,6 +257,34 @@ describe('upload response URL', () => {
       expect(u.json).toMatchObject({ url: 'https://cdn.example.com/u/42/photo.txt', signed: false });
     } finally {
       await o.close();
+    }
+  });
+});
+
+describe('upload response URL for a signed class with a CloudFront key', () => {
+  test('is a CloudFront signed URL for the key', async () => {
+    const dir = await tempDir('edgewise-cfkeys-');
+    const keys = ensureDevSigningKeys(dir);
+    const o = await startUploadOrigin(
+      'fs',
+      { precompress: { enabled: false } },
+      {
+        server: { publicUrl: 'https://cdn.example.com' },
+        cloudfront: { signing: { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile } },
+      },
+    );
+    try {
+      const u = await put(o, 'u/42/photo.txt', Buffer.from('hi'));
+      expect(u.status).toBe(201);
+      expect(u.json.signed).toBe(true);
+      const url = new URL(u.json.url as string);
+      expect(`${url.origin}${url.pathname}`).toBe('https://cdn.example.com/u/42/photo.txt');
+      expect(url.searchParams.get('Key-Pair-Id')).toBe(keys.keyPairId);
+      expect(url.searchParams.get('Signature')).toBeTruthy();
+      expect(Number(url.searchParams.get('Expires'))).toBeGreaterThan(Date.now() / 1000);
+    } finally {
+      await o.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
