@@ -146,7 +146,10 @@ export async function warm(tasks: WarmTask[], options: WarmOptions): Promise<War
         return;
       }
       const xc = xCache(res.headers);
-      if (/^Hit\b/i.test(xc)) {
+      // A Hit after the probe said "not held fresh" is a stale copy served inside its
+      // stale-while-revalidate window: the edge refreshes it in the background because of this
+      // request, so it counts as warmed. Without a probe, a Hit means it was already fresh.
+      if (/^Hit\b/i.test(xc) && !options.freshCheck) {
         report.fresh++;
         return;
       }
