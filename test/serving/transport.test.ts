@@ -171,3 +171,48 @@ describe('h2c (cleartext HTTP/2, prior knowledge)', () => {
     }
   });
 });
+
+describe('graceful shutdown over HTTP/2', () => {
+  test('GOAWAY: the in-flight stream completes, shutdown is clean, no new connections', async () => {
+    const tls = makeSelfSigned(await tempDir('edgewise-tls-'));
+    const p = await startProdOrigin({ tls: { cert: tls.cert, key: tls.key } });
+    const big = Buffer.alloc(8 * 1024 * 1024, 7);
+    await p.origin.app.edgewise.storage.put('static/big.bin', Readable.from([big]), {
+      contentType: 'application/octet-stream',
+    });
+    const session = h2connect(p.origin.url, { ca: tls.certPem });
+    try {
+      const req = session.request({ ':path': '/static/big.bin' });
+      const status = await new Promise<number>((resolve) =>
+        req.once('response', (h) => resolve(Number(h[':status']))),
+      );
+      expect(status).toBe(200);
+      req.pause(); // hold the download in flight
+      const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+      const done = p.origin.shutdown(20_000);
+      await goaway;
+      let received = 0;
+      req.on('data', (c: Buffer) => {
+        received += c.length;
+      });
+      const ended = new Promise<void>((resolve) => req.once('end', () => resolve()));
+      req.resume();
+      await ended;
+      expect(received).toBe(big.length);
+      expect(await done).toBe('clean');
+      await expect(
+        new Promise((resolve, reject) => {
+          const s = h2connect(p.origin.url, { ca: tls.certPem });
+          s.once('connect', () => {
+            s.destroy();
+            resolve('connected');
+          });
+          s.once('error', reject);
+        }),
+      ).rejects.toThrow();
+    } finally {
+      session.destroy();
+      await p.close();
+    }
+  });
+});
