@@ -215,6 +215,9 @@ describe('disk tier', () => {
     }
     for (let i = 0; i < 5; i++) await get(edge, `/t/big${i}`);
     const store = edge.edge.app.store;
+    // A fill is written to the disk tier after its last byte reached the viewer.
+    for (let i = 0; i < 100 && ![...(store.disk?.keys() ?? [])].some((k) => k.startsWith('/t/big4\n')); i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(store.bytes('disk')).toBeLessThanOrEqual(20000);
     expect(store.bytes('disk')).toBeGreaterThan(0);
     // Evicted files are unlinked asynchronously, right after the index drops them.
