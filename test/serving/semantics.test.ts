@@ -186,6 +186,13 @@ describe('conditional requests (RFC 9110 §13.2.2 order)', () => {
     expect(r.status).toBe(412);
   });
 
+  test('If-None-Match: * matches any current representation → 304; HEAD revalidates too', async () => {
+    expect((await get('/static/data.bin', { 'if-none-match': '*' })).status).toBe(304);
+    const head = await get('/static/data.bin', { 'if-none-match': etag }, 'HEAD');
+    expect(head.status).toBe(304);
+    expect(head.headers.etag).toBe(etag);
+  });
+
   test('invalid If-Modified-Since date is ignored', async () => {
     expect((await get('/static/data.bin', { 'if-modified-since': 'yesterday-ish' })).status).toBe(200);
   });
@@ -349,6 +356,24 @@ describe('user content safety', () => {
     const png = await get('/u/photo.png');
     expect(png.headers['content-disposition']).toBeUndefined();
     expect(png.headers['content-security-policy']).toBe('sandbox');
+  });
+
+  test('an unsigned user-content class is private: no shared cache may keep it', async () => {
+    const classes = o.store.current.classes.map((c) =>
+      c.name === 'user_content' ? { ...c, signed: false } : c,
+    );
+    const other = await startTestOrigin({ classes });
+    try {
+      await other.storage.put('u/note.txt', Readable.from([Buffer.from('hi')]), {
+        contentType: 'text/plain',
+      });
+      const res = await request(`${other.url}/u/note.txt`);
+      await res.body.dump();
+      expect(res.headers['cache-control']).toBe('private, max-age=3600');
+      expect(res.headers['content-security-policy']).toBe('sandbox');
+    } finally {
+      await other.close();
+    }
   });
 
   test('HTML outside user-content classes renders inline', async () => {
