@@ -57,6 +57,7 @@ describe('overload protection', () => {
     const live = await request(`${o.url}/healthz`);
     await live.body.dump();
     expect(live.statusCode).toBe(200);
+    expect(live.headers['cache-control']).toBe('no-store');
     const metrics = await request(`${o.url}/metrics`);
     expect(metrics.statusCode).toBe(200);
     expect(await metrics.body.text()).toMatch(/edgewise_overload_rejections_total [1-9]/);
