@@ -19,6 +19,7 @@ export { catalogue as errorCatalogue } from './errors.js';
 export { imageUrl, srcset } from './images/srcset.js';
 export { imageVariantKey, imageVariantPrefix } from './images/variant-key.js';
 export { createLogger } from './logger.js';
+export { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 export { type RunningOrigin, startOrigin } from './server.js';
 export { FsDriver } from './storage/fs.js';
 export { cleanupIncomplete, lifecycleRule } from './storage/cleanup.js';
