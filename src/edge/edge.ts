@@ -75,7 +75,10 @@ export interface EdgeDeps {
   adminRoutes: (ctx: EdgeContext) => Promise<boolean>;
 }
 
+/** Methods the edge caches. */
 const SAFE = new Set(['GET', 'HEAD']);
+/** Safe methods (RFC 9110 §9.2.1): passing through, they invalidate nothing (CORS preflights!). */
+const NON_INVALIDATING = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export class Edge {
   readonly collapser = new Collapser();
@@ -421,7 +424,7 @@ export class Edge {
     } catch (err) {
       return this.#originError(ctx, err);
     }
-    if (!SAFE.has(ctx.method) && res.status < 400) this.#invalidateAfterUnsafe(ctx, res.headers);
+    if (!NON_INVALIDATING.has(ctx.method) && res.status < 400) this.#invalidateAfterUnsafe(ctx, res.headers);
     res.body.on('data', (c: Buffer) => this.#d.metrics.originBytes.inc(c.length));
     const body: Body = ctx.method === 'HEAD' ? this.#drain(res.body) : { kind: 'stream', stream: res.body };
     return this.#send(

@@ -212,3 +212,27 @@ describe('unsafe methods', () => {
     expect(origin.count('/t/doc')).toBe(3);
   });
 });
+
+describe('safe methods that pass through', () => {
+  it('an OPTIONS (CORS preflight) passes through and invalidates nothing', async () => {
+    origin.route('/t/cors', (req, res) => {
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-methods': 'GET, PUT' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('cached');
+    });
+    await get('/t/cors');
+    const pre = await get(
+      '/t/cors',
+      { origin: 'https://shop.example', 'access-control-request-method': 'PUT' },
+      'OPTIONS',
+    );
+    expect(pre.status).toBe(204);
+    expect(pre.headers['access-control-allow-methods']).toBe('GET, PUT');
+    expect((await get('/t/cors')).headers['x-cache']).toBe('Hit from edgewise');
+    expect(origin.requests.map((r) => r.method)).toEqual(['GET', 'OPTIONS']);
+  });
+});
