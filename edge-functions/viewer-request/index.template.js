@@ -53,7 +53,15 @@ function imageParams(req, q, allow, img) {
   }
   if (q.q !== undefined && allow.indexOf('q') !== -1) {
     if (!/^[0-9]{1,3}$/.test(q.q)) return 'q';
-    q.q = String(nearest(img.q, parseInt(q.q, 10)));
+    var quality = nearest(img.q, parseInt(q.q, 10));
+    // The origin's default quality: the same image as no q, so the same cache key.
+    if (quality === img.dq) delete q.q;
+    else q.q = String(quality);
+  }
+  if (q.fit !== undefined && allow.indexOf('fit') !== -1) {
+    if (img.fit.indexOf(q.fit) === -1) return 'fit';
+    // fit only changes pixels when both w and h are given, and cover is the default.
+    if (q.fit === img.fit[0] || q.w === undefined || q.h === undefined) delete q.fit;
   }
   if (allow.indexOf('fmt') !== -1) {
     var f = q.fmt;

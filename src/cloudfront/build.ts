@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import { DEFAULT_FIT, FITS } from '../images/params.js';
 
 /** CloudFront's limit on a function's code size. */
 export const MAX_FUNCTION_BYTES = 10 * 1024;
@@ -68,8 +69,15 @@ function classSettings(cls: ContentClassConfig) {
   };
 }
 
+/** Image rules the edge applies; `fit[0]` is the origin's default fit. */
 function imageSettings(config: BuildConfig) {
-  return { w: [...config.images.widths], q: [...config.images.qualities], f: [...config.images.formats] };
+  return {
+    w: [...config.images.widths],
+    q: [...config.images.qualities],
+    dq: config.images.defaultQuality,
+    f: [...config.images.formats],
+    fit: [DEFAULT_FIT, ...FITS.filter((f) => f !== DEFAULT_FIT)],
+  };
 }
 
 function defaultIndex(config: BuildConfig): number {

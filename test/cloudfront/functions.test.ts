@@ -40,10 +40,26 @@ for (const mode of ['inline', 'kvs'] as const) {
     const fns = load({ cloudfront: { functions: { classSource: mode, kvsId: 'a1b2c3d4-test' } } });
 
     test('image: Accept picks avif, width and quality snap to the configured lists, other params dropped', async () => {
-      const req = asRequest(await fns.request.run(fixture('viewer-request', 'image-accept-avif')));
+      const ev = fixture('viewer-request', 'image-accept-avif');
+      ev.request.querystring.q = { value: '88' };
+      const req = asRequest(await fns.request.run(ev));
       expect(Object.keys(req.querystring)).toEqual(['fmt', 'q', 'w']);
-      expect(req.querystring).toEqual({ fmt: { value: 'avif' }, q: { value: '75' }, w: { value: '384' } });
+      expect(req.querystring).toEqual({ fmt: { value: 'avif' }, q: { value: '90' }, w: { value: '384' } });
       expect(req.cookies).toEqual({ session: { value: 'abc' } });
+    });
+
+    test('image: values equal to the origin defaults leave the key (q → images.defaultQuality, fit=cover)', async () => {
+      const req = asRequest(await fns.request.run(fixture('viewer-request', 'image-accept-avif')));
+      expect(req.querystring).toEqual({ fmt: { value: 'avif' }, w: { value: '384' } });
+      const ev = fixture('viewer-request', 'image-accept-avif');
+      ev.request.querystring = { w: { value: '100' }, h: { value: '100' }, fit: { value: 'contain' } };
+      expect(asRequest(await fns.request.run(ev)).querystring).toMatchObject({ fit: { value: 'contain' } });
+      ev.request.querystring = { w: { value: '100' }, h: { value: '100' }, fit: { value: 'cover' } };
+      expect(asRequest(await fns.request.run(ev)).querystring.fit).toBeUndefined();
+      ev.request.querystring = { w: { value: '100' }, fit: { value: 'contain' } };
+      expect(asRequest(await fns.request.run(ev)).querystring.fit).toBeUndefined();
+      ev.request.querystring = { w: { value: '100' }, h: { value: '100' }, fit: { value: 'stretch' } };
+      expect(asResponse(await fns.request.run(ev)).statusCode).toBe(400);
     });
 
     test('image: webp when AVIF is not accepted; ties snap up (1100 → 1080 is nearer than 1200)', async () => {
