@@ -83,11 +83,14 @@ export interface LogRecord {
  * CloudFront does (a viewer's `%20` is logged as `%2520`), so one decode gives back exactly
  * what the viewer sent.
  */
+/** Visible ASCII except `"` (0x22), `%` (0x25) and `\` (0x5c): such a value is written as is. */
+const SAFE_FIELD = /^[\x21\x23\x24\x26-\x5b\x5d-\x7e]+$/;
+
 export function encodeField(value: string | number | undefined): string {
   if (value === undefined || value === '') return '-';
   const s = String(value);
   // Fast path: most values need nothing.
-  if (/^[\x21-\x7e]+$/.test(s) && !/["%\\]/.test(s)) return s;
+  if (SAFE_FIELD.test(s)) return s;
   let out = '';
   for (const byte of Buffer.from(s, 'utf8')) {
     out +=
