@@ -8,6 +8,8 @@ export { type CfEvent, loadViewerFunction, type RunResult } from './cloudfront/r
 export { signViewerCookies, signViewerUrl } from './cloudfront/signer.js';
 export { verifySignedRequest } from './cloudfront/verifier.js';
 export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
+export { type BuildEdgeOptions, buildEdge, type EdgeApp } from './edge/app.js';
+export { type RunningEdge, startEdge } from './edge/server.js';
 export {
   type CacheStore,
   type CacheStoreOptions,
