@@ -81,7 +81,11 @@ describe('storage cleanup: s3 (s3rver)', () => {
       AWS_REGION: 'us-east-1',
     };
     const cwd = await tempDir('edgewise-cli-');
-    const young = await runCli(['storage', 'cleanup', '--older-than', '1h', '--dry-run'], { env, cwd });
+    const young = await runCli(['storage', 'cleanup', '--older-than', '1h', '--dry-run'], {
+      env,
+      cwd,
+      timeoutMs: 60_000,
+    });
     expect(young.stdout, young.stderr).toContain('0 to remove (s3)');
     await s3.backdateUploads(2 * 3600_000);
     await driver.client.send(
@@ -91,18 +95,22 @@ describe('storage cleanup: s3 (s3rver)', () => {
         ContentType: 'text/plain',
       }),
     );
-    const now = await runCli(['storage', 'cleanup', '--older-than', '1h'], { env, cwd });
+    const now = await runCli(['storage', 'cleanup', '--older-than', '1h'], { env, cwd, timeoutMs: 60_000 });
     expect(now.stdout, now.stderr).toContain('removed multipart-upload cli.bin');
     expect(now.stdout).toContain('1 removed (s3)');
     // Left: other/not-ours.bin (outside the prefix) and running.bin (younger than 1h).
     expect(await s3.pendingUploads()).toHaveLength(2);
-    const tooYoung = await runCli(['storage', 'cleanup', '--older-than', '10s'], { env, cwd });
+    const tooYoung = await runCli(['storage', 'cleanup', '--older-than', '10s'], {
+      env,
+      cwd,
+      timeoutMs: 60_000,
+    });
     expect(tooYoung.code).toBe(2);
     expect(tooYoung.stderr).toContain('server.uploadTimeoutMs');
-    const bad = await runCli(['storage', 'cleanup', '--older-than', 'soon'], { env, cwd });
+    const bad = await runCli(['storage', 'cleanup', '--older-than', 'soon'], { env, cwd, timeoutMs: 60_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--older-than must be');
-    const rule = await runCli(['storage', 'cleanup', '--print-rule'], { env, cwd });
+    const rule = await runCli(['storage', 'cleanup', '--print-rule'], { env, cwd, timeoutMs: 60_000 });
     expect(JSON.parse(rule.stdout).Rules[0].AbortIncompleteMultipartUpload).toEqual({
       DaysAfterInitiation: 1,
     });

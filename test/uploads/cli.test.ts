@@ -29,7 +29,7 @@ describe('edgewise sign upload', () => {
         '--base',
         o.url,
       ],
-      { env, cwd },
+      { env, cwd, timeoutMs: 60_000 },
     );
     expect(r.code, r.stderr).toBe(0);
     const [method, url] = r.stdout.trim().split(' ');
@@ -48,20 +48,28 @@ describe('edgewise sign upload', () => {
     });
     expect(big.statusCode).toBe(413);
     await big.body.text();
-  });
+  }, 120_000);
 
   test('--json for a prefix gives the POST form URL; bad input is exit 2 with the reason', async () => {
-    const r = await runCli(['sign', 'upload', 'u/cli/', '--json', '--base', o.url], { env, cwd });
+    const r = await runCli(['sign', 'upload', 'u/cli/', '--json', '--base', o.url], {
+      env,
+      cwd,
+      timeoutMs: 60_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ method: 'POST', prefix: 'u/cli/' });
-    const bad = await runCli(['sign', 'upload', '../x'], { env, cwd });
+    const bad = await runCli(['sign', 'upload', '../x'], { env, cwd, timeoutMs: 60_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Invalid object key');
-    const tooLong = await runCli(['sign', 'upload', 'a', '--expires', '30d'], { env, cwd });
+    const tooLong = await runCli(['sign', 'upload', 'a', '--expires', '30d'], {
+      env,
+      cwd,
+      timeoutMs: 60_000,
+    });
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toContain('expiresInSeconds');
-    const noSecret = await runCli(['sign', 'upload', 'a'], { cwd });
+    const noSecret = await runCli(['sign', 'upload', 'a'], { cwd, timeoutMs: 60_000 });
     expect(noSecret.code).toBe(2);
     expect(noSecret.stderr).toContain('uploads.signing.secrets');
-  });
+  }, 120_000);
 });
