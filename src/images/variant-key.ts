@@ -7,7 +7,7 @@
  * key may be 1024 bytes (the storage key limit) and filesystem segments stop at 255; the
  * per-source folder lets an operator list or delete one image's variants by prefix.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ImageOutputFormat } from '../config/sections/images.js';
 import { RESERVED_PREFIX } from '../storage/keys.js';
 import type { AutoToken } from './negotiate.js';
@@ -31,11 +31,12 @@ export function variantParams(spec: VariantSpec): string {
 
 /** Folder holding every variant of `sourceKey`, whatever its ETag. */
 export function imageVariantPrefix(sourceKey: string): string {
-  const digest = createHash('sha256').update(sourceKey).digest('hex');
+  // crypto.hash: one-shot, several times cheaper than createHash for short inputs (hot path).
+  const digest = hash('sha256', sourceKey, 'hex');
   return `${IMAGE_VARIANT_PREFIX}${digest.slice(0, 2)}/${digest}/`;
 }
 
 export function imageVariantKey(sourceKey: string, sourceEtag: string, spec: VariantSpec): string {
-  const etag = createHash('sha256').update(sourceEtag).digest('base64url').slice(0, 22);
+  const etag = hash('sha256', sourceEtag, 'base64url').slice(0, 22);
   return `${imageVariantPrefix(sourceKey)}${etag}/${variantParams(spec)}`;
 }
