@@ -96,6 +96,31 @@ describe('prefetch worker', () => {
     expect(resumed.plan.tasks.length).toBe(first.plan.tasks.length);
   });
 
+  it('sends nothing outside the configured UTC window', async () => {
+    const origin = await startCountingOrigin();
+    cleanups.push(() => origin.close());
+    const root = await tmp();
+    await mkdir(join(root, 'edge'), { recursive: true });
+    await writeFile(join(root, fileName(NOW, 'w')), gzLog(visits(NOW, 2)));
+    // NOW is 12:30 UTC; the window is the night.
+    const night = buildConfig(
+      { prefetch: { budget: { window: { start: '22:00', end: '06:00' } } } },
+      undefined,
+    ).config;
+    const w = new PrefetchWorker({
+      config: () => night,
+      source: new DirSource(root, 'edge/'),
+      stateFile: join(root, 's.json'),
+      targets: [{ url: origin.url, pinnedIps: [] }],
+      now: () => NOW,
+    });
+    const r = await w.pass();
+    expect(r.outsideWindow).toBe(true);
+    expect(r.plan.tasks.length).toBeGreaterThan(0);
+    expect(r.warm).toBeUndefined();
+    expect(origin.count()).toBe(0);
+  });
+
   it('starts fresh, with a warning, from a corrupt state file', async () => {
     const root = await tmp();
     const stateFile = join(root, 'state.json');
