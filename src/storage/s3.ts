@@ -16,7 +16,9 @@
  *   records the hash only when the client supplied it (it is then verified before completion).
  * - Vendor errors stop here: NotFound/NoSuchKey → undefined; network failures and 5xx → 503
  *   EDGEWISE_STORAGE_UNAVAILABLE; other refusals (AccessDenied, NoSuchBucket…) → 502
- *   EDGEWISE_STORAGE_FAILED.
+ *   EDGEWISE_STORAGE_FAILED. A HEAD 404 carries no error body, so head() cannot tell a missing
+ *   bucket from a missing key and reports a miss; check() (HeadBucket, the readiness probe)
+ *   is what reports a wrong bucket.
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
