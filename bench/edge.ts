@@ -37,6 +37,9 @@ const RUN_SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 2.5);
 const ROUNDS = 2;
 const IDLE_MS = Number(process.env.BENCH_EDGE_IDLE_MS ?? 60_000);
 const COLD_REQUESTS = 1000;
+/** BENCH_EDGE_FUNCTIONS=0 / BENCH_EDGE_LOGS=0 take a stage out, to see what each costs. */
+const FUNCTIONS = process.env.BENCH_EDGE_FUNCTIONS !== '0';
+const LOGS = process.env.BENCH_EDGE_LOGS !== '0';
 const MISS_SAMPLES = 300;
 
 const autocannonBin = join(
@@ -143,19 +146,19 @@ export async function run(): Promise<void> {
         memoryBytes: 256 * 1024 * 1024,
         diskThresholdBytes: 8 * 1024 * 1024,
       },
-      logs: { dir: join(dir, 'logs'), enabled: true },
+      logs: { dir: join(dir, 'logs'), enabled: LOGS },
       functions: { dir: join(dir, 'functions') },
     },
   };
   const config = buildConfig(raw, undefined);
-  writeBuild(buildFunctions(config.config), join(dir, 'functions'));
+  if (FUNCTIONS) writeBuild(buildFunctions(config.config), join(dir, 'functions'));
   const edge = await startEdge(new ConfigStore(config), createLogger({ level: 'silent', pretty: false }), {
     cwd: dir,
     host: '127.0.0.1',
     port: 0,
   });
   process.stdout.write(
-    `viewer functions: ${edge.app.functions.map((f) => f.split('/').pop()).join(', ')}; access logs on\n`,
+    `viewer functions: ${edge.app.functions.map((f) => f.split('/').pop()).join(', ') || 'off'}; access logs ${LOGS ? 'on' : 'off'}\n`,
   );
   try {
     for (const s of SIZES) await (await request(`${edge.url}${s.path}`)).body.dump();
