@@ -216,3 +216,27 @@ describe('graceful shutdown over HTTP/2', () => {
     }
   });
 });
+
+describe('HTTP/2 session timeout', () => {
+  test('an idle session is closed by the server after http2SessionTimeoutMs', async () => {
+    const tls = makeSelfSigned(await tempDir('edgewise-tls-'));
+    const p = await startProdOrigin({ tls: { cert: tls.cert, key: tls.key }, http2SessionTimeoutMs: 1000 });
+    await seed(p);
+    const session = h2connect(p.origin.url, { ca: tls.certPem });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':path': '/static/t.txt' });
+        req.once('response', (h) => resolve(Number(h[':status'])));
+        req.once('error', reject);
+        req.resume();
+      });
+      expect(status).toBe(200);
+      // Event-driven: the server's idle timer sends GOAWAY and the session closes.
+      await new Promise<void>((resolve) => session.once('close', () => resolve()));
+      expect(session.closed || session.destroyed).toBe(true);
+    } finally {
+      session.destroy();
+      await p.close();
+    }
+  });
+});
