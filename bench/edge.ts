@@ -162,6 +162,10 @@ export async function run(): Promise<void> {
   );
   try {
     for (const s of SIZES) await (await request(`${edge.url}${s.path}`)).body.dump();
+    // Warm-up: a discarded load run on each target, so JIT compilation and the garbage left by
+    // start-up (config compilation, function loading) are not charged to the first cell.
+    await load(`${edge.url}${SIZES[0]!.path}`);
+    await load(`${bareUrl}${SIZES[0]!.path}`);
     const hits = async (label: string) => {
       const rows: Array<Array<string | number>> = [
         [
