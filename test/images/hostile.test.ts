@@ -146,6 +146,26 @@ describe('hostile sources: a coded 4xx, nothing stored, the server keeps serving
     expect(before).toBe(0);
   });
 
+  test('TIFF is refused by default and served (as JPEG) once allowed', async () => {
+    const tiff = await sharp(await photoJpeg(64, 32))
+      .tiff()
+      .toBuffer();
+    await put(o.storage, 'scan.tiff', tiff, 'image/tiff');
+    const refused = await get(o, '/img/scan.tiff?w=32');
+    expect(refused.status).toBe(415);
+    expect(refused.json.message).toMatch(/allowRiskyLoaders to include "tiff"/);
+    const allowed = await startTestOrigin({ images: { allowRiskyLoaders: ['tiff'] } });
+    try {
+      await put(allowed.storage, 'scan.tiff', tiff, 'image/tiff');
+      const res = await request(`${allowed.url}/img/scan.tiff?w=32`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('image/jpeg');
+      await res.body.dump();
+    } finally {
+      await allowed.close();
+    }
+  });
+
   test('the SVG loader works once allowed in config (it is off by default)', async () => {
     const svg = await startTestOrigin({ images: { allowRiskyLoaders: ['svg'] } });
     try {

@@ -61,6 +61,27 @@ describe('image variants over HTTP', { timeout: 30_000 }, () => {
     expect([inside.width, inside.height]).toEqual([256, 192]);
   });
 
+  test('fit=contain pads to the box, fit=outside covers it keeping the aspect ratio', async () => {
+    const contain = await get(o, '/img/products/shoe.jpg?w=256&h=128&fit=contain&fmt=png');
+    const c = await sharp(contain.body).metadata();
+    expect([c.width, c.height]).toEqual([256, 128]);
+    // Padding is transparent for formats with alpha.
+    const corner = await sharp(contain.body).ensureAlpha().raw().toBuffer();
+    expect(corner[3]).toBe(0);
+    const outside = await sharp(
+      (await get(o, '/img/products/shoe.jpg?w=256&h=128&fit=outside&fmt=png')).body,
+    ).metadata();
+    expect([outside.width, outside.height]).toEqual([256, 192]);
+  });
+
+  test('a byte range of a variant is served like any object', async () => {
+    const full = await get(o, '/img/products/shoe.jpg?w=64&fmt=webp');
+    const part = await get(o, '/img/products/shoe.jpg?w=64&fmt=webp', { range: 'bytes=0-9' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 0-9/${full.body.length}`);
+    expect(part.body.equals(full.body.subarray(0, 10))).toBe(true);
+  });
+
   test('never enlarges past the source size', async () => {
     const m = await sharp((await get(o, '/img/products/shoe.jpg?w=1920&fmt=webp')).body).metadata();
     expect([m.width, m.height]).toEqual([800, 600]);
