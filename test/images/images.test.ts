@@ -96,6 +96,19 @@ describe('image variants over HTTP', { timeout: 30_000 }, () => {
       expect((await sharp(r.body).metadata()).format).toBe('heif');
     });
 
+    test('304s and HEADs of a negotiated variant carry Vary: Accept too', async () => {
+      const r = await get(o, '/img/products/shoe.jpg?w=256', { accept: BROWSER });
+      const again = await get(o, '/img/products/shoe.jpg?w=256', {
+        accept: BROWSER,
+        'if-none-match': r.headers.etag as string,
+      });
+      expect(again.status).toBe(304);
+      expect(again.headers.vary).toBe('Accept');
+      const head = await get(o, '/img/products/shoe.jpg?w=256', { accept: BROWSER }, 'HEAD');
+      expect(head.headers.vary).toBe('Accept');
+      expect(head.headers.etag).toBe(r.headers.etag);
+    });
+
     test('WebP when AVIF is not accepted (or has q=0)', async () => {
       const r = await get(o, '/img/products/shoe.jpg?w=384&fmt=auto', {
         accept: 'image/avif;q=0,image/webp,*/*;q=0.8',
