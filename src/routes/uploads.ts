@@ -8,6 +8,7 @@
  * stream to the handlers (no bodyLimit buffering) and @fastify/multipart parses in streaming
  * mode, without affecting other routes.
  */
+import { constants as http2, type ServerHttp2Stream } from 'node:http2';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -64,9 +65,19 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
   let active = 0;
   // An answer sent before the body was read (401, 413, 415, 503…): close the connection rather
   // than let Node read and discard what may be gigabytes (RFC 9110 §9.6). HTTP/2 has no
-  // Connection header; the stream is reset instead when the response ends.
+  // Connection header: once our response is flushed the stream is reset, which tells the client
+  // to stop sending (RFC 9113 §8.1). CANCEL rather than NO_ERROR: Node's client keeps sending
+  // after a NO_ERROR reset, which leaves the session open.
   app.addHook('onSend', async (request, reply) => {
-    if (!request.raw.complete && request.raw.httpVersionMajor < 2) reply.header('connection', 'close');
+    const raw = request.raw as typeof request.raw & { stream?: ServerHttp2Stream };
+    if (raw.complete) return;
+    if (raw.httpVersionMajor < 2) reply.header('connection', 'close');
+    else if (raw.stream) {
+      const stream = raw.stream;
+      stream.once('finish', () => {
+        if (!stream.closed) stream.close(http2.NGHTTP2_CANCEL);
+      });
+    }
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

@@ -37,6 +37,7 @@ export async function startUploadOrigin(
   kind: DriverKind,
   uploads: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
+  fastifyOptions: Record<string, unknown> = {},
 ): Promise<UploadOrigin> {
   const dataDir = await tempDir('edgewise-up-');
   let s3rver: RunningS3rver | undefined;
@@ -83,7 +84,7 @@ export async function startUploadOrigin(
     },
   });
   const logger = createLogger({ level: 'info', pretty: false }, sink as unknown as pino.DestinationStream);
-  const app = await buildOrigin({ config: store, storage, logger });
+  const app = await buildOrigin({ config: store, storage, logger, fastify: fastifyOptions });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
