@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { FormData, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildConfig } from '../../src/config/load.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { grantFor } from '../../src/uploads/grant.js';
 import { presignedPost } from '../../src/uploads/presign.js';
@@ -93,16 +94,11 @@ describe.skipIf(!real)(
       const prefix = `edgewise-test/${randomBytes(6).toString('hex')}/`;
       const driver = new S3Driver({ ...env, prefix });
       try {
-        const uploads = {
-          maxBytes: 1000,
-          allowedTypes: ['text/plain'],
-          signing: { secrets: [], defaultExpiresSeconds: 300, maxExpiresSeconds: 600 },
-        };
-        const grant = grantFor(uploads as never, {
-          prefix: 'p/',
-          contentTypes: ['text/plain'],
-          maxBytes: 10,
-        });
+        const { uploads } = buildConfig(
+          { uploads: { maxBytes: 1000 }, dev: { demo: { maxBytes: 1000 } } },
+          undefined,
+        ).config;
+        const grant = grantFor(uploads, { prefix: 'p/', contentTypes: ['text/plain'], maxBytes: 10 });
         const post = await presignedPost(driver, grant, ['text/plain']);
         const send = async (key: string, body: string) => {
           const form = new FormData();
