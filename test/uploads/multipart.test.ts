@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { FormData, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, type DriverKind, startUploadOrigin, type UploadOrigin } from './helpers.js';
+import { API_KEY, type DriverKind, eventually, startUploadOrigin, type UploadOrigin } from './helpers.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -122,6 +123,33 @@ describe.each<DriverKind>(['fs', 's3'])('POST /uploads multipart (%s driver)', (
     expect(await o.storage.head('static/huge.bin')).toBeUndefined();
     expect(await o.storage.head('static/lie.png')).toBeUndefined();
     expect(await o.leftovers()).toBe(0);
+  });
+
+  test('a client whose socket dies mid-file: nothing stored, no leftovers, logged at info', async () => {
+    const { port } = new URL(o.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const b = 'cutBoundary';
+    const head =
+      `--${b}\r\nContent-Disposition: form-data; name="key"\r\n\r\nstatic/cut-form.bin\r\n` +
+      `--${b}\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n';
+    socket.write(
+      `POST /uploads HTTP/1.1\r\nHost: x\r\nx-api-key: ${API_KEY}\r\n` +
+        `Content-Type: multipart/form-data; boundary=${b}\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n${head}`,
+    );
+    // Past one S3 part (5 MiB), so on the s3 driver a multipart upload has begun.
+    for (let sent = 0; sent < 6 * 1024 * 1024; sent += 256 * 1024) {
+      if (!socket.write(randomBytes(256 * 1024))) await new Promise((r) => socket.once('drain', r));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await eventually(
+      () => o.logs.some((l) => l.msg === 'upload aborted by the client; nothing stored' && l.level === 30),
+      'the abort log line',
+    );
+    await eventually(async () => (await o.leftovers()) === 0, 'no leftovers');
+    expect(await o.storage.head('static/cut-form.bin')).toBeUndefined();
   });
 
   test('a key field outside a signed prefix is 403 EDGEWISE_UPLOAD_SIGNATURE_WRONG_KEY', async () => {
