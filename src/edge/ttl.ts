@@ -50,8 +50,13 @@ export function policyFor(
   headers: StoredHeaders,
 ): CachePolicy {
   // Directive names are case-insensitive (RFC 9111 §5.2); the library compares them as given.
+  // Age goes in as the single value this edge reads from it (see ageOfResponse).
   const cc = headerString(headers['cache-control']);
-  const forPolicy = cc === undefined ? headers : { ...headers, 'cache-control': cc.toLowerCase() };
+  const age = ageOfResponse(headers);
+  const forPolicy: StoredHeaders = { ...headers };
+  if (cc !== undefined) forPolicy['cache-control'] = cc.toLowerCase();
+  if (typeof age === 'number') forPolicy.age = String(age);
+  else delete forPolicy.age;
   return new CachePolicy(
     { method: req.method, url: req.url, headers: req.headers as CachePolicy.Headers },
     { status, headers: forPolicy as CachePolicy.Headers },
@@ -90,8 +95,11 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
   // it because an origin that sends it means it for the CDN.
   const surrogate = parseSurrogateControl(headerString(headers['surrogate-control']));
   if (surrogate?.noStore) return NOT_STORED('surrogate no-store');
+  // RFC 9111 §5.1: an invalid Age makes the response stale on arrival (stored only to be
+  // revalidated).
+  const badAge = ageOfResponse(headers) === 'invalid';
   if (surrogate?.maxAge !== undefined) {
-    const ttl = clamp(surrogate.maxAge, min, max);
+    const ttl = badAge ? 0 : clamp(surrogate.maxAge, min, max);
     const validator = headers.etag !== undefined || headers['last-modified'] !== undefined;
     if (ttl === 0 && !validator) return NOT_STORED('zero-ttl');
     return { store: true, ttl, swr: 0, sie: 0 };
@@ -125,6 +133,7 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
 
   // A zero TTL is still worth storing when it can be revalidated cheaply (CloudFront does the
   // same: it sends a conditional request on every viewer request).
+  if (badAge) ttl = 0;
   const validator = headers.etag !== undefined || headers['last-modified'] !== undefined;
   if (ttl === 0 && !validator && swr === 0 && sie === 0) return NOT_STORED('zero-ttl');
   return { store: true, ttl, swr, sie };
@@ -196,4 +205,18 @@ export function parseSurrogateControl(
     if (m) into.maxAge = Math.min(Number(m[1]), 2147483647);
   }
   return anyTargeted ? targeted : general;
+}
+
+/**
+ * The origin's Age (RFC 9111 §5.1): a singleton; in a list-based value the first member counts
+ * ("0,7200" is 0). A repeated field is a conflict and makes the response stale: Node and undici
+ * join repeated lines with ", ", so a comma followed by a space is read as repetition. Anything
+ * but a non-negative integer (text, a sign, a fraction, parameters) is invalid.
+ */
+export function ageOfResponse(headers: StoredHeaders): number | 'invalid' | undefined {
+  const v = headers.age;
+  if (v === undefined) return undefined;
+  if (Array.isArray(v) || /,\s/.test(v)) return 'invalid';
+  const first = v.split(',')[0]!.trim();
+  return /^\d+$/.test(first) ? Number(first) : 'invalid';
 }

@@ -92,3 +92,19 @@ describe('explicit freshness on statuses the RFC library does not store', () => 
     expect(ttl({ date, expires: 'garbage' }, { status: 500, err: 0 }).store).toBe(false);
   });
 });
+
+describe('invalid Age (RFC 9111 §5.1)', () => {
+  it('makes a response stale on arrival: text, negative, or more than one value', () => {
+    for (const age of ['abc', '-10', '0, 0', ['0', '0']])
+      expect(ttl({ 'cache-control': 'max-age=3600', age } as StoredHeaders).store).toBe(false);
+    expect(ttl({ 'cache-control': 'max-age=3600', age: '0, 0', etag: '"a"' } as StoredHeaders)).toMatchObject(
+      {
+        store: true,
+        ttl: 0,
+      },
+    );
+    expect(ttl({ 'cache-control': 'max-age=3600', age: '10' }).ttl).toBe(3600);
+    // A list-based value counts by its first member (RFC 9111 §5.1).
+    expect(ttl({ 'cache-control': 'max-age=3600', age: '0,7200' }).ttl).toBe(3600);
+  });
+});

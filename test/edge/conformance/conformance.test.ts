@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runConformance } from './runner.js';
 
 /** Recorded figures (README, edge section). Lower the failure bound when a fix lands. */
-const RECORDED = { minPassed: 205, maxRequiredFailures: 0 };
+const RECORDED = { minPassed: 220, maxRequiredFailures: 0 };
 
 describe('http-cache-tests conformance', () => {
   it('passes at least the recorded tests with no more than the recorded required failures', {
