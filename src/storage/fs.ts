@@ -16,7 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, ChecksumMismatch, StorageUnavailable, UploadTooLarge } from '../errors.js';
 import { keyProblem } from './keys.js';
@@ -24,6 +24,10 @@ import { abortError } from './s3-errors.js';
 import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
 
 const TRAILER_LEN_BYTES = 4;
+/** One read of this many tail bytes finds the trailer (JSON, usually a few hundred bytes). */
+const TAIL_BYTES = 4096;
+/** Objects up to this size (with trailer) are read whole at `get`: one read instead of three. */
+const INLINE_MAX_BYTES = 128 * 1024;
 const MAX_SEGMENT_BYTES = 253; // NAME_MAX 255 minus the 2-byte suffix
 
 interface Trailer {
@@ -86,22 +90,24 @@ export class FsDriver implements StorageDriver {
     const fh = await openOrUndefined(path);
     if (!fh) return undefined;
     let meta: ObjectMeta;
+    let whole: Buffer | undefined;
     try {
-      meta = (await readTrailer(fh, key)).meta;
+      ({ meta, whole } = await readTrailer(fh, key, INLINE_MAX_BYTES));
     } catch (err) {
       await fh.close();
       throw err;
     }
-    // The stream owns the handle from here; a concurrent overwrite renames a new file over
-    // the path, and this reader keeps reading the old inode to the end.
     const range = options.range;
     const start = range?.start ?? 0;
     const end = range ? Math.min(range.end, meta.size - 1) : meta.size - 1;
-    if (meta.size === 0 || end < start) {
+    if (whole !== undefined || meta.size === 0 || end < start) {
+      // Small objects were read whole with the trailer: one read, no stream on the file.
       await fh.close();
-      const { Readable } = await import('node:stream');
-      return { meta, body: Readable.from([]), range };
+      const part = whole !== undefined && end >= start ? whole.subarray(start, end + 1) : undefined;
+      return { meta, body: Readable.from(part ? [part] : []), range: range ? { start, end } : undefined };
     }
+    // The stream owns the handle from here; a concurrent overwrite renames a new file over
+    // the path, and this reader keeps reading the old inode to the end.
     const body = createReadStream('', { fd: fh, start, end, autoClose: true, highWaterMark: 64 * 1024 });
     return { meta, body, range: range ? { start, end } : undefined };
   }
@@ -231,16 +237,31 @@ async function openOrUndefined(path: string): Promise<FileHandle | undefined> {
   }
 }
 
-async function readTrailer(fh: FileHandle, key: string): Promise<{ meta: ObjectMeta }> {
+/**
+ * Reads the metadata trailer with one positioned read of the file's tail (the trailer is
+ * almost always under TAIL_BYTES). Files up to `inlineUpTo` bytes are read whole in that same
+ * read and their body returned, which saves the stream's own read and close on hot small objects.
+ */
+async function readTrailer(
+  fh: FileHandle,
+  key: string,
+  inlineUpTo = 0,
+): Promise<{ meta: ObjectMeta; whole?: Buffer | undefined }> {
   const { size: fileSize } = await fh.stat();
-  const lenBuf = Buffer.alloc(TRAILER_LEN_BYTES);
-  await fh.read(lenBuf, 0, TRAILER_LEN_BYTES, fileSize - TRAILER_LEN_BYTES);
-  const len = lenBuf.readUInt32BE(0);
+  if (fileSize < TRAILER_LEN_BYTES) throw new StorageUnavailable(`corrupt object file for ${key}`);
+  const n = fileSize <= inlineUpTo ? fileSize : Math.min(fileSize, TAIL_BYTES);
+  const tail = Buffer.allocUnsafe(n);
+  await fh.read(tail, 0, n, fileSize - n);
+  const len = tail.readUInt32BE(n - TRAILER_LEN_BYTES);
   const bodySize = fileSize - TRAILER_LEN_BYTES - len;
-  if (fileSize < TRAILER_LEN_BYTES || bodySize < 0)
-    throw new StorageUnavailable(`corrupt object file for ${key}`);
-  const json = Buffer.alloc(len);
-  await fh.read(json, 0, len, bodySize);
+  if (bodySize < 0) throw new StorageUnavailable(`corrupt object file for ${key}`);
+  let json: Buffer;
+  if (len + TRAILER_LEN_BYTES <= n) {
+    json = tail.subarray(n - TRAILER_LEN_BYTES - len, n - TRAILER_LEN_BYTES);
+  } else {
+    json = Buffer.alloc(len);
+    await fh.read(json, 0, len, bodySize);
+  }
   const t = JSON.parse(json.toString('utf8')) as Trailer;
   return {
     meta: {
@@ -253,6 +274,7 @@ async function readTrailer(fh: FileHandle, key: string): Promise<{ meta: ObjectM
       lastModified: new Date(t.lastModified),
       metadata: t.metadata,
     },
+    whole: n === fileSize ? tail.subarray(0, bodySize) : undefined,
   };
 }
 
