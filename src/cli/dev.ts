@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildFunctions, writeBuild } from '../cloudfront/build.js';
 import { devSigningEnv, ensureDevSigningKeys } from '../cloudfront/keys.js';
 import { ConfigStore } from '../config/store.js';
@@ -28,7 +28,7 @@ export const dev: Command = {
     if (store.current.cloudfront.signing.keyPairId === undefined) {
       // Signed classes work with no setup: a dev key pair under ./data, used unless the
       // config or the environment names a real key.
-      const keys = ensureDevSigningKeys(join(process.cwd(), 'data', '.keys'));
+      const keys = ensureDevSigningKeys(join(resolve(store.current.storage.fs.dataDir), '.keys'));
       store = ConfigStore.load({ file, env: { ...devSigningEnv(keys), ...process.env } });
     }
     const logging = store.current.logging;
@@ -37,7 +37,7 @@ export const dev: Command = {
     const seeded = await seed(origin.app.edgewise.storage);
     if (seeded.length > 0) logger.info({ keys: seeded }, 'seeded sample assets');
     // The edge runs the CloudFront Functions built from this config, as CloudFront would.
-    const functionsDir = join(process.cwd(), 'data', '.edge-functions');
+    const functionsDir = join(resolve(store.current.storage.fs.dataDir), '.edge-functions');
     writeBuild(buildFunctions(store.current), functionsDir);
     const edge = await startEdge(store, logger, { originUrl: origin.url, functionsDir });
     const prefetch = store.current.prefetch.inDev

@@ -30,13 +30,20 @@ export const SEED_OBJECTS: SeedObject[] = [
   {
     key: 'static/product.jpg',
     contentType: 'image/jpeg',
+    // Drawn from raw pixels, not SVG: the image route blocks risky loaders (SVG among them)
+    // process-wide, and the seed runs in the same process.
     body: () =>
       sharp({ create: { width: 1600, height: 1200, channels: 3, background: { r: 32, g: 96, b: 160 } } })
         .composite([
           {
-            input: Buffer.from(
-              '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="1200"><circle cx="800" cy="600" r="420" fill="#f4b400"/><rect x="200" y="150" width="300" height="300" fill="#db4437"/></svg>',
-            ),
+            input: { create: { width: 840, height: 840, channels: 3, background: { r: 244, g: 180, b: 0 } } },
+            left: 380,
+            top: 180,
+          },
+          {
+            input: { create: { width: 300, height: 300, channels: 3, background: { r: 219, g: 68, b: 55 } } },
+            left: 200,
+            top: 150,
           },
         ])
         .jpeg({ quality: 85 })
