@@ -25,6 +25,7 @@ export function createLogger(config: LoggingConfig, destination?: pino.Destinati
         '*.secret',
         '*.secrets',
         '*.apiKey',
+        '*.apiKeys',
         '*.privateKey',
       ],
       censor: '[redacted]',

@@ -33,7 +33,8 @@ export const configPrint: Command = {
   async run({ values }) {
     const store = loadStoreOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
-    const { config, sources, file } = store.loaded;
+    const { sources, file } = store.loaded;
+    const config = redactSecrets(store.current) as object;
     if (values.json) {
       process.stdout.write(
         `${JSON.stringify({ file: file ?? null, config, sources: Object.fromEntries(sources) }, null, 2)}\n`,
@@ -45,6 +46,20 @@ export const configPrint: Command = {
     return EXIT_OK;
   },
 };
+
+/** Option names whose values are credentials: printed as `[redacted]` (with their source kept). */
+const SECRET_NAME = /secret|apikey|privatekey|password|token/i;
+
+/** A copy of the config with every credential replaced, so `config print` output is safe to paste. */
+export function redactSecrets(value: unknown, secret = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, secret));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, redactSecrets(v, secret || SECRET_NAME.test(k))]),
+    );
+  }
+  return secret && typeof value === 'string' ? '[redacted]' : value;
+}
 
 /** YAML with a trailing `# default|file|env:NAME` comment on every leaf value. */
 export function annotatedYaml(config: object, sources: ReadonlyMap<string, ValueSource>): string {

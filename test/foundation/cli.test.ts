@@ -107,3 +107,29 @@ describe('edgewise config check', () => {
     expect(parsed.sources['server.port']).toBe('file');
   });
 });
+
+describe('edgewise config print secrets', () => {
+  it('never prints credentials, whether from the file or the environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    await writeFile(
+      join(dir, 'edgewise.yaml'),
+      'uploads:\n  apiKeys: ["file-api-key-123456789012345"]\n  signing:\n    secrets: [{ id: k1, secret: "file-secret-0123456789abcdef0123456789" }]\n',
+    );
+    const res = await runCli(['config', 'print'], {
+      cwd: dir,
+      env: { EDGEWISE__CLOUDFRONT__APIKEY: 'env-api-key-abcdefabcdefabcdef' },
+    });
+    expect(res.code).toBe(0);
+    const json = await runCli(['config', 'print', '--json'], {
+      cwd: dir,
+      env: { EDGEWISE__CLOUDFRONT__APIKEY: 'env-api-key-abcdefabcdefabcdef' },
+    });
+    for (const out of [res.stdout, json.stdout]) {
+      expect(out).not.toContain('file-api-key');
+      expect(out).not.toContain('file-secret');
+      expect(out).not.toContain('env-api-key');
+      expect(out).toContain('[redacted]');
+    }
+    expect(res.stdout).toMatch(/apiKey: "?\[redacted\]"? # env:EDGEWISE__CLOUDFRONT__APIKEY/);
+  });
+});
