@@ -1,19 +1,36 @@
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parse, UsageError } from './command.js';
-import { cloudfrontBuild, cloudfrontPlan } from './cloudfront.js';
-import { configCheck, configPrint, configReferenceCmd } from './config.js';
-import { dev } from './dev.js';
-import { edge } from './edge.js';
-import { imagesSrcset } from './images.js';
-import { prefetchRun, prefetchSimulate, prefetchWatch } from './prefetch.js';
-import { serve } from './serve.js';
-import { signUpload } from './sign-upload.js';
-import { signUrl } from './sign-url.js';
-import { storageCleanup } from './storage.js';
 
-/** Every command; each arrives with the issue that makes it work. */
-export const commands: Command[] = [configCheck, configPrint, configReferenceCmd, dev, edge, serve, prefetchRun, prefetchWatch, prefetchSimulate, imagesSrcset, cloudfrontBuild, cloudfrontPlan, signUrl, signUpload, storageCleanup];
+/**
+ * Command modules by first word, loaded on demand: `edgewise config check` should not pay for
+ * loading Fastify, sharp and the AWS SDK. Each command arrives with the issue that makes it work.
+ */
+const modules: Record<string, () => Promise<Command[]>> = {
+  config: async () => {
+    const m = await import('./config.js');
+    return [m.configCheck, m.configPrint, m.configReferenceCmd];
+  },
+  dev: async () => [(await import('./dev.js')).dev],
+  serve: async () => [(await import('./serve.js')).serve],
+  edge: async () => [(await import('./edge.js')).edge],
+  prefetch: async () => {
+    const m = await import('./prefetch.js');
+    return [m.prefetchRun, m.prefetchWatch, m.prefetchSimulate];
+  },
+  images: async () => [(await import('./images.js')).imagesSrcset],
+  cloudfront: async () => {
+    const m = await import('./cloudfront.js');
+    return [m.cloudfrontBuild, m.cloudfrontPlan];
+  },
+  sign: async () => [(await import('./sign-url.js')).signUrl, (await import('./sign-upload.js')).signUpload],
+  storage: async () => [(await import('./storage.js')).storageCleanup],
+};
 
-function topHelp(): string {
+/** Every command (loads every command module). */
+export async function allCommands(): Promise<Command[]> {
+  return (await Promise.all(Object.values(modules).map((load) => load()))).flat();
+}
+
+function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
   return [
     'Usage: edgewise <command> [options]',
@@ -26,12 +43,14 @@ function topHelp(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const load = argv[0] === undefined ? undefined : modules[argv[0]];
+  const commands = load ? await load() : await allCommands();
   // Longest path first, so `config check` wins over a hypothetical `config`.
   const sorted = [...commands].sort((a, b) => b.path.length - a.path.length);
   const cmd = sorted.find((c) => c.path.every((word, i) => argv[i] === word));
   if (!cmd) {
     const asksHelp = argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help';
-    (asksHelp ? process.stdout : process.stderr).write(`${topHelp()}\n`);
+    (asksHelp ? process.stdout : process.stderr).write(`${topHelp(load ? await allCommands() : commands)}\n`);
     if (!asksHelp) process.stderr.write(`\nedgewise: unknown command "${argv.join(' ')}"\n`);
     return asksHelp ? EXIT_OK : EXIT_USAGE;
   }

@@ -2,8 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commands } from '../../src/cli/main.js';
+import { allCommands } from '../../src/cli/main.js';
 import { runCli } from '../helpers/cli.js';
+
+const commands = await allCommands();
 
 describe('edgewise CLI', () => {
   it('prints top-level help and fails on an unknown command with exit 2', async () => {
