@@ -135,3 +135,18 @@ describe('edgewise config print secrets', () => {
     expect(res.stdout).toMatch(/apiKey: "?\[redacted\]"? # env:EDGEWISE__CLOUDFRONT__APIKEY/);
   });
 });
+
+describe('README CLI table', () => {
+  it('names every command', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## CLI'), readme.indexOf('<!-- BEGIN config -->'));
+    for (const cmd of commands) {
+      const [first, second] = cmd.path;
+      const pattern = second
+        ? new RegExp(`edgewise ${first} [^|]*\\b${second}\\b`)
+        : new RegExp(`\`edgewise ${first}\``);
+      expect(table, cmd.path.join(' ')).toMatch(pattern);
+    }
+  });
+});
