@@ -6,19 +6,19 @@ import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { ConfigStore } from './config/store.js';
 import './context.js';
 import { Internal, isCodedError, NotFound } from './errors.js';
-import type { Logger } from './logger.js';
 import { servingPlugin } from './http/plugin.js';
+import type { Logger } from './logger.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { corsRoutes } from './routes/cors.js';
 import { demoUploadRoutes } from './routes/demo-uploads.js';
-import { pageRoutes } from './routes/page.js';
 import { healthRoutes } from './routes/health.js';
+import { imageRoutes } from './routes/images.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { pageRoutes } from './routes/page.js';
+import { signedUrlRoutes } from './routes/signed-urls.js';
 import { uploadUrlRoutes } from './routes/upload-urls.js';
 import { uploadRoutes } from './routes/uploads.js';
-import { imageRoutes } from './routes/images.js';
-import { signedUrlRoutes } from './routes/signed-urls.js';
-import { metricsRoutes } from './routes/metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
 export interface BuildOriginOptions {

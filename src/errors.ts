@@ -35,10 +35,22 @@ export const SigningNotConfigured = createError(
   'Signed URLs need cloudfront.signing.keyPairId and a private key: %s',
   503,
 );
-export const SignatureMissing = createError('EDGEWISE_SIGNATURE_MISSING', 'Signed URL or cookies required: %s', 403);
+export const SignatureMissing = createError(
+  'EDGEWISE_SIGNATURE_MISSING',
+  'Signed URL or cookies required: %s',
+  403,
+);
 export const SignatureMalformed = createError('EDGEWISE_SIGNATURE_MALFORMED', 'Malformed signature: %s', 403);
-export const SignatureInvalid = createError('EDGEWISE_SIGNATURE_INVALID', 'Signature does not match: %s', 403);
-export const SignatureUnknownKey = createError('EDGEWISE_SIGNATURE_UNKNOWN_KEY', 'Unknown key pair id: %s', 403);
+export const SignatureInvalid = createError(
+  'EDGEWISE_SIGNATURE_INVALID',
+  'Signature does not match: %s',
+  403,
+);
+export const SignatureUnknownKey = createError(
+  'EDGEWISE_SIGNATURE_UNKNOWN_KEY',
+  'Unknown key pair id: %s',
+  403,
+);
 export const SignatureExpired = createError('EDGEWISE_SIGNATURE_EXPIRED', 'Signature expired: %s', 403);
 export const SignatureNotYetValid = createError(
   'EDGEWISE_SIGNATURE_NOT_YET_VALID',
@@ -74,11 +86,7 @@ export const BadSignRequest = createError('EDGEWISE_BAD_SIGN_REQUEST', 'Invalid 
 export const Unauthorized = createError('EDGEWISE_UNAUTHORIZED', 'Missing or wrong API key', 401);
 
 // Uploads (src/uploads, src/routes/uploads.ts, src/routes/upload-urls.ts)
-export const StorageFailed = createError(
-  'EDGEWISE_STORAGE_FAILED',
-  'Storage refused the operation: %s',
-  502,
-);
+export const StorageFailed = createError('EDGEWISE_STORAGE_FAILED', 'Storage refused the operation: %s', 502);
 export const UploadSignatureMissing = createError(
   'EDGEWISE_UPLOAD_SIGNATURE_MISSING',
   'Upload needs a signed upload URL or an API key',
@@ -122,7 +130,11 @@ export const ImageUnsupported = createError(
   'Source is not an image this origin transforms: %s',
   415,
 );
-export const ImageCorrupt = createError('EDGEWISE_IMAGE_CORRUPT', 'Source image is corrupt or truncated: %s', 422);
+export const ImageCorrupt = createError(
+  'EDGEWISE_IMAGE_CORRUPT',
+  'Source image is corrupt or truncated: %s',
+  422,
+);
 export const ImageTooLarge = createError('EDGEWISE_IMAGE_TOO_LARGE', 'Source image exceeds %s bytes', 413);
 export const ImageTooManyPixels = createError(
   'EDGEWISE_IMAGE_TOO_MANY_PIXELS',
@@ -147,11 +159,7 @@ export const ImageBusy = createError(
 
 // Serving (src/routes/serve-object.ts, src/http): RFC 9110 status codes for preconditions and
 // ranges, and the transport's overload and timeout refusals.
-export const PreconditionFailed = createError(
-  'EDGEWISE_PRECONDITION_FAILED',
-  'Precondition failed: %s',
-  412,
-);
+export const PreconditionFailed = createError('EDGEWISE_PRECONDITION_FAILED', 'Precondition failed: %s', 412);
 export const RangeNotSatisfiable = createError(
   'EDGEWISE_RANGE_NOT_SATISFIABLE',
   'Range not satisfiable for %s bytes',
@@ -170,20 +178,32 @@ export const RequestTimeout = createError(
 
 // Local edge (src/edge): what CloudFront answers itself (502/504 for origin failures, 403 for
 // the viewer protocol policy), and the invalidation API's input checks.
-export const EdgeHttpsRequired = createError('EDGEWISE_EDGE_HTTPS_REQUIRED', 'This path is served over HTTPS only', 403);
+export const EdgeHttpsRequired = createError(
+  'EDGEWISE_EDGE_HTTPS_REQUIRED',
+  'This path is served over HTTPS only',
+  403,
+);
 export const EdgeOriginUnreachable = createError(
   'EDGEWISE_EDGE_ORIGIN_UNREACHABLE',
   'The edge could not reach the origin: %s',
   502,
 );
-export const EdgeOriginTimeout = createError('EDGEWISE_EDGE_ORIGIN_TIMEOUT', 'The origin did not answer in time: %s', 504);
+export const EdgeOriginTimeout = createError(
+  'EDGEWISE_EDGE_ORIGIN_TIMEOUT',
+  'The origin did not answer in time: %s',
+  504,
+);
 export const EdgeNotCached = createError(
   'EDGEWISE_EDGE_NOT_CACHED',
   'only-if-cached: the edge holds no fresh copy of %s',
   504,
 );
 export const EdgeBadRequest = createError('EDGEWISE_EDGE_BAD_REQUEST', 'Bad request: %s', 400);
-export const EdgeBadInvalidation = createError('EDGEWISE_EDGE_BAD_INVALIDATION', 'Invalid invalidation: %s', 400);
+export const EdgeBadInvalidation = createError(
+  'EDGEWISE_EDGE_BAD_INVALIDATION',
+  'Invalid invalidation: %s',
+  400,
+);
 
 // CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
 export const CorsRejected = createError('EDGEWISE_CORS_REJECTED', 'CORS preflight refused: %s', 403);

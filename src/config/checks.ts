@@ -5,13 +5,13 @@
 import { existsSync } from 'node:fs';
 import { patternShadows } from './patterns.js';
 import type { CrossCheck } from './schema.js';
-import { serverServingRules } from './sections/server.js';
-import { imagesRules } from './sections/images.js';
 import { cloudfrontRules } from './sections/cloudfront.js';
 import { corsRules } from './sections/cors.js';
 import { devRules } from './sections/dev.js';
 import { edgeRules } from './sections/edge.js';
+import { imagesRules } from './sections/images.js';
 import { prefetchRules } from './sections/prefetch.js';
+import { serverServingRules } from './sections/server.js';
 import { uploadsRules } from './sections/uploads.js';
 
 const classRules: CrossCheck = (config, report) => {
@@ -94,4 +94,16 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [corsRules, devRules, classRules, serverRules, storageRules, cloudfrontRules, imagesRules, edgeRules, serverServingRules, uploadsRules, prefetchRules];
+export const crossChecks: CrossCheck[] = [
+  corsRules,
+  devRules,
+  classRules,
+  serverRules,
+  storageRules,
+  cloudfrontRules,
+  imagesRules,
+  edgeRules,
+  serverServingRules,
+  uploadsRules,
+  prefetchRules,
+];

@@ -4,11 +4,11 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { ClassesSection, DefaultClassSection } from './sections/classes.js';
-import { EdgeSection } from './sections/edge.js';
-import { ImagesSection } from './sections/images.js';
 import { CloudfrontSection } from './sections/cloudfront.js';
 import { CorsSection } from './sections/cors.js';
 import { DevSection } from './sections/dev.js';
+import { EdgeSection } from './sections/edge.js';
+import { ImagesSection } from './sections/images.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
 import { PrefetchSection } from './sections/prefetch.js';

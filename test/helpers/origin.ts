@@ -35,7 +35,12 @@ export async function startTestOrigin(
   const store = new ConfigStore(config);
   const storage = opts.storage ?? new FsDriver({ dataDir });
   const logger = createLogger({ level: process.env.EDGEWISE_TEST_LOG ? 'debug' : 'silent', pretty: false });
-  const app = await buildOrigin({ config: store, storage, logger, ...(opts.fastify ? { fastify: opts.fastify } : {}) });
+  const app = await buildOrigin({
+    config: store,
+    storage,
+    logger,
+    ...(opts.fastify ? { fastify: opts.fastify } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
