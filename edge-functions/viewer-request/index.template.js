@@ -117,6 +117,9 @@ async function handler(event) {
 
   // A signed URL's signature covers its query string: leave it exactly as the viewer sent it.
   if (cls.sg) return req;
+  // Only GET and HEAD are cached, so only they need a canonical key; other methods (uploads
+  // through signed upload URLs) reach the origin with the query the signature covers.
+  if (req.method !== 'GET' && req.method !== 'HEAD') return req;
 
   var q = {};
   for (var k in req.querystring)

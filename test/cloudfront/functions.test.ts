@@ -62,6 +62,21 @@ for (const mode of ['inline', 'kvs'] as const) {
       expect(asResponse(await fns.request.run(ev)).statusCode).toBe(400);
     });
 
+    test('regression: a PUT through a signed upload URL keeps its query (the signature covers it)', async () => {
+      const ev = fixture('viewer-request', 'image-accept-webp');
+      ev.request.method = 'PUT';
+      ev.request.uri = '/uploads/demo/a.txt';
+      ev.request.querystring = {
+        key: { value: 'demo%2Fa.txt' },
+        exp: { value: '1795846078' },
+        sig: { value: 'abc' },
+      };
+      const req = asRequest(await fns.request.run(ev));
+      expect(req.querystring).toEqual(ev.request.querystring);
+      ev.request.method = 'GET';
+      expect(asRequest(await fns.request.run(ev)).querystring).toEqual({});
+    });
+
     test('image: webp when AVIF is not accepted; ties snap up (1100 → 1080 is nearer than 1200)', async () => {
       const req = asRequest(await fns.request.run(fixture('viewer-request', 'image-accept-webp')));
       expect(req.querystring).toEqual({ fmt: { value: 'webp' }, w: { value: '1080' } });
