@@ -7,9 +7,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import sharp from 'sharp';
-import { FsDriver } from '../../src/storage/fs.js';
 
 export interface DevProcess {
   edgeUrl: string;
@@ -31,24 +28,9 @@ export async function freePort(): Promise<number> {
   return addr.port;
 }
 
-/**
- * The seeded sample image is drawn with an SVG overlay, and the image service blocks the SVG
- * loader process-wide, so `edgewise dev` cannot draw it on a fresh data directory (reported to
- * the team lead). Storing a sample under the same key first makes the seed skip it.
- */
-async function preseed(dataDir: string): Promise<void> {
-  const fs = new FsDriver({ dataDir });
-  const jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#2060a0' } })
-    .jpeg()
-    .toBuffer();
-  await fs.put('static/product.jpg', Readable.from([jpeg]), { contentType: 'image/jpeg' });
-  await fs.close();
-}
-
 export async function startDev(env: Record<string, string> = {}): Promise<DevProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'edgewise-browser-'));
   await mkdir(join(dir, 'data'), { recursive: true });
-  await preseed(join(dir, 'data'));
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
     cwd: dir,
