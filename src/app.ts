@@ -12,9 +12,6 @@ import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metric
 import { contentRoutes } from './routes/content.js';
 import { corsRoutes } from './routes/cors.js';
 import { demoUploadRoutes } from './routes/demo-uploads.js';
-import { pageRoutes } from './routes/page.js';
-import { corsRoutes } from './routes/cors.js';
-import { demoUploadRoutes } from './routes/demo-uploads.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { metricsRoutes } from './routes/metrics.js';

@@ -94,7 +94,7 @@ const storageRules: CrossCheck = (config, report) => {
   }
 };
 
-export const crossChecks: CrossCheck[] = [corsRules, devRules, 
+export const crossChecks: CrossCheck[] = [
   corsRules,
   devRules,
   classRules,
