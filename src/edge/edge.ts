@@ -7,8 +7,9 @@
  * Unsafe methods pass through, streamed both ways, and invalidate the URL (RFC 9111 §4.4).
  * Each step lives in its own module; this one only sequences them.
  */
+
 import { open } from 'node:fs/promises';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { classify } from '../classes.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { ConfigStore } from '../config/store.js';
@@ -22,6 +23,7 @@ import {
   isCodedError,
   RangeNotSatisfiable,
 } from '../errors.js';
+import { lingerOnClose } from '../http/linger.js';
 import type { Logger } from '../logger.js';
 import { formatLine } from './access-log/format.js';
 import type { AccessLogWriter } from './access-log/writer.js';
@@ -423,6 +425,15 @@ export class Edge {
       });
     } catch (err) {
       return this.#originError(ctx, err);
+    }
+    // The origin answered before the viewer finished sending (an early 413/403): answer the
+    // viewer with Connection: close and a lingering close, or its unread bytes turn our
+    // answer into a reset.
+    const viewer = ctx.req as unknown as IncomingMessage;
+    const viewerRes = ctx.res as unknown as ServerResponse;
+    if (hasBody && viewer.httpVersionMajor < 2 && !viewer.complete && viewerRes.socket) {
+      viewerRes.shouldKeepAlive = false;
+      lingerOnClose(viewerRes.socket, viewer);
     }
     if (!NON_INVALIDATING.has(ctx.method) && res.status < 400) this.#invalidateAfterUnsafe(ctx, res.headers);
     res.body.on('data', (c: Buffer) => this.#d.metrics.originBytes.inc(c.length));

@@ -22,6 +22,7 @@ import {
   UploadsBusy,
   UploadTooLarge,
 } from '../errors.js';
+import { lingerOnClose } from '../http/linger.js';
 import type { Logger } from '../logger.js';
 import { assertUserKey, keyFromUrlPath } from '../storage/keys.js';
 import type { ObjectMeta } from '../storage/types.js';
@@ -71,8 +72,10 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
   app.addHook('onSend', async (request, reply) => {
     const raw = request.raw as typeof request.raw & { stream?: ServerHttp2Stream };
     if (raw.complete) return;
-    if (raw.httpVersionMajor < 2) reply.header('connection', 'close');
-    else if (raw.stream) {
+    if (raw.httpVersionMajor < 2) {
+      reply.header('connection', 'close');
+      lingerOnClose(raw.socket, raw);
+    } else if (raw.stream) {
       const stream = raw.stream;
       stream.once('finish', () => {
         if (!stream.closed) stream.close(http2.NGHTTP2_CANCEL);

@@ -203,12 +203,18 @@ describe('upload demo settings', () => {
         throw err;
       }
     };
-    expect(issues({ dev: { demo: { maxBytes: 2000 } }, uploads: { maxBytes: 1000 } })).toEqual([
-      'dev.demo.maxBytes',
-    ]);
-    expect(issues({ dev: { demo: { contentTypes: ['text/html'] } } })).toEqual(['dev.demo.contentTypes[0]']);
+    expect(issues({ dev: { demo: { maxBytes: 2000 } }, uploads: { maxBytes: 1000 } })).toEqual([]);
     expect(
-      issues({ dev: { demo: { expiresSeconds: 600 } }, uploads: { signing: { maxExpiresSeconds: 300 } } }),
+      issues({ dev: { demoUploads: true, demo: { maxBytes: 2000 } }, uploads: { maxBytes: 1000 } }),
+    ).toEqual(['dev.demo.maxBytes']);
+    expect(issues({ dev: { demoUploads: true, demo: { contentTypes: ['text/html'] } } })).toEqual([
+      'dev.demo.contentTypes[0]',
+    ]);
+    expect(
+      issues({
+        dev: { demoUploads: true, demo: { expiresSeconds: 600 } },
+        uploads: { signing: { maxExpiresSeconds: 300 } },
+      }),
     ).toContain('dev.demo.expiresSeconds');
     expect(issues({ dev: { demo: { prefix: '../x/' } } })).toContain('dev.demo.prefix');
     expect(issues({ dev: { demo: { prefix: '.edgewise/x/' } } })).toContain('dev.demo.prefix');

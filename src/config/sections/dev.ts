@@ -66,10 +66,20 @@ export const DevSection = Type.Object(
 );
 export type DevConfig = Static<typeof DevSection>;
 
-/** The demo's limits must fit inside the upload limits, or every demo signing would fail. */
+/**
+ * The demo's limits must fit inside the upload limits, or every demo signing would fail. Only
+ * checked when the demo is on: an origin with a small upload limit and the demo off is fine.
+ * The prefix is checked always.
+ */
 export const devRules: CrossCheck = (config, report) => {
   const { demo } = config.dev;
   const uploads = config.uploads;
+  // A prefix follows the key rules (no "." or ".." segments); the schema pattern checks its characters.
+  const problem =
+    keyProblem(`${demo.prefix}x`)?.replace(/^key/, 'prefix') ??
+    (demo.prefix.startsWith(RESERVED_PREFIX) ? `prefix is under the reserved ${RESERVED_PREFIX}` : undefined);
+  if (problem) report({ path: 'dev.demo.prefix', message: problem, value: demo.prefix });
+  if (!config.dev.demoUploads) return;
   if (demo.maxBytes > uploads.maxBytes)
     report({
       path: 'dev.demo.maxBytes',
@@ -82,11 +92,6 @@ export const devRules: CrossCheck = (config, report) => {
       message: `must be ≤ uploads.signing.maxExpiresSeconds (${uploads.signing.maxExpiresSeconds})`,
       value: demo.expiresSeconds,
     });
-  // A prefix follows the key rules (no "." or ".." segments); the schema pattern checks its characters.
-  const problem =
-    keyProblem(`${demo.prefix}x`)?.replace(/^key/, 'prefix') ??
-    (demo.prefix.startsWith(RESERVED_PREFIX) ? `prefix is under the reserved ${RESERVED_PREFIX}` : undefined);
-  if (problem) report({ path: 'dev.demo.prefix', message: problem, value: demo.prefix });
   demo.contentTypes.forEach((t, i) => {
     if (!patternWithin(t, uploads.allowedTypes))
       report({

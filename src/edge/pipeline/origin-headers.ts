@@ -42,7 +42,9 @@ export function originHeaders(
   for (const name in viewer) {
     const value = viewer[name];
     if (value === undefined || name.startsWith(':')) continue;
-    if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || name === 'host') continue;
+    // Expect: 100-continue is answered by the edge's own server to the viewer; undici refuses
+    // to send it upstream, which turned every large curl upload into a 502.
+    if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || name === 'host' || name === 'expect') continue;
     if (name === 'cookie' || name === 'accept-encoding') continue;
     if (opts.fill && VIEWER_VALIDATORS.has(name)) continue;
     out[name] = value;
