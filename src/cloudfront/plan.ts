@@ -58,6 +58,13 @@ const MAX_KEY_ITEMS = 10;
 const DEFAULT_BEHAVIOR_QUOTA = 75;
 
 const list = <T>(items: T[]) => ({ Quantity: items.length, Items: items });
+
+/** The origin's upload routes (src/routes/uploads.ts, upload-urls.ts, signed-urls.ts). */
+export const UPLOAD_PATHS = ['/uploads*', '/upload-urls', '/_edgewise/*'];
+/** AWS managed policies: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html */
+export const MANAGED_CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+/** https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html */
+export const MANAGED_ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 export const placeholder = (kind: string, name: string) => `{{${kind}:${name}}}`;
 
 export function buildPlan(config: Readonly<PlanConfig>): Plan {
@@ -191,7 +198,29 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
     } satisfies Omit<CacheBehavior, 'PathPattern'>;
   };
 
-  const cacheBehaviors: CacheBehavior[] = [];
+  // The origin's upload API goes first: never cached, every method, and everything the viewer
+  // sent forwarded (the signed upload URL's query, Content-Type, Content-Digest, Origin for
+  // CORS), through AWS's managed policies. No functions: the class functions would normalise
+  // the query a signature covers, and there is nothing to cache.
+  const uploadBehavior = {
+    TargetOriginId: cf.distribution.originId,
+    ViewerProtocolPolicy: 'redirect-to-https',
+    Compress: false,
+    AllowedMethods: {
+      ...list<Method>(['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE']),
+      CachedMethods: list<Method>(['GET', 'HEAD']),
+    },
+    CachePolicyId: MANAGED_CACHING_DISABLED,
+    OriginRequestPolicyId: MANAGED_ALL_VIEWER_EXCEPT_HOST,
+    FunctionAssociations: { Quantity: 0 },
+    TrustedKeyGroups: { Enabled: false, Quantity: 0 },
+    SmoothStreaming: false,
+    FieldLevelEncryptionId: '',
+  } satisfies Omit<CacheBehavior, 'PathPattern'>;
+  const cacheBehaviors: CacheBehavior[] = UPLOAD_PATHS.map((PathPattern) => ({
+    PathPattern,
+    ...uploadBehavior,
+  }));
   for (const cls of config.classes)
     for (const pattern of cls.pathPatterns) {
       // `*` alone is what the default behavior matches; CloudFront refuses it as a path pattern.

@@ -54,6 +54,9 @@ describe('plan on the default config', () => {
   test('behaviors: every pattern in declared order; default class is the default behavior; signed classes trust the key group', () => {
     const d = plan.distributionConfig;
     expect(d.CacheBehaviors?.Items?.map((b) => b.PathPattern)).toEqual([
+      '/uploads*',
+      '/upload-urls',
+      '/_edgewise/*',
       '/static/*',
       '/assets/*',
       '/img/*',
@@ -71,6 +74,13 @@ describe('plan on the default config', () => {
       'viewer-request',
       'viewer-response',
     ]);
+    // Regression: uploads through CloudFront need every method, no caching, and the viewer's
+    // query (the upload signature), Content-Type and Origin (CORS) forwarded.
+    const up = d.CacheBehaviors?.Items?.find((b) => b.PathPattern === '/uploads*');
+    expect(up?.AllowedMethods?.Items).toEqual(expect.arrayContaining(['PUT', 'POST', 'OPTIONS']));
+    expect(up?.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad');
+    expect(up?.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac');
+    expect(up?.FunctionAssociations?.Quantity).toBe(0);
     expect(d.Origins?.Items?.[0]?.CustomOriginConfig?.OriginReadTimeout).toBe(30);
     expect(d.Origins?.Items?.[0]?.ConnectionTimeout).toBe(10);
     expect(plan.functions.every((f) => f.FunctionConfig.Runtime === 'cloudfront-js-2.0')).toBe(true);
