@@ -2,6 +2,8 @@
  * One request from an access log, reduced to what the prefetch worker uses. Field names and
  * meanings follow CloudFront's standard log reference (legacy W3C and v2 share them).
  */
+import { LOG_FIELDS } from '../edge/access-log/format.js';
+
 export interface AccessRecord {
   /** Milliseconds since the epoch (UTC). */
   time: number;
@@ -25,42 +27,8 @@ export interface AccessRecord {
   protocol: string;
 }
 
-/** The 33 fields of a CloudFront standard log (legacy), in CloudFront's order. */
-export const CLOUDFRONT_FIELDS = [
-  'date',
-  'time',
-  'x-edge-location',
-  'sc-bytes',
-  'c-ip',
-  'cs-method',
-  'cs(Host)',
-  'cs-uri-stem',
-  'sc-status',
-  'cs(Referer)',
-  'cs(User-Agent)',
-  'cs-uri-query',
-  'cs(Cookie)',
-  'x-edge-result-type',
-  'x-edge-request-id',
-  'x-host-header',
-  'cs-protocol',
-  'cs-bytes',
-  'time-taken',
-  'x-forwarded-for',
-  'ssl-protocol',
-  'ssl-cipher',
-  'x-edge-response-result-type',
-  'cs-protocol-version',
-  'fle-status',
-  'fle-encrypted-fields',
-  'c-port',
-  'time-to-first-byte',
-  'x-edge-detailed-result-type',
-  'sc-content-type',
-  'sc-content-len',
-  'sc-range-start',
-  'sc-range-end',
-] as const;
+/** The 33 fields of a CloudFront standard log (legacy), in CloudFront's order: the same list the edge writes. */
+export const CLOUDFRONT_FIELDS = LOG_FIELDS;
 
 /** Fewest fields a legacy log may have: CloudFront's format had 19 before fields were added. */
 export const MIN_FIELDS = 19;
