@@ -66,7 +66,26 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`edgewise ${cmd.path.join(' ')}: ${err.message}\n\n${helpText(cmd)}\n`);
       return EXIT_USAGE;
     }
+    const listen = listenProblem(err);
+    if (listen) {
+      process.stderr.write(`edgewise ${cmd.path.join(' ')}: ${listen}\n`);
+      return EXIT_FAILURE;
+    }
     process.stderr.write(`edgewise ${cmd.path.join(' ')}: ${(err as Error).stack ?? String(err)}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** A listener that could not bind is an operator problem, not a bug: say what to change, no stack. */
+function listenProblem(err: unknown): string | undefined {
+  const e = err as { code?: string; address?: string; port?: number; syscall?: string };
+  if (e.syscall !== 'listen') return undefined;
+  const where = `${e.address ?? ''}:${e.port ?? ''}`;
+  if (e.code === 'EADDRINUSE')
+    return `${where} is already in use; stop the other process or choose another port (server.port / edge.port, or EDGEWISE__SERVER__PORT / EDGEWISE__EDGE__PORT)`;
+  if (e.code === 'EACCES')
+    return `no permission to listen on ${where}; use a port above 1023 or grant the capability`;
+  if (e.code === 'EADDRNOTAVAIL')
+    return `${e.address} is not an address of this machine (server.host / edge.host)`;
+  return undefined;
 }

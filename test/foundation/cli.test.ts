@@ -150,3 +150,23 @@ describe('README CLI table', () => {
     }
   });
 });
+
+describe('listen failures', () => {
+  it('a port in use is a one-line message naming the option, exit 1, no stack', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-cli-'));
+    const res = await runCli(['serve'], {
+      cwd: dir,
+      env: { EDGEWISE__SERVER__PORT: String(port), EDGEWISE__STORAGE__FS__DATADIR: join(dir, 'data') },
+    });
+    blocker.close();
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      new RegExp(`127\\.0\\.0\\.1:${port} is already in use.*EDGEWISE__SERVER__PORT`),
+    );
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+  });
+});
