@@ -13,7 +13,7 @@
  * request (static ÷ edgewise). The second is the steadier one on a shared machine: req/s
  * moves with whatever else is running, CPU per request much less.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { FsDriver } from '../src/storage/fs.js';
-import { median, printTable, sleep } from './lib.js';
+import { makeSelfSigned, median, printTable, sleep } from './lib.js';
 
 const SIZES = [
   { name: '1 KiB', file: 'f1k.txt', bytes: 1024 },
@@ -185,31 +185,7 @@ export async function run(): Promise<void> {
         contentType: 'text/plain; charset=utf-8',
       });
     }
-    const cert = join(root, 'cert.pem');
-    const key = join(root, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = makeSelfSigned(root);
     const tls = { cert, key };
     const ew = await startServer('edgewise', dataDir);
     servers.push(ew);

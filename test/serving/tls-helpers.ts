@@ -2,8 +2,6 @@
  * A self-signed certificate for 127.0.0.1 made with the system openssl, and an origin started
  * through the production path (`startOrigin`) with a given server config.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/load.js';
@@ -12,40 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { type RunningOrigin, startOrigin } from '../../src/server.js';
 import { tempDir } from '../helpers/origin.js';
 
-export interface SelfSigned {
-  cert: string;
-  key: string;
-  certPem: string;
-}
-
-export function makeSelfSigned(dir: string): SelfSigned {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key, certPem: readFileSync(cert, 'utf8') };
-}
+export { makeSelfSigned, type SelfSigned } from '../../bench/lib.js';
 
 export interface ProdOrigin {
   origin: RunningOrigin;
