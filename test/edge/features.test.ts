@@ -4,32 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
 import { signViewerUrl } from '../../src/cloudfront/signer.js';
 import { LOG_FIELDS } from '../../src/edge/access-log/format.js';
 import {
   type CountingOrigin,
-  startCountingOrigin,
   startTestEdge,
   type TestEdge,
   testClass,
+  useCountingOriginAndEdge,
 } from './helpers.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-async function setup(raw: Record<string, unknown> = {}, edgeCfg: Record<string, unknown> = {}) {
-  const origin = await startCountingOrigin();
-  const edge = await startTestEdge(origin.url, raw, edgeCfg);
-  cleanup.push(
-    () => origin.close(),
-    () => edge.close(),
-  );
-  return { origin, edge };
-}
+const { setup, cleanup } = useCountingOriginAndEdge();
 
 async function get(edge: TestEdge, path: string, headers: Record<string, string> = {}, method = 'GET') {
   const res = await request(`${edge.url}${path}`, { method: method as 'GET', headers });

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
 import { ConfigStore } from '../../src/config/store.js';
@@ -124,4 +125,25 @@ export async function startTestEdge(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a test file: a `setup(raw, edgeCfg)` that starts a counting origin and an edge in front of
+ * it, and a `cleanup` list run (last first) after each test; both servers are closed through it.
+ */
+export function useCountingOriginAndEdge() {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  const setup = async (raw: Record<string, unknown> = {}, edgeCfg: Record<string, unknown> = {}) => {
+    const origin = await startCountingOrigin();
+    const edge = await startTestEdge(origin.url, raw, edgeCfg);
+    cleanup.push(
+      () => origin.close(),
+      () => edge.close(),
+    );
+    return { origin, edge };
+  };
+  return { setup, cleanup };
 }
