@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores here; tests start real servers, so keep parallelism modest.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/skip-reporter.ts'],
   },
 });

@@ -1,7 +1,7 @@
 /**
  * `npm run bench prefetch`: the simulator's targets (issue 8), in one run.
  *
- *   1. The AdaptSize CDN trace (../shared/data, 66,987 requests) at 0.1%, 1% and 10% of its
+ *   1. The AdaptSize CDN trace (test/fixtures/data, 66,987 requests) at 0.1%, 1% and 10% of its
  *      unique bytes: LRU (the baseline), the edge's store (S3-FIFO), the store with prefetching,
  *      the offline bound (size-aware sampled Belady) and the infinite-cache ceiling. Wall time
  *      is the median of 3 full runs.
@@ -28,7 +28,9 @@ import {
 import { loadTrace } from '../src/prefetch/trace.js';
 import { fmt, median, printTable } from './lib.js';
 
-const ADAPTSIZE = fileURLToPath(new URL('../../../shared/data/adaptsize-request.trace.xz', import.meta.url));
+const ADAPTSIZE = fileURLToPath(
+  new URL('../../test/fixtures/data/adaptsize-request.trace.xz', import.meta.url),
+);
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const GENERATED_REQUESTS = Number(process.env.BENCH_PREFETCH_REQUESTS ?? 10_000_000);
 const MEMORY_LIMIT = 2 * 1024 ** 3;

@@ -11,7 +11,7 @@ import {
 import { type AccessRecord, CLOUDFRONT_FIELDS } from '../../src/prefetch/record.js';
 import { HEADER, line33 } from './log-fixtures.js';
 
-const SAMPLE = new URL('../../../shared/data/aws-sample-cloudfront-access-logs.gz', import.meta.url);
+const SAMPLE = new URL('../fixtures/data/aws-sample-cloudfront-access-logs.gz', import.meta.url);
 
 /** Feeds `buf` in chunks of `chunk` bytes, so line and gzip boundaries fall mid-chunk. */
 async function* chunks(buf: Buffer, chunk = 7): AsyncGenerator<Buffer> {

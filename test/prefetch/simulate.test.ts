@@ -17,9 +17,8 @@ import { loadTrace } from '../../src/prefetch/trace.js';
 import { runCli } from '../helpers/cli.js';
 import { gzLog, line33, when } from './log-fixtures.js';
 
-const ADAPTSIZE = new URL('../../../shared/data/adaptsize-request.trace.xz', import.meta.url).pathname;
-const SAMPLE_LOG = new URL('../../../shared/data/aws-sample-cloudfront-access-logs.gz', import.meta.url)
-  .pathname;
+const ADAPTSIZE = new URL('../fixtures/data/adaptsize-request.trace.xz', import.meta.url).pathname;
+const SAMPLE_LOG = new URL('../fixtures/data/aws-sample-cloudfront-access-logs.gz', import.meta.url).pathname;
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgewise-sim-'));
