@@ -9,8 +9,8 @@
 
 import type { Transform } from 'node:stream';
 import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+import type { NormalisedEncoding } from '../cache-key.js';
 import { headerString, type StoredHeaders } from './entry.js';
-import type { NormalisedEncoding } from './pipeline/cache-key.js';
 
 export const MIN_COMPRESS_BYTES = 1000;
 export const MAX_COMPRESS_BYTES = 10_000_000;

@@ -5,6 +5,7 @@
  * background refresh behind stale-while-revalidate (RFC 5861 §3).
  */
 import type { Readable } from 'node:stream';
+import type { CacheKey, NormalisedEncoding } from '../cache-key.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import { Fill } from './collapse.js';
@@ -13,7 +14,6 @@ import type { RequestHeaders } from './context.js';
 import { type CachedResponse, HOP_BY_HOP, headerString, type StoredHeaders } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { OriginClient, OriginResponse } from './origin-client.js';
-import type { CacheKey, NormalisedEncoding } from './pipeline/cache-key.js';
 import { originHeaders } from './pipeline/origin-headers.js';
 import { edgeTtl, type Freshness, policyFor } from './ttl.js';
 

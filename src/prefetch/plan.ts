@@ -7,11 +7,12 @@
  * (a warm request would need a viewer's signature) and classes whose cache key holds headers
  * or cookies (the variant belongs to one user).
  */
+
+import { buildCacheKey, type NormalisedEncoding } from '../cache-key.js';
 import { classify } from '../classes.js';
 import { compilePathPattern } from '../config/patterns.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
-import { buildCacheKey, type NormalisedEncoding } from '../edge/pipeline/cache-key.js';
 import type { PrefetchModel } from './model.js';
 
 export interface WarmTask {

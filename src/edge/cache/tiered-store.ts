@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keyPath } from '../../cache-key.js';
 import { type CachedResponse, headerBytes } from '../entry.js';
-import { keyPath } from '../pipeline/cache-key.js';
 import { createCacheStore, type PolicyName } from '../store/index.js';
 import type { CacheStore } from '../store/types.js';
 

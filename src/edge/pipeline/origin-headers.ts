@@ -8,10 +8,10 @@
  * answers those itself.
  */
 
+import type { CacheKey, NormalisedEncoding } from '../../cache-key.js';
 import type { RequestHeaders } from '../context.js';
 import { HOP_BY_HOP } from '../entry.js';
 import { SURROGATE_TOKEN } from '../ttl.js';
-import type { CacheKey, NormalisedEncoding } from './cache-key.js';
 
 const VIEWER_VALIDATORS = new Set([
   'if-none-match',

@@ -8,7 +8,7 @@
  * invalidation can match keys by path without parsing the rest.
  */
 import negotiate from '@fastify/accept-negotiator';
-import type { ContentClassConfig } from '../../config/sections/classes.js';
+import type { ContentClassConfig } from './config/sections/classes.js';
 
 export type NormalisedEncoding = 'br,gzip' | 'gzip' | 'br' | '';
 

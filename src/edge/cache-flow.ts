@@ -1,0 +1,270 @@
+/**
+ * The cache state machine for safe methods, CloudFront's order once the cache key is known:
+ * lookup → hit (Age; ranges and conditionals answered from the stored object) / stale
+ * (stale-while-revalidate, revalidation, stale-if-error) / miss (collapsed into one origin
+ * fetch) → TTL → store → viewer. Origin fetches themselves live in fill.ts; this module only
+ * decides which state a request is in and what the viewer gets from it.
+ */
+import { open } from 'node:fs/promises';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { ConfigStore } from '../config/store.js';
+import { EdgeNotCached, RangeNotSatisfiable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TieredStore } from './cache/tiered-store.js';
+import { Collapser, type Fill } from './collapse.js';
+import type { EdgeContext } from './context.js';
+import { type CachedResponse, headerString } from './entry.js';
+import {
+  applyNotModified,
+  type FillDeps,
+  type FillRequest,
+  freshnessOf,
+  requestOrigin,
+  startFill,
+  storedHeaders,
+  variantKey,
+} from './fill.js';
+import type { EdgeMetrics, ResultType } from './metrics.js';
+import type { OriginClient } from './origin-client.js';
+import type { PassThrough } from './pass-through.js';
+import { NOT_MODIFIED_FIELDS, selectRepresentation } from './pipeline/conditional.js';
+import { drain, type Replies } from './reply.js';
+import { entryHeaders, viewerHeaders } from './respond.js';
+
+export interface CacheFlowDeps {
+  config: ConfigStore;
+  store: TieredStore;
+  origin: OriginClient;
+  metrics: EdgeMetrics;
+  logger: Logger;
+  replies: Replies;
+  passThrough: PassThrough;
+}
+
+/** RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 as well as unreachable origins. */
+const ORIGIN_ERRORS = new Set([500, 502, 503, 504]);
+
+export class CacheFlow {
+  readonly collapser = new Collapser();
+  readonly #d: CacheFlowDeps;
+
+  constructor(deps: CacheFlowDeps) {
+    this.#d = deps;
+  }
+
+  #fillDeps(): FillDeps {
+    const e = this.#d.config.current.edge;
+    return {
+      store: this.#d.store,
+      origin: this.#d.origin,
+      metrics: this.#d.metrics,
+      errorCachingMinTtl: e.errorCachingMinTtl,
+      maxObjectBytes: e.cache.maxObjectBytes,
+    };
+  }
+
+  /** Answers a GET or HEAD whose cache key is built. */
+  run(ctx: EdgeContext, r: FillRequest): Promise<void> {
+    return this.#cached(ctx, r, true);
+  }
+
+  async #cached(ctx: EdgeContext, r: FillRequest, mayCollapse: boolean): Promise<void> {
+    const store = this.#d.store;
+    const fullKey = variantKey(r.key.key, store.variesOn(r.key.key), ctx.headers);
+    const entry = store.get(fullKey);
+    if (entry) {
+      const age = entry.policy.age();
+      if (age < entry.ttl) return this.#serveEntry(ctx, r, entry, 'Hit', age);
+      // A probe asks whether the edge holds the key fresh; a stale copy is an answer of "no".
+      if (age < entry.ttl + entry.swr && !ctx.probe) {
+        this.#refreshInBackground(r, fullKey, entry);
+        return this.#serveEntry(ctx, r, entry, 'Hit', age);
+      }
+    }
+    if (ctx.probe) return this.#d.replies.error(ctx, new EdgeNotCached(ctx.path));
+    if (ctx.method === 'HEAD' && !entry) return this.#d.passThrough.run(ctx, r.target);
+
+    const joined = mayCollapse ? this.collapser.join(fullKey) : undefined;
+    if (joined) {
+      this.#d.metrics.collapsed.inc();
+      const fill = await joined;
+      if (fill && !fill.partial) return this.#serveFill(ctx, r, fill, 'Miss', undefined);
+      // The leader's response was not shareable or was a revalidation: look again, alone.
+      return this.#cached(ctx, r, false);
+    }
+    return this.#fetch(ctx, { ...r, stale: entry }, fullKey, mayCollapse);
+  }
+
+  async #fetch(ctx: EdgeContext, r: FillRequest, fullKey: string, lead: boolean): Promise<void> {
+    const deps = this.#fillDeps();
+    const replies = this.#d.replies;
+    const leader = lead ? this.collapser.lead(fullKey) : undefined;
+    const t0 = performance.now();
+    let res: Awaited<ReturnType<typeof requestOrigin>>;
+    try {
+      res = await requestOrigin(deps, r);
+    } catch (err) {
+      leader?.release();
+      if (r.stale && staleOnError(r.stale))
+        return this.#serveEntry(ctx, r, r.stale, 'Hit', r.stale.policy.age());
+      return replies.originError(ctx, err);
+    }
+    const upstreamMs = performance.now() - t0;
+    const stale = r.stale;
+    if (stale && res.status === 304) {
+      res.body.resume();
+      const updated = applyNotModified(deps, r, stale, res.headers);
+      leader?.release();
+      return this.#serveEntry(ctx, r, updated, 'RefreshHit', updated.policy.age());
+    }
+    if (stale && ORIGIN_ERRORS.has(res.status) && staleOnError(stale)) {
+      res.body.on('error', () => {}).destroy();
+      leader?.release();
+      return this.#serveEntry(ctx, r, stale, 'Hit', stale.policy.age());
+    }
+    const headers = storedHeaders(res.headers);
+    const { policy, fresh } = freshnessOf(deps, r, res.status, headers);
+    const declared = Number(headerString(headers['content-length']) ?? 0);
+    if (!fresh.store || declared > deps.maxObjectBytes) {
+      // A response that may not be stored replaces the stale copy, which must not be reused.
+      if (stale) this.#d.store.delete(stale.key);
+      leader?.release();
+      res.body.on('data', (c: Buffer) => deps.metrics.originBytes.inc(c.length));
+      const out = viewerHeaders(headers);
+      // Surrogate-Control is for the edge alone (Edge Architecture 1.0).
+      delete out['surrogate-control'];
+      return replies.send(
+        ctx,
+        'Miss',
+        res.status,
+        out,
+        ctx.method === 'HEAD' ? drain(res.body) : { kind: 'stream', stream: res.body },
+        upstreamMs,
+      );
+    }
+    const started = startFill(deps, r, res, fresh, policy, () => leader?.release());
+    leader?.share(started.fill);
+    void started.stored.then(() => leader?.release());
+    return this.#serveFill(ctx, r, started.fill, 'Miss', upstreamMs);
+  }
+
+  /** stale-while-revalidate: one background refresh per key; viewers keep getting the stale copy. */
+  #refreshInBackground(r: FillRequest, fullKey: string, stale: CachedResponse): void {
+    if (this.collapser.join(fullKey)) return;
+    const deps = this.#fillDeps();
+    const leader = this.collapser.lead(fullKey);
+    const req: FillRequest = { ...r, stale };
+    requestOrigin(deps, req)
+      .then(async (res) => {
+        if (res.status === 304) {
+          res.body.resume();
+          applyNotModified(deps, req, stale, res.headers);
+          return;
+        }
+        const headers = storedHeaders(res.headers);
+        const { policy, fresh } = freshnessOf(deps, req, res.status, headers);
+        if (ORIGIN_ERRORS.has(res.status) || !fresh.store) {
+          res.body.resume();
+          if (!fresh.store && res.status < 500) deps.store.delete(stale.key);
+          return;
+        }
+        await startFill(deps, req, res, fresh, policy).stored;
+      })
+      .catch((err: unknown) =>
+        this.#d.logger.warn({ err, path: r.key.path }, 'background revalidation failed'),
+      )
+      .finally(() => leader.release());
+  }
+
+  async #serveEntry(
+    ctx: EdgeContext,
+    r: FillRequest | undefined,
+    entry: CachedResponse,
+    result: ResultType,
+    age: number,
+  ): Promise<void> {
+    const replies = this.#d.replies;
+    const headers = entryHeaders(entry.headers);
+    headers.age = String(Math.floor(age));
+    const sel = selectRepresentation(ctx.method, ctx.headers, entry.status, entry.headers, entry.size);
+    if (sel.kind === 'not-modified') {
+      const h: OutgoingHttpHeaders = { age: headers.age };
+      for (const f of NOT_MODIFIED_FIELDS) if (headers[f] !== undefined) h[f] = headers[f];
+      return replies.send(ctx, result, 304, h, { kind: 'none' });
+    }
+    if (sel.kind === 'unsatisfiable') {
+      return replies.error(ctx, new RangeNotSatisfiable(entry.size), {
+        'content-range': `bytes */${entry.size}`,
+      });
+    }
+    let start = 0;
+    let end = entry.size - 1;
+    let status = entry.status;
+    if (sel.kind === 'range') {
+      ({ start, end } = sel);
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
+      ctx.range = { start, end };
+    }
+    if (entry.status === 200) headers['accept-ranges'] = 'bytes';
+    const length = entry.size === 0 ? 0 : end - start + 1;
+    // 204 and 304 never carry Content-Length-bearing bodies (RFC 9110 §8.6).
+    if (entry.status !== 204) headers['content-length'] = String(length);
+    if (ctx.method === 'HEAD' || length === 0)
+      return replies.send(ctx, result, status, headers, { kind: 'none' });
+    if (Buffer.isBuffer(entry.body)) {
+      const data = start === 0 && end === entry.size - 1 ? entry.body : entry.body.subarray(start, end + 1);
+      return replies.send(ctx, result, status, headers, { kind: 'buffer', data });
+    }
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(entry.body.file, 'r');
+    } catch {
+      // Evicted between lookup and open: treat as a miss.
+      this.#d.store.delete(entry.key);
+      return r ? this.#cached(ctx, r, true) : replies.originError(ctx, new Error('cached file vanished'));
+    }
+    return replies.send(ctx, result, status, headers, { kind: 'file', handle, start, end });
+  }
+
+  async #serveFill(
+    ctx: EdgeContext,
+    r: FillRequest,
+    fill: Fill,
+    result: ResultType,
+    upstreamMs: number | undefined,
+  ): Promise<void> {
+    const conditional =
+      ctx.headers.range !== undefined ||
+      ctx.headers['if-none-match'] !== undefined ||
+      ctx.headers['if-modified-since'] !== undefined;
+    if (conditional && fill.status === 200) {
+      // Ranges and validators are answered from the complete object.
+      if (!fill.done)
+        await new Promise<void>((resolve) =>
+          fill.follow({ write() {}, end: resolve, abort: () => resolve() }),
+        );
+      if (fill.error) return this.#d.replies.originError(ctx, fill.error);
+      // Outgrew the cacheable size: this viewer gets its own copy from the origin.
+      if (fill.partial) return this.#d.passThrough.run(ctx, r.target);
+      const body = fill.body();
+      const pseudo = {
+        headers: fill.headers,
+        status: fill.status,
+        body,
+        size: body.length,
+      } as CachedResponse;
+      return this.#serveEntry(ctx, undefined, pseudo, result, 0);
+    }
+    const headers = viewerHeaders(fill.headers);
+    // Just received: its age is whatever the origin (or a cache behind it) said, else 0.
+    if (headers.age === undefined) headers.age = '0';
+    if (ctx.method === 'HEAD')
+      return this.#d.replies.send(ctx, result, fill.status, headers, { kind: 'none' }, upstreamMs);
+    return this.#d.replies.send(ctx, result, fill.status, headers, { kind: 'fill', fill }, upstreamMs);
+  }
+}
+
+function staleOnError(entry: CachedResponse): boolean {
+  return entry.policy.age() < entry.ttl + entry.sie;
+}

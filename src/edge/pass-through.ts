@@ -1,0 +1,98 @@
+/**
+ * Pass-through: unsafe methods (and HEAD misses) go to the origin streamed both ways and are
+ * never stored; a non-error answer to an unsafe method invalidates what it names
+ * (RFC 9111 §4.4).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { lingerOnClose } from '../http/linger.js';
+import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeContext } from './context.js';
+import { headerString } from './entry.js';
+import { storedHeaders } from './fill.js';
+import type { EdgeMetrics } from './metrics.js';
+import type { OriginClient } from './origin-client.js';
+import { originHeaders } from './pipeline/origin-headers.js';
+import { drain, type Replies } from './reply.js';
+import { type Body, viewerHeaders } from './respond.js';
+
+/** Safe methods (RFC 9110 §9.2.1): passing through, they invalidate nothing (CORS preflights!). */
+const NON_INVALIDATING = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+export interface PassThroughDeps {
+  store: TieredStore;
+  metrics: EdgeMetrics;
+  origin: OriginClient;
+  replies: Replies;
+}
+
+export class PassThrough {
+  readonly #d: PassThroughDeps;
+
+  constructor(deps: PassThroughDeps) {
+    this.#d = deps;
+  }
+
+  async run(ctx: EdgeContext, target: string): Promise<void> {
+    const headers = originHeaders(ctx.headers, {
+      key: undefined,
+      encoding: undefined,
+      clientIp: ctx.clientIp,
+      fill: false,
+    });
+    const hasBody =
+      ctx.headers['content-length'] !== undefined || ctx.headers['transfer-encoding'] !== undefined;
+    const t0 = performance.now();
+    let res: Awaited<ReturnType<OriginClient['request']>>;
+    try {
+      this.#d.metrics.originRequests.inc({ kind: 'pass' });
+      res = await this.#d.origin.request({
+        origin: target,
+        method: ctx.method,
+        path: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+        headers,
+        // The viewer's body is streamed, never buffered: uploads run at line speed.
+        body: hasBody && ctx.method !== 'HEAD' ? (ctx.req as unknown as Readable) : undefined,
+      });
+    } catch (err) {
+      return this.#d.replies.originError(ctx, err);
+    }
+    // The origin answered before the viewer finished sending (an early 413/403): answer the
+    // viewer with Connection: close and a lingering close, or its unread bytes turn our
+    // answer into a reset.
+    const viewer = ctx.req as unknown as IncomingMessage;
+    const viewerRes = ctx.res as unknown as ServerResponse;
+    if (hasBody && viewer.httpVersionMajor < 2 && !viewer.complete && viewerRes.socket) {
+      viewerRes.shouldKeepAlive = false;
+      lingerOnClose(viewerRes.socket, viewer);
+    }
+    if (!NON_INVALIDATING.has(ctx.method) && res.status < 400) this.#invalidateAfterUnsafe(ctx, res.headers);
+    res.body.on('data', (c: Buffer) => this.#d.metrics.originBytes.inc(c.length));
+    const body: Body = ctx.method === 'HEAD' ? drain(res.body) : { kind: 'stream', stream: res.body };
+    return this.#d.replies.send(
+      ctx,
+      'Miss',
+      res.status,
+      viewerHeaders(storedHeaders(res.headers)),
+      body,
+      performance.now() - t0,
+    );
+  }
+
+  /**
+   * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI, and
+   * the Location and Content-Location URIs when they are on the same host.
+   */
+  #invalidateAfterUnsafe(ctx: EdgeContext, headers: Record<string, string | string[] | undefined>): void {
+    let removed = this.#d.store.invalidate(ctx.path);
+    for (const name of ['location', 'content-location']) {
+      const v = headerString(headers[name]);
+      if (!v) continue;
+      const base = `${ctx.scheme}://${ctx.host || 'edge.invalid'}`;
+      if (!URL.canParse(v, base)) continue;
+      const u = new URL(v, base);
+      if (u.host === new URL(base).host) removed += this.#d.store.invalidate(u.pathname);
+    }
+    if (removed > 0) this.#d.metrics.invalidated.inc(removed);
+  }
+}
