@@ -1,7 +1,7 @@
 /**
- * Generates the README's config reference from the schema itself, so the documentation
- * cannot drift from the code: test/foundation/config-reference.test.ts fails when the README
- * differs from this output (`edgewise config reference --readme README.md` rewrites it).
+ * Generates docs/configuration.md's config reference from the schema itself, so the documentation
+ * cannot drift from the code: test/foundation/config-reference.test.ts fails when docs/configuration.md
+ * differs from this output (`edgewise config reference --readme docs/configuration.md` rewrites it).
  */
 import type { TSchema } from '@sinclair/typebox';
 import { ConfigSchema } from './schema.js';

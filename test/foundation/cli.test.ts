@@ -140,7 +140,8 @@ describe('README CLI table', () => {
   it('names every command', async () => {
     const { readFileSync } = await import('node:fs');
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const table = readme.slice(readme.indexOf('## CLI'), readme.indexOf('<!-- BEGIN config -->'));
+    const from = readme.indexOf('## CLI');
+    const table = readme.slice(from, readme.indexOf('\n## ', from + 1));
     for (const cmd of commands) {
       const [first, second] = cmd.path;
       const pattern = second

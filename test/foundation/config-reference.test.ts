@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configReference, REFERENCE_BEGIN, REFERENCE_END } from '../../src/config/reference.js';
 
-describe('README config reference', () => {
-  it('matches the schema (regenerate with `edgewise config reference --readme README.md`)', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+describe('docs/configuration.md config reference', () => {
+  it('matches the schema (regenerate with `edgewise config reference --readme docs/configuration.md`)', () => {
+    const readme = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
     const start = readme.indexOf(REFERENCE_BEGIN);
     const end = readme.indexOf(REFERENCE_END);
     expect(start).toBeGreaterThan(0);

@@ -1,12 +1,12 @@
 /**
- * The error catalogue and the README's error table stay in step (as fastify's
+ * The error catalogue and the error table in docs/errors.md stay in step (as fastify's
  * test/internals/errors.test.js does for its docs).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { catalogue } from '../../src/errors.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
 function readmeTable(): Map<string, number> {
   const rows = new Map<string, number>();
@@ -16,7 +16,7 @@ function readmeTable(): Map<string, number> {
 }
 
 describe('error catalogue', () => {
-  it('every code is documented in the README with its status, and nothing else is', () => {
+  it('every code is documented in docs/errors.md with its status, and nothing else is', () => {
     const table = readmeTable();
     const fromCode = new Map(
       Object.entries(catalogue).map(([code, ctor]) => {
