@@ -1,131 +1,70 @@
 /**
- * `npm run bench edge`: the local edge against a bare node:http server, in one run.
+ * `npm run bench edge`: the local edge against Varnish 7, nginx proxy_cache and bare
+ * node:http, in one run, every server in its own processes on 127.0.0.1.
  *
- *   - Cache hits over HTTP/1.1 keep-alive, 64 connections (autocannon in a child process),
- *     1 KiB / 100 KiB / 1 MiB, with the built viewer functions and access logging on, against
- *     a bare node:http server answering with a preallocated buffer of the same size; fresh,
- *     and again after both idled (~60 s, BENCH_EDGE_IDLE_MS).
- *   - 1,000 concurrent requests for one cold key: origin requests counted (must be 1).
- *   - Miss path: latency added over a direct origin request, p50 and p99, sequential.
- *   - Varnish, only if `varnishd` is installed (it is not installed by this bench).
+ *   - Cache hits over HTTP/1.1 keep-alive (wrk -t1 -c64), 1 KiB / 100 KiB / 1 MiB, the edge
+ *     with its built viewer functions and access logs on (the defaults; BENCH_EDGE_FUNCTIONS=0
+ *     / BENCH_EDGE_LOGS=0 take them out), Varnish (malloc, default TTL an hour) and nginx
+ *     (proxy_cache) in front of the same origin and objects, and the bare server answering
+ *     from a buffer; 1 KiB over HTTP/2 with TLS (h2load -c16 -m32) against nginx h2.
+ *   - Every cell fresh and again after all servers idled BENCH_EDGE_IDLE_MS (default 60 s).
+ *   - Edge workers 1 and 2 (BENCH_EDGE_WORKERS="1,2"); nginx runs as many worker processes,
+ *     Varnish is pinned to one CPU in the one-worker pass.
+ *   - 1,000 concurrent requests for one cold key (origin requests must be 1), and the miss
+ *     path's added latency over going to the origin directly.
  *
- * Each hit cell is the median of ROUNDS runs, edge and baseline alternating so drift hits
- * both. Ratio = edge req/s ÷ bare node:http req/s.
+ * Targets alternate within each round so drift hits all of them; cells are medians of
+ * BENCH_EDGE_ROUNDS runs of BENCH_EDGE_SECONDS. CPU per request is the server process tree's
+ * CPU time (from /proc) over the run divided by requests served: on this shared machine it
+ * holds up better than req/s. The load average is printed with every table.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { buildFunctions, writeBuild } from '../src/cloudfront/build.js';
 import { buildConfig } from '../src/config/load.js';
 import { DEFAULT_CLASSES } from '../src/config/sections/classes.js';
-import { ConfigStore } from '../src/config/store.js';
-import { startEdge } from '../src/edge/server.js';
-import { createLogger } from '../src/logger.js';
+import { makeSelfSigned } from '../src/dev/self-signed.js';
+import { freePort, startBare, startNginx, startVarnish, type Target, waitUp } from './anchors.js';
 import { fmt, median, percentile, printTable, sleep } from './lib.js';
+import { ensureTool, h2load, type LoadRun, loadAverage, treeCpuUs, wrk } from './tools.js';
 
 const SIZES = [
-  { name: '1 KiB', path: '/t/1k', bytes: 1024 },
-  { name: '100 KiB', path: '/t/100k', bytes: 100 * 1024 },
-  { name: '1 MiB', path: '/t/1m', bytes: 1024 * 1024 },
+  { name: '1 KiB', path: '/t/1k' },
+  { name: '100 KiB', path: '/t/100k' },
+  { name: '1 MiB', path: '/t/1m' },
 ];
+const H2_CELL = '1 KiB h2+TLS';
 const CONNECTIONS = 64;
-const RUN_SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 2.5);
-const ROUNDS = 2;
+const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_EDGE_ROUNDS ?? 2);
 const IDLE_MS = Number(process.env.BENCH_EDGE_IDLE_MS ?? 60_000);
-const COLD_REQUESTS = 1000;
-/** BENCH_EDGE_FUNCTIONS=0 / BENCH_EDGE_LOGS=0 take a stage out, to see what each costs. */
+const WORKERS = (process.env.BENCH_EDGE_WORKERS ?? '1').split(',').map(Number);
 const FUNCTIONS = process.env.BENCH_EDGE_FUNCTIONS !== '0';
 const LOGS = process.env.BENCH_EDGE_LOGS !== '0';
+/** Objects at least this large go to the disk tier (default: the config default, 1 MiB). */
+const DISK_THRESHOLD = process.env.BENCH_EDGE_DISK_THRESHOLD;
+const COLD_REQUESTS = 1000;
 const MISS_SAMPLES = 300;
 
-const autocannonBin = join(
-  dirname(createRequire(import.meta.url).resolve('autocannon/package.json')),
-  'autocannon.js',
-);
-
-interface LoadResult {
+interface Sample {
   rps: number;
-  /** CPU time this process (the server under test) spent per request, µs. */
-  cpuPerRequest: number;
+  cpuUs: number;
+  p50Ms: number;
 }
 
-/**
- * autocannon in its own process, so the load generator does not share an event loop with a
- * server. The servers run in this process, one at a time under load, so this process's CPU time
- * over the run divided by the requests served is the server's cost per request: a figure that
- * holds up better than req/s on a machine other work is also using.
- */
-function load(url: string): Promise<LoadResult> {
-  const cpu0 = process.cpuUsage();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [autocannonBin, '-c', String(CONNECTIONS), '-d', String(RUN_SECONDS), '-p', '1', '-j', url],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-    });
-    child.once('exit', () => {
-      try {
-        const cpu = process.cpuUsage(cpu0);
-        const r = JSON.parse(out) as {
-          requests: { average: number; total: number };
-          non2xx: number;
-          errors: number;
-        };
-        if (r.non2xx + r.errors > 0) reject(new Error(`${r.non2xx + r.errors} failed responses from ${url}`));
-        else
-          resolve({
-            rps: r.requests.average,
-            cpuPerRequest: (cpu.user + cpu.system) / Math.max(1, r.requests.total),
-          });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      resolve(`http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`);
-    }),
-  );
-}
-
-export async function run(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'edgewise-bench-edge-'));
-  const bodies = new Map(SIZES.map((s) => [s.path, Buffer.alloc(s.bytes, 120)]));
-  let originRequests = 0;
-  // The bare baseline and the edge's origin: node:http answering with preallocated buffers.
-  const bare = createServer((req, res) => {
-    originRequests++;
-    const path = (req.url ?? '/').split('?')[0]!;
-    const body =
-      bodies.get(path) ?? bodies.get(path.replace(/\/cold\/.*|\/miss\/.*$/, '/1k')) ?? bodies.get('/t/1k')!;
-    const delay = path.startsWith('/t/cold/') ? 50 : 0;
-    const send = () => {
-      res.writeHead(200, {
-        'content-type': 'application/octet-stream',
-        'content-length': body.length,
-        'cache-control': 'max-age=3600',
-      });
-      res.end(body);
-    };
-    if (delay) setTimeout(send, delay);
-    else send();
-  });
-  const bareUrl = await listen(bare);
-
+/** Runs the edge CLI (`edgewise edge`) in its own process with a generated config. */
+async function startEdgeProcess(
+  dir: string,
+  name: string,
+  originUrl: string,
+  workers: number,
+  tls: { cert: string; key: string } | undefined,
+): Promise<Target> {
+  const port = await freePort();
+  const work = join(dir, `edge-${port}`);
   const raw = {
     classes: [
       {
@@ -138,129 +77,315 @@ export async function run(): Promise<void> {
       },
       ...DEFAULT_CLASSES,
     ],
-    origin: { url: bareUrl, protocol: 'http1.1' },
+    origin: { url: originUrl, protocol: 'http1.1' },
+    logging: { level: 'warn' },
     edge: {
-      port: 0,
+      host: '127.0.0.1',
+      port,
+      ...(workers > 1 ? { workers } : {}),
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       cache: {
-        diskDir: join(dir, 'cache'),
-        memoryBytes: 256 * 1024 * 1024,
-        diskThresholdBytes: 8 * 1024 * 1024,
+        diskDir: join(work, 'cache'),
+        memoryBytes: 512 * 1024 * 1024,
+        ...(DISK_THRESHOLD ? { diskThresholdBytes: Number(DISK_THRESHOLD) } : {}),
       },
-      logs: { dir: join(dir, 'logs'), enabled: LOGS },
-      functions: { dir: join(dir, 'functions') },
+      logs: { dir: join(work, 'logs'), enabled: LOGS },
+      functions: { dir: join(work, 'functions'), viewerRequest: FUNCTIONS, viewerResponse: FUNCTIONS },
     },
   };
   const config = buildConfig(raw, undefined);
-  if (FUNCTIONS) writeBuild(buildFunctions(config.config), join(dir, 'functions'));
-  const edge = await startEdge(new ConfigStore(config), createLogger({ level: 'silent', pretty: false }), {
-    cwd: dir,
-    host: '127.0.0.1',
-    port: 0,
+  writeBuild(buildFunctions(config.config), join(work, 'functions'));
+  const file = join(work, 'edgewise.yaml');
+  await writeFile(file, JSON.stringify(raw));
+  const cli = join(import.meta.dirname, '..', 'src', 'cli.js');
+  const child: ChildProcess = spawn(process.execPath, [cli, 'edge', '--config', file], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: work,
   });
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // The TLS listener has a self-signed certificate: wait with an agent that trusts it.
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  await waitUp(`${url}/t/1k`, child, name, agent).finally(() => agent.close());
+  return {
+    name,
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Primes a cache and waits until it answers from the cache (a disk-tier fill lands a moment later). */
+async function primeAndCheck(t: Target, path: string, insecure: Agent): Promise<string> {
+  let verdict = '';
+  for (let i = 0; i < 40; i++) {
+    const r = await request(`${t.url}${path}`, { dispatcher: insecure });
+    await r.body.dump();
+    const h = r.headers;
+    const hit = t.name.startsWith('edge')
+      ? String(h['x-cache']).startsWith('Hit')
+      : t.name.startsWith('nginx')
+        ? h['x-cache-status'] === 'HIT'
+        : t.name === 'Varnish'
+          ? // Varnish names the request that stored the object as a second id on a hit.
+            String(h['x-varnish']).includes(' ')
+          : true;
+    verdict = hit ? 'hit' : `NOT a hit (${String(h['x-cache'] ?? h['x-cache-status'] ?? h['x-varnish'])})`;
+    if (hit) break;
+    await sleep(50);
+  }
+  return verdict;
+}
+
+async function measure(t: Target, path: string, h2: boolean): Promise<Sample & { run: LoadRun }> {
+  const cpu0 = treeCpuUs(t.pid);
+  const run = h2
+    ? await h2load(`${t.url}${path}`, SECONDS, 16, 32)
+    : await wrk(`${t.url}${path}`, SECONDS, CONNECTIONS);
+  const cpu = treeCpuUs(t.pid) - cpu0;
+  if (run.errors > 0) process.stdout.write(`  ! ${t.name} ${path}: ${run.errors} failed requests\n`);
+  return { rps: run.rps, cpuUs: cpu / Math.max(1, run.requests), p50Ms: run.p50Ms, run };
+}
+
+export async function run(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgewise-bench-edge-'));
+  const cert = makeSelfSigned(dir);
+  const skipped: string[] = [];
+  const tool = (bin: string, pkg: string) => {
+    const r = ensureTool(bin, pkg);
+    if (!r.ok) skipped.push(r.reason);
+    return r.ok;
+  };
+  if (!tool('wrk', 'wrk')) {
+    process.stdout.write(`bench edge needs wrk: ${skipped.join('; ')}\n`);
+    return;
+  }
+  const haveH2load = tool('h2load', 'nghttp2-client');
+  const haveVarnish = tool('varnishd', 'varnish');
+  const haveNginx = tool('nginx', 'nginx-light');
+  const origin = await startBare('origin');
+  const bare = await startBare('node:http');
+  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  const results = new Map<string, Sample[]>();
+  const record = (k: string, s: Sample) => {
+    const list = results.get(k) ?? [];
+    list.push(s);
+    results.set(k, list);
+  };
+  const misc: Array<Array<string | number>> = [['workers', 'check', 'result', 'goal', 'met']];
+  let originDuringHits = 0;
   process.stdout.write(
-    `viewer functions: ${edge.app.functions.map((f) => f.split('/').pop()).join(', ') || 'off'}; access logs ${LOGS ? 'on' : 'off'}\n`,
+    `cores ${cpus().length}; load average ${loadAverage()}; functions ${FUNCTIONS ? 'on' : 'off'}, access logs ${LOGS ? 'on' : 'off'}; ${SECONDS} s × ${ROUNDS} rounds; idle ${IDLE_MS / 1000} s\n`,
   );
   try {
-    for (const s of SIZES) await (await request(`${edge.url}${s.path}`)).body.dump();
-    // Warm-up: a discarded load run on each target, so JIT compilation and the garbage left by
-    // start-up (config compilation, function loading) are not charged to the first cell.
-    await load(`${edge.url}${SIZES[0]!.path}`);
-    await load(`${bareUrl}${SIZES[0]!.path}`);
-    const hits = async (label: string) => {
-      const rows: Array<Array<string | number>> = [
-        [
-          'object',
-          'edge req/s',
-          'node:http req/s',
-          'ratio',
-          'edge CPU µs/req',
-          'node:http CPU µs/req',
-          'CPU ratio',
-        ],
-      ];
-      for (const s of SIZES) {
-        const e: LoadResult[] = [];
-        const b: LoadResult[] = [];
-        for (let i = 0; i < ROUNDS; i++) {
-          e.push(await load(`${edge.url}${s.path}`));
-          b.push(await load(`${bareUrl}${s.path}`));
+    for (const workers of WORKERS) {
+      const targets: Target[] = [];
+      const h2targets: Target[] = [];
+      const stops: Array<() => Promise<void>> = [];
+      try {
+        const edge = await startEdgeProcess(dir, 'edge', origin.url, workers, undefined);
+        stops.push(edge.stop);
+        targets.push(edge);
+        if (haveVarnish) {
+          const v = await startVarnish(dir, origin.url, workers === 1 ? '0' : undefined);
+          stops.push(v.stop);
+          targets.push(v);
         }
-        const er = median(e.map((x) => x.rps));
-        const br = median(b.map((x) => x.rps));
-        const ec = median(e.map((x) => x.cpuPerRequest));
-        const bc = median(b.map((x) => x.cpuPerRequest));
-        // CPU ratio: bare cost ÷ edge cost, comparable to the req/s ratio on an idle machine.
-        rows.push([s.name, er, br, (er / br).toFixed(2), ec, bc, (bc / ec).toFixed(2)]);
+        let nginxH2: Target | undefined;
+        if (haveNginx) {
+          const n = await startNginx(dir, origin.url, workers, cert);
+          stops.push(n.h1.stop);
+          targets.push(n.h1);
+          nginxH2 = n.h2;
+        }
+        targets.push(bare);
+        if (haveH2load) {
+          const edgeTls = await startEdgeProcess(dir, 'edge h2', origin.url, workers, cert);
+          stops.push(edgeTls.stop);
+          h2targets.push(edgeTls);
+          if (nginxH2) h2targets.push(nginxH2);
+        }
+        const verdicts: string[] = [];
+        for (const t of [...targets, ...h2targets])
+          for (const s of SIZES)
+            verdicts.push(`${t.name} ${s.name}: ${await primeAndCheck(t, s.path, insecure)}`);
+        const misses = verdicts.filter((v) => !v.endsWith(': hit'));
+        process.stdout.write(
+          `\nworkers=${workers}: ${misses.length === 0 ? `all ${verdicts.length} objects answered as cache hits before measuring` : `NOT hits: ${misses.join('; ')}`}\n`,
+        );
+        // Warm-up: a discarded short run on each, so JIT and start-up garbage are not charged.
+        for (const t of targets) await wrk(`${t.url}/t/1k`, 2, CONNECTIONS);
+
+        const phases = IDLE_MS > 0 ? ['fresh', 'idle'] : ['fresh'];
+        for (const phase of phases) {
+          if (phase === 'idle') {
+            process.stdout.write(`idling ${IDLE_MS / 1000} s …\n`);
+            await sleep(IDLE_MS);
+          }
+          for (const s of SIZES)
+            for (let r = 0; r < ROUNDS; r++)
+              for (const t of targets) {
+                const before = await origin.originRequests();
+                record(`${workers}|${phase}|${s.name}|${t.name}`, await measure(t, s.path, false));
+                if (t !== bare) originDuringHits += (await origin.originRequests()) - before;
+              }
+          for (let r = 0; r < ROUNDS; r++)
+            for (const t of h2targets)
+              record(`${workers}|${phase}|${H2_CELL}|${t.name}`, await measure(t, '/t/1k', true));
+          printCells(
+            results,
+            workers,
+            phase,
+            [...targets, ...h2targets].map((t) => t.name),
+          );
+        }
+
+        // 1,000 concurrent viewers, one cold key, an origin that takes 50 ms.
+        const agent = new Agent({ connections: COLD_REQUESTS });
+        const before = await origin.originRequests();
+        const statuses = await Promise.all(
+          Array.from({ length: COLD_REQUESTS }, async () => {
+            const r = await request(`${edge.url}/t/cold/w${workers}`, { dispatcher: agent });
+            await r.body.dump();
+            return r.statusCode;
+          }),
+        );
+        await agent.close();
+        const fetched = (await origin.originRequests()) - before;
+        const ok = statuses.filter((s) => s === 200).length;
+        misc.push([
+          String(workers),
+          `${COLD_REQUESTS} concurrent requests, one cold key: origin fetches (${ok} × 200)`,
+          String(fetched),
+          '1',
+          fetched === 1 ? 'met' : 'NOT met',
+        ]);
+
+        // Miss path: each edge request is a new key; the direct request is the same fetch without it.
+        const direct: number[] = [];
+        const viaEdge: number[] = [];
+        for (let i = 0; i < MISS_SAMPLES; i++) {
+          let t = performance.now();
+          await (await request(`${origin.url}/t/miss/w${workers}-${i}`)).body.dump();
+          direct.push(performance.now() - t);
+          t = performance.now();
+          await (await request(`${edge.url}/t/miss/w${workers}-${i}`)).body.dump();
+          viaEdge.push(performance.now() - t);
+        }
+        const added = percentile(viaEdge, 50) - percentile(direct, 50);
+        misc.push([
+          String(workers),
+          `miss path added latency p50 (direct ${fmt(percentile(direct, 50), 3)} ms)`,
+          `${fmt(added, 3)} ms`,
+          '≤ 1 ms',
+          added <= 1 ? 'met' : 'NOT met',
+        ]);
+        const added99 = percentile(viaEdge, 99) - percentile(direct, 99);
+        misc.push([String(workers), 'miss path added latency p99', `${fmt(added99, 3)} ms`, '—', '—']);
+      } finally {
+        for (const stop of stops.reverse()) await stop();
       }
-      printTable(
-        `Cache hits, HTTP/1.1 keep-alive, ${CONNECTIONS} connections, ${label} (median of ${ROUNDS} × ${RUN_SECONDS} s)`,
-        rows,
-      );
-    };
-    await hits('fresh');
-
-    // 1,000 concurrent viewers, one cold key, an origin that takes 50 ms.
-    const agent = new Agent({ connections: COLD_REQUESTS });
-    originRequests = 0;
-    const statuses = await Promise.all(
-      Array.from({ length: COLD_REQUESTS }, async () => {
-        const r = await request(`${edge.url}/t/cold/one`, { dispatcher: agent });
-        await r.body.dump();
-        return r.statusCode;
-      }),
-    );
-    await agent.close();
-    printTable(`Request collapsing: ${COLD_REQUESTS} concurrent requests for one cold key`, [
-      ['viewer 200s', 'origin requests'],
-      [statuses.filter((s) => s === 200).length, originRequests],
-    ]);
-
-    // Miss path: each edge request is a new key; the direct request is the same fetch without the edge.
-    const direct: number[] = [];
-    const viaEdge: number[] = [];
-    for (let i = 0; i < MISS_SAMPLES; i++) {
-      let t = performance.now();
-      await (await request(`${bareUrl}/t/miss/${i}`)).body.dump();
-      direct.push(performance.now() - t);
-      t = performance.now();
-      await (await request(`${edge.url}/t/miss/${i}`)).body.dump();
-      viaEdge.push(performance.now() - t);
     }
-    printTable(`Miss path, ${MISS_SAMPLES} sequential cold 1 KiB requests (ms)`, [
-      ['', 'direct', 'via edge', 'added'],
-      [
-        'p50',
-        fmt(percentile(direct, 50), 3),
-        fmt(percentile(viaEdge, 50), 3),
-        fmt(percentile(viaEdge, 50) - percentile(direct, 50), 3),
-      ],
-      [
-        'p99',
-        fmt(percentile(direct, 99), 3),
-        fmt(percentile(viaEdge, 99), 3),
-        fmt(percentile(viaEdge, 99) - percentile(direct, 99), 3),
-      ],
-    ]);
-
-    if (IDLE_MS > 0) {
-      process.stdout.write(`\nidling ${Math.round(IDLE_MS / 1000)} s …\n`);
-      await sleep(IDLE_MS);
-      await hits(`after ${Math.round(IDLE_MS / 1000)} s idle`);
-    }
-    try {
-      execFileSync('which', ['varnishd'], { stdio: 'ignore' });
-      process.stdout.write(
-        '\nvarnishd is installed, but a Varnish comparison is not part of this bench yet.\n',
-      );
-    } catch {
-      process.stdout.write('\nVarnish: not installed; no Varnish column.\n');
-    }
+    printGoals(results, misc, originDuringHits);
+    if (skipped.length > 0) process.stdout.write(`\nskipped: ${skipped.join('; ')}\n`);
   } finally {
-    await edge.shutdown(1000);
-    await new Promise<void>((r) => {
-      bare.closeAllConnections();
-      bare.close(() => r());
-    });
+    await insecure.close();
+    await bare.stop();
+    await origin.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function cell(results: Map<string, Sample[]>, key: string): Sample | undefined {
+  const s = results.get(key);
+  if (!s || s.length === 0) return undefined;
+  return {
+    rps: median(s.map((x) => x.rps)),
+    cpuUs: median(s.map((x) => x.cpuUs)),
+    p50Ms: median(s.map((x) => x.p50Ms)),
+  };
+}
+
+function spread(results: Map<string, Sample[]>, key: string): string {
+  const s = results.get(key)?.map((x) => x.rps) ?? [];
+  if (s.length < 2) return '';
+  return ` [${fmt(Math.min(...s), 0)}–${fmt(Math.max(...s), 0)}]`;
+}
+
+function printCells(results: Map<string, Sample[]>, workers: number, phase: string, names: string[]): void {
+  const rows: Array<Array<string | number>> = [
+    ['cell', ...names.map((n) => `${n} req/s [range] (CPU µs/req, p50 ms)`)],
+  ];
+  for (const c of [...SIZES.map((s) => s.name), H2_CELL]) {
+    const row: Array<string | number> = [c];
+    for (const n of names) {
+      const k = `${workers}|${phase}|${c}|${n}`;
+      const m = cell(results, k);
+      row.push(m ? `${fmt(m.rps, 0)}${spread(results, k)} (${fmt(m.cpuUs, 1)}, ${fmt(m.p50Ms, 2)})` : '—');
+    }
+    rows.push(row);
+  }
+  printTable(`Hits, edge workers=${workers}, ${phase}; load average ${loadAverage()}`, rows);
+}
+
+function printGoals(
+  results: Map<string, Sample[]>,
+  misc: Array<Array<string | number>>,
+  originDuringHits: number,
+): void {
+  const rows: Array<Array<string | number>> = [
+    ['workers', 'phase', 'ratio', 'req/s ratio', 'CPU/req ratio', 'goal', 'met'],
+  ];
+  const goal = (workers: number, phase: string, c: string, anchor: string, want: number, label: string) => {
+    const e = cell(results, `${workers}|${phase}|${c}|${c === H2_CELL ? 'edge h2' : 'edge'}`);
+    const a = cell(results, `${workers}|${phase}|${c}|${anchor}`);
+    if (!e || !a) return;
+    const ratio = e.rps / a.rps;
+    rows.push([
+      String(workers),
+      phase,
+      `${label} ${c}`,
+      ratio.toFixed(2),
+      (a.cpuUs / e.cpuUs).toFixed(2),
+      `≥ ${want}`,
+      ratio >= want ? 'met' : 'NOT met',
+    ]);
+  };
+  for (const w of WORKERS)
+    for (const phase of IDLE_MS > 0 ? ['fresh', 'idle'] : ['fresh']) {
+      goal(w, phase, '1 KiB', 'Varnish', 1.0, 'edge ÷ Varnish');
+      goal(w, phase, '100 KiB', 'Varnish', 1.2, 'edge ÷ Varnish');
+      goal(w, phase, '1 MiB', 'Varnish', 1.2, 'edge ÷ Varnish');
+      goal(w, phase, H2_CELL, 'nginx h2', 0.6, 'edge ÷ nginx');
+      const e = cell(results, `${w}|${phase}|1 KiB|edge`);
+      const b = cell(results, `${w}|${phase}|1 KiB|node:http`);
+      if (e && b) {
+        const r = e.cpuUs / b.cpuUs;
+        rows.push([
+          String(w),
+          phase,
+          'edge CPU/req ÷ bare node:http 1 KiB',
+          (e.rps / b.rps).toFixed(2),
+          r.toFixed(2),
+          'CPU ≤ 1.5×',
+          r <= 1.5 ? 'met' : 'NOT met',
+        ]);
+      }
+    }
+  printTable(
+    `Goals (req/s ratio = edge ÷ anchor; CPU/req ratio = anchor µs ÷ edge µs, > 1 means the edge is cheaper). Load average ${loadAverage()}`,
+    rows,
+  );
+  printTable('Collapsing and miss path', misc);
+  process.stdout.write(
+    `\norigin requests during cache-hit runs (all caches): ${originDuringHits} (0 = every request was a hit)\n`,
+  );
 }

@@ -3,10 +3,6 @@
  * run and prints ratios; single numbers from a noisy machine mean little on their own.
  */
 
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -41,40 +37,4 @@ export function printTable(title: string, rows: Array<Array<string | number>>): 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export interface SelfSigned {
-  cert: string;
-  key: string;
-  certPem: string;
-}
-
-/** A self-signed P-256 certificate for 127.0.0.1 from the system openssl (tests and benchmarks). */
-export function makeSelfSigned(dir: string): SelfSigned {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key, certPem: readFileSync(cert, 'utf8') };
 }

@@ -2,7 +2,8 @@
  * `npm run bench serving`: the edgewise origin (fs driver, every header of issue 4 present)
  * against @fastify/static serving the same bytes from disk, in one run.
  *
- *   - HTTP/1.1 keep-alive, 64 connections (autocannon), 1 KiB / 100 KiB / 1 MiB objects;
+ *   - HTTP/1.1 keep-alive, 64 connections (autocannon, and wrk -t1 when installed or
+ *     installable), 1 KiB / 100 KiB / 1 MiB objects; goal ≥ 3× at 1 KiB, ≥ 1× everywhere;
  *   - HTTP/2 over TLS, 1 KiB, 64 concurrent streams from an undici `allowH2` client;
  *   - both on fresh servers and again after the servers idled ~60 s (the team saw idle Node
  *     servers serve 30–50% slower for minutes).
@@ -20,8 +21,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import { makeSelfSigned } from '../src/dev/self-signed.js';
 import { FsDriver } from '../src/storage/fs.js';
-import { makeSelfSigned, median, printTable, sleep } from './lib.js';
+import { median, printTable, sleep } from './lib.js';
+import { ensureTool, loadAverage, wrk } from './tools.js';
 
 const SIZES = [
   { name: '1 KiB', file: 'f1k.txt', bytes: 1024 },
@@ -111,6 +114,17 @@ async function h2(port: number, file: string, agent: Agent): Promise<{ rps: numb
   return { rps: done / ((Date.now() - start) / 1000), requests: done };
 }
 
+async function h1wrk(port: number, file: string): Promise<{ rps: number; requests: number }> {
+  const r = await wrk(`http://127.0.0.1:${port}/static/${file}`, RUN_SECONDS, CONNECTIONS);
+  if (r.errors > 0) throw new Error(`${r.errors} failed responses from port ${port}`);
+  return { rps: r.rps, requests: r.requests };
+}
+
+/** Issue 20's goals: ≥ 3× @fastify/static at 1 KiB, and never below it at any size. */
+function goalOf(label: string): number {
+  return label.includes('HTTP/1.1 1 KiB') ? 3 : 1;
+}
+
 async function pair(
   label: string,
   load: (s: Server) => Promise<{ rps: number; requests: number }>,
@@ -133,6 +147,7 @@ async function pair(
   const sRps = median(s.map((x) => x.rps));
   const eCpu = median(e.map((x) => x.cpuUs));
   const sCpu = median(s.map((x) => x.cpuUs));
+  const goal = goalOf(label);
   return [
     label,
     Math.round(eRps),
@@ -141,6 +156,8 @@ async function pair(
     eCpu.toFixed(0),
     sCpu.toFixed(0),
     (sCpu / eCpu).toFixed(2),
+    `≥ ${goal}`,
+    eRps / sRps >= goal ? 'met' : 'NOT met',
   ];
 }
 
@@ -158,18 +175,31 @@ async function phase(
       'edgewise CPU µs/req',
       'static CPU µs/req',
       'CPU ratio',
+      'goal (req/s ratio)',
+      'met',
     ],
   ];
   for (const size of SIZES) {
-    rows.push(await pair(`HTTP/1.1 ${size.name}`, (s) => h1(s.port, size.file), servers.ew, servers.st));
+    rows.push(
+      await pair(`HTTP/1.1 ${size.name} autocannon`, (s) => h1(s.port, size.file), servers.ew, servers.st),
+    );
+    if (HAVE_WRK)
+      rows.push(
+        await pair(`HTTP/1.1 ${size.name} wrk`, (s) => h1wrk(s.port, size.file), servers.ew, servers.st),
+      );
   }
   rows.push(
     await pair('HTTP/2 TLS 1 KiB', (s) => h2(s.port, 'f1k.txt', agent), servers.ewTls, servers.stTls),
   );
-  printTable(title, rows);
+  printTable(`${title}; load average ${loadAverage()}`, rows);
 }
 
+let HAVE_WRK = false;
+
 export async function run(): Promise<void> {
+  const w = ensureTool('wrk', 'wrk');
+  HAVE_WRK = w.ok;
+  if (!w.ok) process.stdout.write(`no wrk rows: ${w.reason}\n`);
   const root = await mkdtemp(join(tmpdir(), 'edgewise-bench-serving-'));
   const servers: Server[] = [];
   try {

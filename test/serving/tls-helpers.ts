@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { type RunningOrigin, startOrigin } from '../../src/server.js';
 import { tempDir } from '../helpers/origin.js';
 
-export { makeSelfSigned, type SelfSigned } from '../../bench/lib.js';
+export { makeSelfSigned, type SelfSigned } from '../../src/dev/self-signed.js';
 
 export interface ProdOrigin {
   origin: RunningOrigin;
