@@ -24,8 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { request } from 'undici';
+import { startS3rver, TEST_CREDENTIALS } from '../test/helpers/s3rver.js';
 import { median, mib, printTable } from './lib.js';
-import { startS3rver, TEST_CREDENTIALS } from './s3rver.js';
 
 const MiB = 1024 * 1024;
 const API_KEY = 'bench-api-key-0123456789abcdef';

@@ -43,4 +43,14 @@ describe('the repository is self-contained', () => {
       ]),
     );
   });
+
+  it('no test imports from bench/ (bench is a consumer of test helpers, never the reverse)', async () => {
+    const offenders: string[] = [];
+    for await (const path of files(join(ROOT, 'test'))) {
+      if (!path.endsWith('.ts')) continue;
+      if (/from\s+['"](\.\.\/)+bench\//.test(await readFile(path, 'utf8')))
+        offenders.push(relative(ROOT, path));
+    }
+    expect(offenders).toEqual([]);
+  });
 });

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { EdgewiseConfig } from '../../src/config/schema.js';
 import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
@@ -17,6 +16,7 @@ import { FsDriver } from '../../src/storage/fs.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { startCountingOrigin, startTestEdge, testClass } from '../edge/helpers.js';
+import { startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 import { gzLog, line33, when } from './log-fixtures.js';
 
 const NOW = Date.parse('2026-11-28T12:30:00Z');

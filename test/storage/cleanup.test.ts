@@ -2,12 +2,12 @@ import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { cleanupIncomplete } from '../../src/storage/cleanup.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/origin.js';
+import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 
 const HOUR = 3600_000;
 

@@ -1,8 +1,8 @@
 /** No AWS SDK error crosses the seam: each failure arrives as one of our coded errors. */
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { S3Driver, type S3DriverOptions } from '../../src/storage/s3.js';
+import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 
 async function failure(
   p: Promise<unknown>,

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe } from 'vitest';
-import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { S3Driver } from '../../src/storage/s3.js';
+import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 import { storageDriverTests } from './conformance.js';
 import { realS3Env } from './real-s3.js';
 

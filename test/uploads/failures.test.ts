@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { buildOrigin } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { S3Driver } from '../../src/storage/s3.js';
+import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 import { API_KEY } from './helpers.js';
 
 describe('storage outage mid-upload (s3 driver)', () => {

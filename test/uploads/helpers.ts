@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { pino } from 'pino';
-import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../../bench/s3rver.js';
 import { buildOrigin } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigStore } from '../../src/config/store.js';
@@ -16,6 +15,7 @@ import { FsDriver } from '../../src/storage/fs.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { tempDir } from '../helpers/origin.js';
+import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
 
 export const API_KEY = 'test-api-key-0123456789abcdef';
 export const SECRET = { id: 'k1', secret: 'a'.repeat(16) + 'b'.repeat(16) + 'c'.repeat(8) };
