@@ -1,3 +1,7 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { runEdgePrimary } from '../edge/cluster/primary.js';
+import { WorkerLink } from '../edge/cluster/worker.js';
 import { startEdge } from '../edge/server.js';
 import { createLogger } from '../logger.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
@@ -15,8 +19,26 @@ export const edge: Command = {
     const store = loadStoreOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const logger = createLogger(store.current.logging);
-    const running = await startEdge(store, logger);
     const e = store.current.edge;
+    const workers = e.workers === 0 ? availableParallelism() : e.workers;
+    if (workers > 1 && cluster.isPrimary) {
+      // The primary only coordinates; workers (this same command, forked) serve the port.
+      const primary = runEdgePrimary(workers, logger, e.shutdownDeadlineMs);
+      shutdownOnSignals(logger, async () => {
+        await primary.stop();
+        logger.info({ result: 'clean' }, 'edge stopped');
+      });
+      return new Promise<number>(() => {});
+    }
+    const link = cluster.isWorker ? new WorkerLink() : undefined;
+    await link?.warm();
+    const running = await startEdge(store, logger, link ? { cluster: link } : {});
+    if (link) {
+      link.send({ t: 'listening', url: running.url });
+      reloadOnSighup(store, logger);
+      shutdownOnSignals(logger, () => running.shutdown());
+      return new Promise<number>(() => {});
+    }
     logger.info(
       {
         url: running.url,

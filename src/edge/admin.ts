@@ -21,6 +21,10 @@ export interface AdminDeps {
   metrics: EdgeMetrics;
   metricsPath: () => string;
   apiKeys: () => readonly string[];
+  /** With edge workers: the totals of all workers (src/edge/cluster), instead of this process's. */
+  clusterMetrics?: () => Promise<{ text: string; contentType: string }>;
+  /** With edge workers: invalidates in every worker and resolves once all have applied it. */
+  invalidateAll?: (paths: string[]) => Promise<number>;
 }
 
 function reply(
@@ -96,7 +100,10 @@ export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<bool
         replyError(ctx, new MethodNotAllowed(ctx.method));
         return true;
       }
-      reply(ctx, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      const m = deps.clusterMetrics
+        ? await deps.clusterMetrics()
+        : { text: await deps.metrics.registry.metrics(), contentType: deps.metrics.registry.contentType };
+      reply(ctx, 200, m.text, m.contentType);
       return true;
     }
     if (ctx.path !== INVALIDATIONS_PATH) return false;
@@ -112,7 +119,8 @@ export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<bool
     try {
       const paths = parsePaths(await readJson(ctx));
       let removed = 0;
-      for (const p of paths) removed += deps.store.invalidate(p);
+      if (deps.invalidateAll) removed = await deps.invalidateAll(paths);
+      else for (const p of paths) removed += deps.store.invalidate(p);
       if (removed > 0) deps.metrics.invalidated.inc(removed);
       reply(ctx, 201, {
         id: `I${randomBytes(6).toString('hex').toUpperCase()}`,

@@ -3,12 +3,14 @@
  * buildOrigin): the tiered store over the cache-store seam, the origin pools, metrics, access
  * logs, viewer functions and the request pipeline. `close()` releases pools, flushes logs.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
 import { AccessLogWriter } from './access-log/writer.js';
 import { adminRoutes } from './admin.js';
 import { TieredStore } from './cache/tiered-store.js';
+import { ReplicatedStore } from './cluster/replicated-store.js';
+import type { WorkerLink } from './cluster/worker.js';
 import { Edge, type RequestStep } from './edge.js';
 import { EdgeMetrics } from './metrics.js';
 import { OriginClient } from './origin-client.js';
@@ -24,6 +26,8 @@ export interface BuildEdgeOptions {
   functionsDir?: string;
   /** URL of the edgewise origin when it is not origin.url (dev starts it on its own port). */
   originUrl?: string;
+  /** Set in an edge worker process (edge.workers > 1): the channel that makes workers one cache. */
+  cluster?: WorkerLink;
 }
 
 export interface EdgeApp {
@@ -41,15 +45,24 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
   const e = config.current.edge;
   const log = options.logger.child({ module: 'edge' });
   let metrics: EdgeMetrics | undefined;
-  const store = new TieredStore({
+  const link = options.cluster;
+  const storeOptions = {
     policy: e.cache.policy,
     memoryBytes: e.cache.memoryBytes,
     diskBytes: e.cache.diskBytes,
-    diskDir: resolve(cwd, e.cache.diskDir),
+    // Each worker's replica has its own disk-tier folder (a start empties it; slots are reused).
+    diskDir: link
+      ? join(resolve(cwd, e.cache.diskDir), `worker-${link.slot}`)
+      : resolve(cwd, e.cache.diskDir),
     diskThresholdBytes: e.cache.diskThresholdBytes,
-    onEvict: (tier) => metrics?.evictions.inc({ tier }),
-  });
+    onEvict: (tier: 'memory' | 'disk') => metrics?.evictions.inc({ tier }),
+  };
+  const store = link ? new ReplicatedStore(storeOptions, (m) => link.send(m)) : new TieredStore(storeOptions);
   metrics = new EdgeMetrics(store);
+  if (link) {
+    link.store = store as ReplicatedStore;
+    link.registry = metrics.registry;
+  }
   const origin = new OriginClient(config.current.origin);
   const logs = e.logs.enabled
     ? new AccessLogWriter({
@@ -78,7 +91,14 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     requestSteps: steps,
     responseHook: fns.response,
     ...(options.originUrl ? { originUrl: options.originUrl } : {}),
+    ...(link ? { fills: link } : {}),
     adminRoutes: adminRoutes({
+      ...(link
+        ? {
+            clusterMetrics: () => link.metrics(),
+            invalidateAll: (paths: string[]) => link.invalidateAll(paths),
+          }
+        : {}),
       store,
       metrics,
       metricsPath: () => config.current.edge.metricsPath,

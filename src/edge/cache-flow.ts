@@ -39,6 +39,14 @@ export interface CacheFlowDeps {
   logger: Logger;
   replies: Replies;
   passThrough: PassThrough;
+  /** With edge workers: one fill per cold key for the whole edge, not per process. */
+  fills?: FillLeases;
+}
+
+/** One origin fetch per key across processes: 'lead' fetches; 'done' means look again. */
+export interface FillLeases {
+  lease(key: string): Promise<'lead' | 'done'>;
+  release(key: string): void;
 }
 
 /** RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 as well as unreachable origins. */
@@ -92,13 +100,33 @@ export class CacheFlow {
       // The leader's response was not shareable or was a revalidation: look again, alone.
       return this.#cached(ctx, r, false);
     }
-    return this.#fetch(ctx, { ...r, stale: entry }, fullKey, mayCollapse);
+    if (!mayCollapse) return this.#fetch(ctx, { ...r, stale: entry }, fullKey, undefined);
+    const local = this.collapser.lead(fullKey);
+    const fills = this.#d.fills;
+    if (!fills) return this.#fetch(ctx, { ...r, stale: entry }, fullKey, local);
+    // Requests here join `local` while the edge-wide lease is asked for.
+    if ((await fills.lease(fullKey)) === 'done') {
+      // Another worker fetched it: its entry is in this replica now (or it was not storable).
+      local.release();
+      return this.#cached(ctx, r, false);
+    }
+    return this.#fetch(ctx, { ...r, stale: entry }, fullKey, {
+      share: local.share,
+      release: () => {
+        local.release();
+        fills.release(fullKey);
+      },
+    });
   }
 
-  async #fetch(ctx: EdgeContext, r: FillRequest, fullKey: string, lead: boolean): Promise<void> {
+  async #fetch(
+    ctx: EdgeContext,
+    r: FillRequest,
+    fullKey: string,
+    leader: { share(fill: Fill | undefined): void; release(): void } | undefined,
+  ): Promise<void> {
     const deps = this.#fillDeps();
     const replies = this.#d.replies;
-    const leader = lead ? this.collapser.lead(fullKey) : undefined;
     const t0 = performance.now();
     let res: Awaited<ReturnType<typeof requestOrigin>>;
     try {

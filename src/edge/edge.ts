@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
 import type { TieredStore } from './cache/tiered-store.js';
-import { CacheFlow } from './cache-flow.js';
+import { CacheFlow, type FillLeases } from './cache-flow.js';
 import { createContext, type EdgeContext, type ViewerRequest, type ViewerResponse } from './context.js';
 import { headerString } from './entry.js';
 import type { FillRequest } from './fill.js';
@@ -53,6 +53,8 @@ export interface EdgeDeps {
   originUrl?: string;
   /** Extra routes the edge answers itself (metrics, invalidations); true when handled. */
   adminRoutes: (ctx: EdgeContext) => Promise<boolean>;
+  /** Fill leases across edge workers (src/edge/cluster); absent in a single process. */
+  fills?: FillLeases;
 }
 
 /** Methods the edge caches. */
@@ -83,6 +85,7 @@ export class Edge {
       logger: this.#log,
       replies: this.#replies,
       passThrough: this.#pass,
+      ...(deps.fills ? { fills: deps.fills } : {}),
     });
   }
 

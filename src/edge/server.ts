@@ -14,6 +14,7 @@ import {
 import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
 import { buildEdge, type EdgeApp } from './app.js';
+import type { WorkerLink } from './cluster/worker.js';
 
 export interface RunningEdge {
   app: EdgeApp;
@@ -25,7 +26,14 @@ export interface RunningEdge {
 export async function startEdge(
   config: ConfigStore,
   logger: Logger,
-  opts: { cwd?: string; port?: number; host?: string; originUrl?: string; functionsDir?: string } = {},
+  opts: {
+    cwd?: string;
+    port?: number;
+    host?: string;
+    originUrl?: string;
+    functionsDir?: string;
+    cluster?: WorkerLink;
+  } = {},
 ): Promise<RunningEdge> {
   const e = config.current.edge;
   const app = buildEdge({
@@ -34,6 +42,7 @@ export async function startEdge(
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.originUrl ? { originUrl: opts.originUrl } : {}),
     ...(opts.functionsDir ? { functionsDir: opts.functionsDir } : {}),
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
   // One listener for both APIs: the pipeline only uses what http and http2 compat share.
   const handler = app.edge.handle as unknown as (req: never, res: never) => void;

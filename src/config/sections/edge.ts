@@ -42,6 +42,13 @@ export const EdgeSection = Type.Object(
         },
       ),
     ),
+    workers: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 256,
+      description:
+        'Worker processes serving the edge port (node:cluster), one cache across them: a cold key is fetched once, invalidations reach every worker, metrics are totals. 0: one per core (os.availableParallelism()); 1: a single process.',
+    }),
     h2c: Type.Boolean({
       default: false,
       description: 'Without tls: speak cleartext HTTP/2 (prior knowledge) instead of HTTP/1.1.',
