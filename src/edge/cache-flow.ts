@@ -100,29 +100,32 @@ export class CacheFlow {
       // The leader's response was not shareable or was a revalidation: look again, alone.
       return this.#cached(ctx, r, false);
     }
-    if (!mayCollapse) return this.#fetch(ctx, { ...r, stale: entry }, fullKey, undefined);
+    if (!mayCollapse) return this.#fetch(ctx, { ...r, stale: entry }, undefined);
     const local = this.collapser.lead(fullKey);
     const fills = this.#d.fills;
-    if (!fills) return this.#fetch(ctx, { ...r, stale: entry }, fullKey, local);
+    if (!fills) return this.#fetch(ctx, { ...r, stale: entry }, local);
     // Requests here join `local` while the edge-wide lease is asked for.
     if ((await fills.lease(fullKey)) === 'done') {
       // Another worker fetched it: its entry is in this replica now (or it was not storable).
       local.release();
       return this.#cached(ctx, r, false);
     }
-    return this.#fetch(ctx, { ...r, stale: entry }, fullKey, {
-      share: local.share,
-      release: () => {
-        local.release();
-        fills.release(fullKey);
+    return this.#fetch(
+      ctx,
+      { ...r, stale: entry },
+      {
+        share: local.share,
+        release: () => {
+          local.release();
+          fills.release(fullKey);
+        },
       },
-    });
+    );
   }
 
   async #fetch(
     ctx: EdgeContext,
     r: FillRequest,
-    fullKey: string,
     leader: { share(fill: Fill | undefined): void; release(): void } | undefined,
   ): Promise<void> {
     const deps = this.#fillDeps();

@@ -29,7 +29,7 @@ export function runEdgePrimary(count: number, logger: Logger, deadlineMs: number
   let stopping = false;
   let announced = false;
   const listening = new Set<number>();
-  const live = () => slots.filter((w): w is Worker => w !== undefined && w.isConnected());
+  const live = () => slots.filter((w): w is Worker => w?.isConnected() === true);
   const send = (w: Worker, m: ToWorker) => {
     if (w.isConnected()) w.send(m);
   };
