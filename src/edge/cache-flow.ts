@@ -24,6 +24,7 @@ import {
   storedHeaders,
   variantKey,
 } from './fill.js';
+import { forwardInterim } from './interim.js';
 import type { EdgeMetrics, ResultType } from './metrics.js';
 import type { OriginClient } from './origin-client.js';
 import type { PassThrough } from './pass-through.js';
@@ -67,6 +68,7 @@ export class CacheFlow {
       origin: this.#d.origin,
       metrics: this.#d.metrics,
       errorCachingMinTtl: e.errorCachingMinTtl,
+      cacheControlTargets: e.cacheControlTargets,
       maxObjectBytes: e.cache.maxObjectBytes,
     };
   }
@@ -133,7 +135,8 @@ export class CacheFlow {
     const t0 = performance.now();
     let res: Awaited<ReturnType<typeof requestOrigin>>;
     try {
-      res = await requestOrigin(deps, r);
+      // Interim responses go to this viewer only (the one that caused the fetch).
+      res = await requestOrigin(deps, { ...r, onInfo: forwardInterim(ctx.res) });
     } catch (err) {
       leader?.release();
       if (r.stale && staleOnError(r.stale))

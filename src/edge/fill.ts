@@ -13,7 +13,7 @@ import { compressedHeaders, compressionFor, compressor } from './compress.js';
 import type { RequestHeaders } from './context.js';
 import { type CachedResponse, HOP_BY_HOP, headerString, type StoredHeaders } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
-import type { OriginClient, OriginResponse } from './origin-client.js';
+import type { InterimListener, OriginClient, OriginResponse } from './origin-client.js';
 import { originHeaders } from './pipeline/origin-headers.js';
 import { edgeTtl, type Freshness, policyFor } from './ttl.js';
 
@@ -22,6 +22,8 @@ export interface FillDeps {
   origin: OriginClient;
   metrics: EdgeMetrics;
   errorCachingMinTtl: number;
+  /** Targeted cache-control fields obeyed, in order (RFC 9213; edge.cacheControlTargets). */
+  cacheControlTargets: readonly string[];
   maxObjectBytes: number;
 }
 
@@ -33,6 +35,8 @@ export interface FillRequest {
   viewerHeaders: RequestHeaders;
   clientIp: string;
   stale: CachedResponse | undefined;
+  /** Forwards the origin's interim responses to the viewer this fill was started for. */
+  onInfo?: InterimListener | undefined;
 }
 
 /** Stored headers: the origin's minus hop-by-hop fields. */
@@ -101,7 +105,7 @@ export async function requestOrigin(deps: FillDeps, r: FillRequest): Promise<Ori
   }
   const path = r.key.forwardQuery ? `${r.key.path}?${r.key.forwardQuery}` : r.key.path;
   deps.metrics.originRequests.inc({ kind: r.stale ? 'revalidate' : 'fill' });
-  return deps.origin.request({ origin: r.target, method: 'GET', path, headers });
+  return deps.origin.request({ origin: r.target, method: 'GET', path, headers, onInfo: r.onInfo });
 }
 
 function unkeyedAuthorization(r: FillRequest): boolean {
@@ -112,7 +116,12 @@ function unkeyedAuthorization(r: FillRequest): boolean {
 }
 
 export function freshnessOf(deps: FillDeps, r: FillRequest, status: number, headers: StoredHeaders) {
-  const policy = policyFor({ method: 'GET', url: r.key.path, headers: r.viewerHeaders }, status, headers);
+  const policy = policyFor(
+    { method: 'GET', url: r.key.path, headers: r.viewerHeaders },
+    status,
+    headers,
+    deps.cacheControlTargets,
+  );
   const fresh = edgeTtl(
     {
       status,

@@ -17,7 +17,11 @@ export interface OriginRequest {
   headers: Record<string, string | string[]>;
   body?: Readable | undefined;
   signal?: AbortSignal | undefined;
+  /** Interim (1xx) responses from the origin, before the final one (RFC 9110 §15.2). */
+  onInfo?: InterimListener | undefined;
 }
+
+export type InterimListener = (status: number, headers: StoredHeaders) => void;
 
 export interface OriginResponse {
   status: number;
@@ -66,6 +70,9 @@ export class OriginClient {
       headers: req.headers,
       body: req.body ?? null,
       signal: req.signal,
+      ...(req.onInfo
+        ? { onInfo: ({ statusCode, headers }) => req.onInfo!(statusCode, headers as StoredHeaders) }
+        : {}),
     });
     return { status: res.statusCode, headers: res.headers as StoredHeaders, body: res.body };
   }

@@ -10,6 +10,7 @@ import type { TieredStore } from './cache/tiered-store.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import { storedHeaders } from './fill.js';
+import { forwardInterim } from './interim.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { OriginClient } from './origin-client.js';
 import { originHeaders } from './pipeline/origin-headers.js';
@@ -53,6 +54,7 @@ export class PassThrough {
         headers,
         // The viewer's body is streamed, never buffered: uploads run at line speed.
         body: hasBody && ctx.method !== 'HEAD' ? (ctx.req as unknown as Readable) : undefined,
+        onInfo: forwardInterim(ctx.res),
       });
     } catch (err) {
       return this.#d.replies.originError(ctx, err);

@@ -16,6 +16,12 @@
  */
 import CachePolicy from 'http-cache-semantics';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import {
+  DEFAULT_CACHE_CONTROL_TARGETS,
+  parseAge,
+  parseHttpDate,
+  targetedCacheControl,
+} from '../http/freshness.js';
 import { headerString, type StoredHeaders } from './entry.js';
 
 /** Errors CloudFront caches (its "error caching minimum TTL" list). */
@@ -37,10 +43,39 @@ export interface Freshness {
 export interface TtlInput {
   status: number;
   headers: StoredHeaders;
-  cls: Pick<ContentClassConfig, 'ttl' | 'staleWhileRevalidate' | 'staleIfError'>;
+  cls: Pick<ContentClassConfig, 'ttl'>;
   errorCachingMinTtl: number;
   /** The request carried Authorization and the cache key does not include it. */
   unkeyedAuthorization: boolean;
+}
+
+/**
+ * The response headers as this cache reads them, for http-cache-semantics: directive names
+ * lowercased (RFC 9111 §5.2; the library compares them as given); a targeted cache-control
+ * field for this edge replaces Cache-Control (RFC 9213 §2.2; viewers still get the origin's
+ * Cache-Control); Age as its first valid member or absent (§5.1, see parseAge); Expires and Date
+ * only as strict HTTP-dates (RFC 9110 §5.6.7): an invalid Expires means already expired (§5.3),
+ * so it goes in as a date in the past.
+ */
+export function cacheView(headers: StoredHeaders, targets: readonly string[]): StoredHeaders {
+  const view: StoredHeaders = { ...headers };
+  const targeted = targets.length > 0 ? targetedCacheControl(headers, targets) : undefined;
+  const cc = targeted?.value ?? headerString(headers['cache-control']);
+  if (cc !== undefined) view['cache-control'] = cc.toLowerCase();
+  const age = parseAge(headers.age);
+  if (age === undefined) delete view.age;
+  else view.age = String(age);
+  if (headers.date !== undefined) {
+    const date = parseHttpDate(headerString(headers.date));
+    if (Number.isNaN(date)) delete view.date;
+    else view.date = new Date(date).toUTCString();
+  }
+  if (headers.expires !== undefined) {
+    // Repeated Expires lines are not one HTTP-date either.
+    const expires = Array.isArray(headers.expires) ? Number.NaN : parseHttpDate(headers.expires);
+    view.expires = new Date(Number.isNaN(expires) ? 0 : expires).toUTCString();
+  }
+  return view;
 }
 
 /** A policy object for the response: age, revalidation headers and 304 merging use it. */
@@ -48,18 +83,11 @@ export function policyFor(
   req: { method: string; url: string; headers: Record<string, string | string[] | undefined> },
   status: number,
   headers: StoredHeaders,
+  targets: readonly string[] = DEFAULT_CACHE_CONTROL_TARGETS,
 ): CachePolicy {
-  // Directive names are case-insensitive (RFC 9111 §5.2); the library compares them as given.
-  // Age goes in as the single value this edge reads from it (see ageOfResponse).
-  const cc = headerString(headers['cache-control']);
-  const age = ageOfResponse(headers);
-  const forPolicy: StoredHeaders = { ...headers };
-  if (cc !== undefined) forPolicy['cache-control'] = cc.toLowerCase();
-  if (typeof age === 'number') forPolicy.age = String(age);
-  else delete forPolicy.age;
   return new CachePolicy(
     { method: req.method, url: req.url, headers: req.headers as CachePolicy.Headers },
-    { status, headers: forPolicy as CachePolicy.Headers },
+    { status, headers: cacheView(headers, targets) as CachePolicy.Headers },
     // No heuristic freshness: CloudFront applies the default TTL instead (see edgeTtl).
     { shared: true, cacheHeuristic: 0, immutableMinTimeToLive: 0 },
   );
@@ -95,11 +123,8 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
   // it because an origin that sends it means it for the CDN.
   const surrogate = parseSurrogateControl(headerString(headers['surrogate-control']));
   if (surrogate?.noStore) return NOT_STORED('surrogate no-store');
-  // RFC 9111 §5.1: an invalid Age makes the response stale on arrival (stored only to be
-  // revalidated).
-  const badAge = ageOfResponse(headers) === 'invalid';
   if (surrogate?.maxAge !== undefined) {
-    const ttl = badAge ? 0 : clamp(surrogate.maxAge, min, max);
+    const ttl = clamp(surrogate.maxAge, min, max);
     const validator = headers.etag !== undefined || headers['last-modified'] !== undefined;
     if (ttl === 0 && !validator) return NOT_STORED('zero-ttl');
     return { store: true, ttl, swr: 0, sie: 0 };
@@ -122,18 +147,20 @@ export function edgeTtl(input: TtlInput, policy: CachePolicy): Freshness {
 
   const noStale = cc['must-revalidate'] !== undefined || cc['proxy-revalidate'] !== undefined;
   const ceiling = Math.max(max, ttl);
-  const window = (directive: string | boolean | undefined, fallback: number) => {
+  // Stale serving only as the origin's own directives allow (RFC 5861; CloudFront does the
+  // same): the class's staleWhileRevalidate/staleIfError reach the edge through the
+  // Cache-Control the edgewise origin sends, never as a default for other origins' responses.
+  const window = (directive: string | boolean | undefined) => {
     if (noStale || restrictive) return 0;
-    const asked = typeof directive === 'string' && /^\d+$/.test(directive) ? Number(directive) : fallback;
+    const asked = typeof directive === 'string' && /^\d+$/.test(directive) ? Number(directive) : 0;
     // Stale serving stays within the behavior's max TTL.
     return Math.max(0, Math.min(asked, ceiling - ttl));
   };
-  const swr = window(cc['stale-while-revalidate'], cls.staleWhileRevalidate);
-  const sie = window(cc['stale-if-error'], cls.staleIfError);
+  const swr = window(cc['stale-while-revalidate']);
+  const sie = window(cc['stale-if-error']);
 
   // A zero TTL is still worth storing when it can be revalidated cheaply (CloudFront does the
   // same: it sends a conditional request on every viewer request).
-  if (badAge) ttl = 0;
   const validator = headers.etag !== undefined || headers['last-modified'] !== undefined;
   if (ttl === 0 && !validator && swr === 0 && sie === 0) return NOT_STORED('zero-ttl');
   return { store: true, ttl, swr, sie };
@@ -157,8 +184,8 @@ function explicitLifetime(
   if (cc['max-age'] !== undefined) return seconds(cc['max-age']);
   // Only Expires, on a status the library does not store (an error CloudFront caches):
   // Expires minus Date (RFC 9111 §4.2.1); invalid or past means already expired (§5.3).
-  const expires = Date.parse(headerString(headers.expires) ?? '');
-  const date = Date.parse(headerString(headers.date) ?? '');
+  const expires = parseHttpDate(headerString(headers.expires));
+  const date = parseHttpDate(headerString(headers.date));
   if (Number.isNaN(expires)) return 0;
   return Math.max(0, (expires - (Number.isNaN(date) ? Date.now() : date)) / 1000);
 }
@@ -205,18 +232,4 @@ export function parseSurrogateControl(
     if (m) into.maxAge = Math.min(Number(m[1]), 2147483647);
   }
   return anyTargeted ? targeted : general;
-}
-
-/**
- * The origin's Age (RFC 9111 §5.1): a singleton; in a list-based value the first member counts
- * ("0,7200" is 0). A repeated field is a conflict and makes the response stale: Node and undici
- * join repeated lines with ", ", so a comma followed by a space is read as repetition. Anything
- * but a non-negative integer (text, a sign, a fraction, parameters) is invalid.
- */
-export function ageOfResponse(headers: StoredHeaders): number | 'invalid' | undefined {
-  const v = headers.age;
-  if (v === undefined) return undefined;
-  if (Array.isArray(v) || /,\s/.test(v)) return 'invalid';
-  const first = v.split(',')[0]!.trim();
-  return /^\d+$/.test(first) ? Number(first) : 'invalid';
 }

@@ -69,7 +69,7 @@ describe('CloudFront TTL rules', () => {
     expect(ttl({ 'cache-control': 'public, max-age=60' }, { auth: true }).store).toBe(true);
     expect(ttl({ 'cache-control': 's-maxage=60' }, { auth: true }).store).toBe(true);
   });
-  it('stale windows come from the response or the class, within max TTL, and must-revalidate forbids them', () => {
+  it('stale windows come from the response, within max TTL, and must-revalidate forbids them', () => {
     const r = ttl(
       { 'cache-control': 'max-age=60, stale-while-revalidate=30, stale-if-error=600' },
       { max: 300 },
@@ -93,18 +93,56 @@ describe('explicit freshness on statuses the RFC library does not store', () => 
   });
 });
 
-describe('invalid Age (RFC 9111 §5.1)', () => {
-  it('makes a response stale on arrival: text, negative, or more than one value', () => {
-    for (const age of ['abc', '-10', '0, 0', ['0', '0']])
-      expect(ttl({ 'cache-control': 'max-age=3600', age } as StoredHeaders).store).toBe(false);
-    expect(ttl({ 'cache-control': 'max-age=3600', age: '0, 0', etag: '"a"' } as StoredHeaders)).toMatchObject(
-      {
-        store: true,
-        ttl: 0,
-      },
+describe('Age (RFC 9111 §5.1)', () => {
+  const age = (v: string | string[]) =>
+    policyFor({ method: 'GET', url: '/x', headers: {} }, 200, {
+      date: now,
+      'cache-control': 'max-age=3600',
+      age: v,
+    } as StoredHeaders).age();
+  it('ignores an invalid Age (text, a sign, a fraction) and reads a list by its first member', () => {
+    for (const v of ['abc', '-7200', '7200.0', '0, 7200', ['0', '7200'], '0, 0'])
+      expect(age(v)).toBeLessThan(5);
+    for (const v of ['7200', '7200, 0', ['7200', '0'], '7200;foo=bar'])
+      expect(age(v)).toBeGreaterThanOrEqual(7200);
+    expect(ttl({ 'cache-control': 'max-age=3600', age: 'abc' }).ttl).toBe(3600);
+  });
+});
+
+describe('stale windows', () => {
+  it('come only from the response: the class never adds one (CloudFront serves stale only when asked)', () => {
+    const c = { ttl: { min: 0, default: 0, max: 31536000 }, staleWhileRevalidate: 60, staleIfError: 86400 };
+    const h = { date: now, 'cache-control': 'max-age=0', etag: '"a"' };
+    const r = edgeTtl(
+      { status: 200, headers: h, cls: c, errorCachingMinTtl: 10, unkeyedAuthorization: false },
+      policyFor({ method: 'GET', url: '/x', headers: {} }, 200, h),
     );
-    expect(ttl({ 'cache-control': 'max-age=3600', age: '10' }).ttl).toBe(3600);
-    // A list-based value counts by its first member (RFC 9111 §5.1).
-    expect(ttl({ 'cache-control': 'max-age=3600', age: '0,7200' }).ttl).toBe(3600);
+    expect(r).toMatchObject({ store: true, ttl: 0, swr: 0, sie: 0 });
+  });
+});
+
+describe('targeted cache-control fields (RFC 9213)', () => {
+  it('CDN-Cache-Control replaces Cache-Control for the edge; an unparsable one is ignored', () => {
+    expect(ttl({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=120' }).ttl).toBe(120);
+    expect(ttl({ 'cache-control': 'max-age=3600', 'cdn-cache-control': 'no-store' }).store).toBe(false);
+    expect(ttl({ 'cache-control': 'max-age=3600', 'cdn-cache-control': 'private' }).store).toBe(false);
+    expect(
+      ttl({ 'cdn-cache-control': 'max-age=60', 'edgewise-cache-control': 'max-age=30' } as StoredHeaders).ttl,
+    ).toBe(30);
+    expect(ttl({ 'cache-control': 'max-age=3600', 'cdn-cache-control': 'max-age=(' }).ttl).toBe(3600);
+  });
+});
+
+describe('Expires (RFC 9111 §5.3)', () => {
+  it('an invalid Expires is already expired; RFC 850 two-digit years within 50 years of now', () => {
+    const future = 'Thu, 18 Aug 2050 02:01:18 GMT';
+    expect(ttl({ expires: future }).ttl).toBeGreaterThan(86400);
+    for (const bad of [
+      'Thu, 18 Aug 2050 02:01:18 UTC',
+      'Thu 18 Aug 2050 02:01:18 GMT',
+      'Thu, 18-Aug-2050 02:01:18 GMT',
+    ])
+      expect(ttl({ expires: bad, etag: '"a"' })).toMatchObject({ store: true, ttl: 0 });
+    expect(ttl({ expires: 'Thursday, 18-Aug-50 02:01:18 GMT' }).ttl).toBeGreaterThan(86400);
   });
 });

@@ -62,8 +62,14 @@ export const ContentClass = Type.Object(
           'CloudFront viewer protocol policy: allow-all, redirect-to-https (301/302 to https), https-only (403 on http).',
       },
     ),
-    staleWhileRevalidate: Seconds('Seconds a stale response may be served while it is refreshed.', 0),
-    staleIfError: Seconds('Seconds a stale response may be served when the origin fails.', 0),
+    staleWhileRevalidate: Seconds(
+      'stale-while-revalidate the origin sends for the class (RFC 5861); the edge serves stale only when a response carries it.',
+      0,
+    ),
+    staleIfError: Seconds(
+      'stale-if-error the origin sends for the class (RFC 5861); the edge serves stale on errors only when a response carries it.',
+      0,
+    ),
   },
   { additionalProperties: false },
 );

@@ -131,6 +131,12 @@ export const EdgeSection = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cacheControlTargets: Type.Array(Type.String({ pattern: '^[a-z0-9-]+-cache-control$', maxLength: 64 }), {
+      default: ['edgewise-cache-control', 'cdn-cache-control'],
+      maxItems: 8,
+      description:
+        'Targeted cache-control fields (RFC 9213) the edge obeys instead of Cache-Control, first present wins; [] ignores them all (CloudFront reads none).',
+    }),
     errorCachingMinTtl: Type.Integer({
       default: 10,
       minimum: 0,

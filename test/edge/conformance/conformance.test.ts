@@ -5,8 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { runConformance } from './runner.js';
 
-/** Recorded figures (README, edge section). Lower the failure bound when a fix lands. */
-const RECORDED = { minPassed: 220, maxRequiredFailures: 0 };
+/**
+ * Recorded figures (docs/edge.md). The only required failures allowed are the 2021 list's
+ * `age-parse-*` tests, whose expectation (invalid or repeated Age = stale) the current suite
+ * reverses (ignore it, or use the first member, RFC 9111 §5.1); current-suite.test.ts holds those.
+ */
+const RECORDED = { minPassed: 219, maxRequiredFailures: 7 };
 
 describe('http-cache-tests conformance', () => {
   it('passes at least the recorded tests with no more than the recorded required failures', {
@@ -20,5 +24,6 @@ describe('http-cache-tests conformance', () => {
     for (const f of report.optional) process.stdout.write(`OPTIONAL ${f.id}: ${f.name} — ${f.detail}\n`);
     expect(report.edge.passed).toBeGreaterThanOrEqual(RECORDED.minPassed);
     expect(report.edge.requiredFailures).toBeLessThanOrEqual(RECORDED.maxRequiredFailures);
+    expect(report.failures.filter((f) => !f.id.startsWith('age-parse-')).map((f) => f.id)).toEqual([]);
   });
 });
