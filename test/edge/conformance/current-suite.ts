@@ -181,7 +181,8 @@ function runClient(base: string, testId = ''): Promise<Results> {
 /** Which edge configurations are run: the conformance behavior and the shipped defaults. */
 export type EdgeSetup = 'conformance' | 'default';
 
-function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string) {
+/** The edge config for a setup; the 0.4.5 runner (runner.ts) uses the conformance one too. */
+export function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string, errorCachingMinTtl = 0) {
   const edge = {
     port: 0,
     cache: { diskDir: join(dir, setup, 'cache') },
@@ -210,7 +211,7 @@ function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string) {
       defaultClass: 'conformance',
       origin,
       // Error caching minimum TTL 0: RFC caching of errors, not CloudFront's extra 10 s.
-      edge: { ...edge, errorCachingMinTtl: 0 },
+      edge: { ...edge, errorCachingMinTtl },
     },
     undefined,
   );

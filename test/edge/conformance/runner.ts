@@ -16,11 +16,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildConfig } from '../../../src/config/load.js';
-import { DEFAULT_CLASSES } from '../../../src/config/sections/classes.js';
 import { ConfigStore } from '../../../src/config/store.js';
 import { startEdge } from '../../../src/edge/server.js';
 import { createLogger } from '../../../src/logger.js';
+import { edgeConfig } from './current-suite.js';
 
 type Kind =
   | 'pass'
@@ -130,34 +129,7 @@ export async function runConformance(
 ): Promise<ConformanceReport> {
   const dir = await mkdtemp(join(tmpdir(), 'edgewise-conformance-'));
   const suiteServer = await startSuiteServer();
-  const config = buildConfig(
-    {
-      classes: [
-        {
-          name: 'conformance',
-          pathPatterns: ['/test/*'],
-          ttl: { min: 0, default: 0, max: 31536000 },
-          browserTtl: 0,
-          compress: false,
-          cacheKey: { queryStrings: ['test'] },
-          viewerProtocolPolicy: 'allow-all',
-          staleWhileRevalidate: 0,
-          staleIfError: 0,
-        },
-        ...DEFAULT_CLASSES,
-      ],
-      defaultClass: 'conformance',
-      origin: { url: suiteServer.url, protocol: 'http1.1' },
-      edge: {
-        port: 0,
-        errorCachingMinTtl: options.errorCachingMinTtl ?? 0,
-        cache: { diskDir: join(dir, 'cache') },
-        logs: { enabled: false },
-        functions: { dir: join(dir, 'none') },
-      },
-    },
-    undefined,
-  );
+  const config = edgeConfig('conformance', suiteServer.url, dir, options.errorCachingMinTtl ?? 0);
   const logger = createLogger({ level: 'silent', pretty: false });
   const edge = await startEdge(new ConfigStore(config), logger, { cwd: dir, host: '127.0.0.1', port: 0 });
   try {
