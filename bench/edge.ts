@@ -41,11 +41,13 @@ const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_EDGE_ROUNDS ?? 2);
 const IDLE_MS = Number(process.env.BENCH_EDGE_IDLE_MS ?? 60_000);
-const WORKERS = (process.env.BENCH_EDGE_WORKERS ?? '1').split(',').map(Number);
+const WORKERS = (process.env.BENCH_EDGE_WORKERS ?? '1,2').split(',').map(Number);
 const FUNCTIONS = process.env.BENCH_EDGE_FUNCTIONS !== '0';
 const LOGS = process.env.BENCH_EDGE_LOGS !== '0';
 /** Objects at least this large go to the disk tier (default: the config default, 1 MiB). */
 const DISK_THRESHOLD = process.env.BENCH_EDGE_DISK_THRESHOLD;
+/** Extra node flags for the edge processes only (V8 flags are refused in NODE_OPTIONS). */
+const NODE_FLAGS = (process.env.BENCH_EDGE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const COLD_REQUESTS = 1000;
 const MISS_SAMPLES = 300;
 
@@ -98,7 +100,7 @@ async function startEdgeProcess(
   const file = join(work, 'edgewise.yaml');
   await writeFile(file, JSON.stringify(raw));
   const cli = join(import.meta.dirname, '..', 'src', 'cli.js');
-  const child: ChildProcess = spawn(process.execPath, [cli, 'edge', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, cli, 'edge', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: work,
   });

@@ -78,6 +78,17 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     { ...e.functions, dir: resolve(cwd, options.functionsDir ?? e.functions.dir) },
     (line) => log.info({ fn: line }, 'function log'),
   );
+  // A fresh checkout has no edge-functions/dist: say so loudly rather than run without them.
+  const fnDir = resolve(cwd, options.functionsDir ?? e.functions.dir);
+  const missing = [
+    ...(e.functions.viewerRequest ? ['viewer-request.js'] : []),
+    ...(e.functions.viewerResponse ? ['viewer-response.js'] : []),
+  ].filter((f) => !fns.loaded.some((l) => l.endsWith(f)));
+  if (missing.length > 0)
+    log.warn(
+      { dir: fnDir, missing },
+      'viewer functions configured but not built: the edge runs WITHOUT them (run `edgewise cloudfront build`, or set edge.functions.viewerRequest/viewerResponse to false)',
+    );
   const steps: RequestStep[] = [];
   if (fns.request) steps.push(fns.request);
   steps.push(signedCheck(config));

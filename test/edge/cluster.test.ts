@@ -86,6 +86,8 @@ describe('edgewise edge with two workers', () => {
       const line = await edge.waitFor((l) => l.includes('edge listening'));
       const { url, workers } = JSON.parse(line) as { url: string; workers: number };
       expect(workers).toBe(2);
+      // The temp folder has no edge-functions/dist: the edge says so instead of running silently.
+      await edge.waitFor((l) => l.includes('viewer functions configured but not built'));
       const primary = edge.child.pid!;
       expect(workerPids(primary)).toHaveLength(2);
 
