@@ -3,7 +3,7 @@
  * policy, function, key and the distribution in one step with references instead of ids.
  * CloudFormation's CloudFront types mirror the API with two differences handled here: lists
  * are plain arrays (no Quantity/Items wrapper), and a behavior's CachedMethods sits beside
- * AllowedMethods; origins spell OriginSSLProtocols.
+ * AllowedMethods; origins spell OriginSSLProtocols; the distribution spells IPV6Enabled.
  */
 import type { BuildOutput } from './build.js';
 import type { Plan } from './plan.js';
@@ -109,6 +109,12 @@ export function toCloudFormation(plan: Plan, built: BuildOutput): Json {
   }
   const dist = unwrap(plan.distributionConfig) as Record<string, Json>;
   delete dist.CallerReference;
+  // AWS::CloudFront::Distribution DistributionConfig spells the API's IsIPV6Enabled as
+  // IPV6Enabled (cfn-lint E3002 otherwise).
+  if ('IsIPV6Enabled' in dist) {
+    dist.IPV6Enabled = dist.IsIPV6Enabled ?? true;
+    delete dist.IsIPV6Enabled;
+  }
   const fixBehavior = (b: Json) => {
     const o = b as Record<string, Json>;
     const allowed = o.AllowedMethods as Record<string, Json> | Json[];

@@ -4,7 +4,7 @@
  * Cache probes (only-if-cached) are warmers asking a question, not viewer traffic: they are
  * counted apart and not logged.
  */
-import { formatLine, type LogRecord } from './access-log/format.js';
+import { formatLine, type LogRecord } from '../access-log/format.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';

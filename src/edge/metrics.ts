@@ -3,9 +3,10 @@
  * edge and an origin in one process never mix series.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { ResultType } from '../access-log/format.js';
 import type { TieredStore } from './cache/tiered-store.js';
 
-export type ResultType = 'Hit' | 'RefreshHit' | 'Miss' | 'Error' | 'Redirect' | 'FunctionGeneratedResponse';
+export type { ResultType };
 
 export class EdgeMetrics {
   readonly registry = new Registry();

@@ -2,7 +2,7 @@
  * One request from an access log, reduced to what the prefetch worker uses. Field names and
  * meanings follow CloudFront's standard log reference (legacy W3C and v2 share them).
  */
-import { LOG_FIELDS } from '../edge/access-log/format.js';
+import { LOG_FIELDS } from '../access-log/format.js';
 
 export interface AccessRecord {
   /** Milliseconds since the epoch (UTC). */

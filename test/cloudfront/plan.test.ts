@@ -113,6 +113,9 @@ describe('plan on the default config', () => {
     expect(u.CachedMethods).toEqual(['GET', 'HEAD']);
     expect(u.CachePolicyId).toEqual({ Ref: 'CachePolicyUserContent' });
     expect(cfn.Resources.FunctionViewerRequest?.Type).toBe('AWS::CloudFront::Function');
+    // CloudFormation's property is IPV6Enabled (the API's IsIPV6Enabled is cfn-lint E3002).
+    expect(dist.IPV6Enabled).toBe(true);
+    expect(dist).not.toHaveProperty('IsIPV6Enabled');
   });
 });
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { LOG_FIELDS } from '../../src/access-log/format.js';
 import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
 import { signViewerUrl } from '../../src/cloudfront/signer.js';
-import { LOG_FIELDS } from '../../src/edge/access-log/format.js';
 import {
   type CountingOrigin,
   startTestEdge,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeField, formatLine, LOG_FIELDS } from '../../src/edge/access-log/format.js';
+import { encodeField, formatLine, LOG_FIELDS } from '../../src/access-log/format.js';
 
 describe('access log field encoding', () => {
   it('writes - for empty, keeps visible ASCII, percent-encodes the rest (and % itself, as CloudFront)', () => {

@@ -13,7 +13,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
-import { LOG_HEADER } from './format.js';
+import { LOG_HEADER } from '../../access-log/format.js';
 
 export interface AccessLogOptions {
   dir: string;

@@ -4,7 +4,9 @@
  * header can never break the line.
  * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logs-reference.html
  */
-import type { ResultType } from '../metrics.js';
+
+/** CloudFront's x-edge-result-type values (the edge's metrics count by the same names). */
+export type ResultType = 'Hit' | 'RefreshHit' | 'Miss' | 'Error' | 'Redirect' | 'FunctionGeneratedResponse';
 
 export const LOG_FIELDS = [
   'date',
