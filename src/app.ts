@@ -2,10 +2,16 @@
  * Builds the origin application without listening (fastify docs/Guides/Testing.md): tests
  * and the CLI call `listen` themselves.
  */
-import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { ConfigStore } from './config/store.js';
 import './context.js';
-import { Internal, isCodedError, NotFound } from './errors.js';
+import { BadPath, Internal, isCodedError, NotFound } from './errors.js';
+import { pathError } from './http/path.js';
 import { servingPlugin } from './http/plugin.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
@@ -36,6 +42,19 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     loggerInstance: options.logger,
     // Keys may be long and contain unicode; the storage layer enforces its own 1024-byte cap.
     routerOptions: { maxParamLength: 2048 },
+    // The router refuses a URL it cannot decode (FST_ERR_BAD_URL: invalid UTF-8, malformed
+    // escapes) before any hook runs; answer it as every other bad path is answered.
+    frameworkErrors: (err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      const shown =
+        err.code === 'FST_ERR_BAD_URL'
+          ? new BadPath('malformed percent-encoding or invalid UTF-8')
+          : new Internal();
+      request.log.info({ code: shown.code, reason: err.message }, 'request rejected');
+      void reply
+        .code(shown.statusCode)
+        .header('cache-control', 'no-store')
+        .send({ statusCode: shown.statusCode, code: shown.code, message: shown.message });
+    },
     ...(options.fastify ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   const metrics = options.metrics ?? createMetrics();
@@ -69,6 +88,20 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     void reply.code(404).send({ statusCode: 404, code: err.code, message: err.message });
   });
 
+  // First of all: a path that is not canonical is refused on every route (src/http/path.ts), so
+  // no spelling can reach an object under a different content class than the edge chose.
+  app.addHook('onRequest', (request, reply, done) => {
+    const url = request.url;
+    if (url.charCodeAt(0) !== 0x2f /* / */) return done();
+    const q = url.indexOf('?');
+    const err = pathError(q === -1 ? url : url.slice(0, q));
+    if (!err) return done();
+    request.log.info({ code: err.code, reason: err.message }, 'request rejected');
+    void reply
+      .code(400)
+      .header('cache-control', 'no-store')
+      .send({ statusCode: 400, code: err.code, message: err.message });
+  });
   await app.register(metricsRoutes);
   // Before servingPlugin: CORS headers must already be on a response that load shedding ends.
   await app.register(corsRoutes);

@@ -14,6 +14,15 @@ export const MethodNotAllowed = createError(
   405,
 );
 export const Internal = createError('EDGEWISE_INTERNAL', 'Internal error', 500);
+// Request paths (src/http/path.ts): every layer refuses what is not canonical, so a content
+// class chosen on one spelling can never serve the object another spelling names.
+export const NonCanonicalPath = createError(
+  'EDGEWISE_NON_CANONICAL_PATH',
+  'The path is not in canonical form; request %s',
+  400,
+);
+export const BadPath = createError('EDGEWISE_BAD_PATH', 'Invalid request path: %s', 400);
+export const UriTooLong = createError('EDGEWISE_URI_TOO_LONG', 'The path and query exceed %s bytes', 414);
 
 // Storage
 export const StorageUnavailable = createError(
@@ -214,6 +223,9 @@ export const catalogue = {
   EDGEWISE_BAD_KEY: BadKey,
   EDGEWISE_METHOD_NOT_ALLOWED: MethodNotAllowed,
   EDGEWISE_INTERNAL: Internal,
+  EDGEWISE_NON_CANONICAL_PATH: NonCanonicalPath,
+  EDGEWISE_BAD_PATH: BadPath,
+  EDGEWISE_URI_TOO_LONG: UriTooLong,
   EDGEWISE_STORAGE_UNAVAILABLE: StorageUnavailable,
   EDGEWISE_UPLOAD_TOO_LARGE: UploadTooLarge,
   EDGEWISE_CHECKSUM_MISMATCH: ChecksumMismatch,

@@ -6,6 +6,10 @@
 // biome-ignore-all lint/correctness/noInnerDeclarations: CloudFront Functions are scripts; var is function-scoped by design here.
 var C = /*@edgewise:config*/ null;
 var KVS_ID = /*@edgewise:kvs*/ null;
+// The canonical-path rule and the Accept rule, inlined from src/http/path.ts and
+// src/images/negotiate.ts at build time: the origin runs the same code.
+var examinePath = /*@edgewise:examinePath*/ null;
+var acceptsExplicitly = /*@edgewise:acceptsExplicitly*/ null;
 
 // CloudFront path patterns: * any run of characters, ? one character, first match wins.
 var RX = C.classes.map((c) => c.p.map((src) => new RegExp(src)));
@@ -21,10 +25,17 @@ function reply(code, desc, headers) {
   return { statusCode: code, statusDescription: desc, headers: headers || {} };
 }
 
-// Encoded dot segments, encoded slashes or backslashes and NUL let a path mean something else
-// to the origin than to the cache (RFC 3986 §5.2.4 dot-segment removal; path confusion).
-var DOTS = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
-var SMUGGLE = /%2f|%5c|\\|%00/i;
+// An error as every layer answers it: the catalogue's {statusCode, code, message} (C.e holds
+// the entries of src/errors.ts this function raises), never stored by browsers.
+function fail(e, arg) {
+  var body = JSON.stringify({ statusCode: e.s, code: e.c, message: e.m.replace('%s', arg) });
+  var r = reply(e.s, e.d, {
+    'content-type': { value: 'application/json; charset=utf-8' },
+    'cache-control': { value: 'no-store' },
+  });
+  r.body = { encoding: 'text', data: body };
+  return r;
+}
 
 function nearest(list, n) {
   var best = list[0];
@@ -36,11 +47,12 @@ function nearest(list, n) {
   return best;
 }
 
-// Format token from Accept: the only Accept information the cache key keeps.
+// The origin's fmt=auto token (src/images/negotiate.ts autoToken), the only Accept
+// information the cache key keeps; the origin resolves it exactly as it resolves fmt=auto.
 function formatFor(accept, formats) {
-  if (accept.indexOf('image/avif') !== -1 && formats.indexOf('avif') !== -1) return 'avif';
-  if (accept.indexOf('image/webp') !== -1 && formats.indexOf('webp') !== -1) return 'webp';
-  return 'original';
+  var a = formats.indexOf('avif') !== -1 && acceptsExplicitly(accept, 'image/avif');
+  var w = formats.indexOf('webp') !== -1 && acceptsExplicitly(accept, 'image/webp');
+  return a && w ? 'auto-aw' : a ? 'auto-a' : w ? 'auto-w' : 'auto';
 }
 
 function imageParams(req, q, allow, img) {
@@ -65,11 +77,12 @@ function imageParams(req, q, allow, img) {
   }
   if (allow.indexOf('fmt') !== -1) {
     var f = q.fmt;
-    if (f === undefined || f === 'auto') {
+    if (f === undefined || f === 'auto' || f.indexOf('auto-') === 0) {
       var accept = req.headers.accept ? req.headers.accept.value : '';
       f = formatFor(accept, img.f);
     } else if (img.f.indexOf(f) === -1) return 'fmt';
-    if (f === 'original') delete q.fmt;
+    // An absent fmt is the origin's fmt=auto: one key for both.
+    if (f === 'auto') delete q.fmt;
     else q.fmt = f;
   }
   return null;
@@ -97,8 +110,11 @@ async function handler(event) {
     var vals = e.multiValue || [e];
     for (var i = 0; i < vals.length; i++) size += name.length + vals[i].value.length + 2;
   }
-  if (size > C.maxUri) return reply(414, 'URI Too Long');
-  if (DOTS.test(uri) || SMUGGLE.test(uri)) return reply(400, 'Bad Request');
+  if (size > C.maxUri) return fail(C.e.long, C.maxUri);
+  // The class below is chosen on these bytes; the origin refuses any other spelling too.
+  var path = examinePath(uri);
+  if (path.problem !== undefined) return fail(C.e.bad, path.problem);
+  if (path.canonical !== uri) return fail(C.e.path, path.canonical);
 
   var ci = classify(uri);
   var s = await settings(ci);
@@ -107,7 +123,7 @@ async function handler(event) {
 
   var proto = req.headers['cloudfront-forwarded-proto'];
   if (proto && proto.value === 'http' && cls.v !== 'allow-all') {
-    if (cls.v === 'https-only') return reply(403, 'Forbidden');
+    if (cls.v === 'https-only') return fail(C.e.https, '');
     var host = req.headers.host ? req.headers.host.value : '';
     var query = [];
     for (var qn in req.querystring) query.push(qn + '=' + req.querystring[qn].value);
@@ -126,8 +142,7 @@ async function handler(event) {
     if (cls.q.indexOf(k) !== -1 && SIGNING.indexOf(k) === -1) q[k] = req.querystring[k].value;
   if (uri.indexOf(C.ip) === 0) {
     var bad = imageParams(req, q, cls.q, s.img);
-    if (bad)
-      return reply(400, 'Bad Request', { 'x-edgewise-error': { value: 'bad image parameter ' + bad } });
+    if (bad) return fail(C.e.img, bad);
   }
   // One canonical order, first value only: equivalent URLs share one cache key.
   var names = Object.keys(q).sort();

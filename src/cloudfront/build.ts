@@ -9,10 +9,14 @@
  * `[\s\S]` instead of the dotAll flag so the regexes use only ES5 syntax.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import { BadPath, EdgeHttpsRequired, ImageBadParam, NonCanonicalPath, UriTooLong } from '../errors.js';
+import { examinePath } from '../http/path.js';
+import { acceptsExplicitly } from '../images/negotiate.js';
 import { DEFAULT_FIT, FITS } from '../images/params.js';
 
 /** CloudFront's limit on a function's code size. */
@@ -110,6 +114,30 @@ function compact(code: string): string {
     .concat('\n');
 }
 
+/**
+ * The errors a function answers itself, from the catalogue (src/errors.ts): status, code and
+ * message template, so its bodies are the origin's `{statusCode, code, message}`.
+ */
+function errorEntry(ctor: new (...args: string[]) => Error & { code: string; statusCode?: number }) {
+  const e = new ctor();
+  const s = e.statusCode ?? 500;
+  return { s, d: STATUS_CODES[s] ?? '', c: e.code, m: e.message };
+}
+
+const FUNCTION_ERRORS = {
+  long: UriTooLong,
+  bad: BadPath,
+  path: NonCanonicalPath,
+  https: EdgeHttpsRequired,
+  img: ImageBadParam,
+};
+
+/** Shared rules whose source is inlined into the functions: the same code the origin runs. */
+const SHARED_CODE: Record<string, { toString(): string }> = {
+  examinePath,
+  acceptsExplicitly,
+};
+
 function render(
   name: BuiltFunction['name'],
   header: string,
@@ -121,11 +149,12 @@ function render(
   const kvsMarker = '/*@edgewise:kvs*/ null';
   if (!template.includes(configMarker) || !template.includes(kvsMarker))
     throw new BuildError(`${name} template lacks its config markers`);
-  const code = `${header}\n${compact(
-    template
-      .replace(configMarker, () => JSON.stringify(data))
-      .replace(kvsMarker, () => JSON.stringify(kvsId)),
-  )}`;
+  let source = template
+    .replace(configMarker, () => JSON.stringify(data))
+    .replace(kvsMarker, () => JSON.stringify(kvsId));
+  for (const [marker, fn] of Object.entries(SHARED_CODE))
+    source = source.replace(`/*@edgewise:${marker}*/ null`, () => fn.toString());
+  const code = `${header}\n${compact(source)}`;
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_BYTES)
     throw new BuildError(
@@ -154,6 +183,7 @@ export function buildFunctions(config: Readonly<BuildConfig>): BuildOutput {
       maxUri: fn.maxUriBytes,
       ip: fn.imagePathPrefix,
       kp,
+      e: Object.fromEntries(Object.entries(FUNCTION_ERRORS).map(([k, c]) => [k, errorEntry(c)])),
       ...(kvsMode ? {} : { img: imageSettings(config) }),
     },
     kvsId,

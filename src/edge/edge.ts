@@ -12,6 +12,7 @@ import { classify } from '../classes.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { ConfigStore } from '../config/store.js';
 import { EdgeBadRequest, EdgeHttpsRequired, Internal, isCodedError } from '../errors.js';
+import { pathError } from '../http/path.js';
 import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
@@ -114,6 +115,10 @@ export class Edge {
   };
 
   async #run(ctx: EdgeContext): Promise<void> {
+    // What the viewer-request function refuses in production, refused here for every class
+    // (src/http/path.ts): the class below is chosen on exactly the bytes the origin serves.
+    const badPath = pathError(ctx.path);
+    if (badPath) return this.#replies.error(ctx, badPath);
     if (ctx.path.startsWith('/_edge/') || ctx.path === this.#edge.metricsPath) {
       if (await this.#d.adminRoutes(ctx)) return;
     }

@@ -5,6 +5,7 @@
  */
 import type { ImageOutputFormat, ImagesConfig } from '../config/sections/images.js';
 import { ImageBadParam } from '../errors.js';
+import { AUTO_TOKENS, type AutoToken } from './negotiate.js';
 
 export const IMAGE_PARAMS = ['w', 'h', 'fit', 'q', 'fmt'] as const;
 export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
@@ -16,8 +17,11 @@ export interface ImageParams {
   h: number | undefined;
   fit: Fit;
   q: number;
-  /** An explicit output format, or `auto` (negotiated from Accept; also what an absent fmt means). */
-  fmt: ImageOutputFormat | 'auto';
+  /**
+   * An explicit output format, `auto` (negotiated from Accept; also what an absent fmt means),
+   * or a token the viewer-request function negotiated already (`auto-a`, `auto-w`, `auto-aw`).
+   */
+  fmt: ImageOutputFormat | AutoToken;
 }
 
 /** Query string of a request URL (`?…` part, without the `?`), or '' when there is none. */
@@ -63,7 +67,9 @@ export function parseImageParams(query: string, cfg: Readonly<ImagesConfig>): Im
   const fit = rawFit === undefined ? DEFAULT_FIT : oneOf('fit', rawFit as Fit, FITS);
   const q = rawQ === undefined ? cfg.defaultQuality : integer('q', rawQ, cfg.qualities);
   const fmt =
-    rawFmt === undefined ? 'auto' : oneOf('fmt', rawFmt as ImageParams['fmt'], ['auto', ...cfg.formats]);
+    rawFmt === undefined
+      ? 'auto'
+      : oneOf('fmt', rawFmt as ImageParams['fmt'], [...AUTO_TOKENS, ...cfg.formats]);
   return {
     w,
     h,

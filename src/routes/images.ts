@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import { ImageSignedSource, ImageTooLarge, isCodedError, NotFound } from '../errors.js';
-import { autoToken } from '../images/negotiate.js';
+import { type AutoToken, allowedToken, autoToken } from '../images/negotiate.js';
 import { parseImageParams, rawQuery } from '../images/params.js';
 import { ImageService } from '../images/service.js';
 import { applyLoaderPolicy } from '../images/source-type.js';
@@ -85,12 +85,18 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
       let source = remembered ?? (await headSource(key, path, ttl));
       if (source.size > cfg.images.maxInputBytes) throw new ImageTooLarge(cfg.images.maxInputBytes);
 
-      const negotiated = params.fmt === 'auto';
+      const negotiated = params.fmt.startsWith('auto');
       const spec: VariantSpec = {
         ...params,
-        fmt: negotiated ? autoToken(request.headers.accept, cfg.images.formats) : params.fmt,
+        fmt:
+          params.fmt === 'auto'
+            ? autoToken(request.headers.accept, cfg.images.formats)
+            : negotiated
+              ? allowedToken(params.fmt as AutoToken, cfg.images.formats)
+              : params.fmt,
       };
-      // RFC 9110 §12.5.5: the representation of an auto variant depends on Accept.
+      // RFC 9110 §12.5.5: the representation of an auto variant depends on Accept, also when the
+      // viewer-request function negotiated it (the viewer's URL had no token).
       const vary = negotiated ? ['Accept'] : undefined;
 
       const storedKey = imageVariantKey(key, source.etag, spec);

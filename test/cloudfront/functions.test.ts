@@ -39,18 +39,18 @@ for (const mode of ['inline', 'kvs'] as const) {
   describe(`viewer-request (${mode})`, () => {
     const fns = load({ cloudfront: { functions: { classSource: mode, kvsId: 'a1b2c3d4-test' } } });
 
-    test('image: Accept picks avif, width and quality snap to the configured lists, other params dropped', async () => {
+    test("image: Accept gives the origin's negotiation token (auto-aw: AVIF and WebP), width and quality snap to the configured lists, other params dropped", async () => {
       const ev = fixture('viewer-request', 'image-accept-avif');
       ev.request.querystring.q = { value: '88' };
       const req = asRequest(await fns.request.run(ev));
       expect(Object.keys(req.querystring)).toEqual(['fmt', 'q', 'w']);
-      expect(req.querystring).toEqual({ fmt: { value: 'avif' }, q: { value: '90' }, w: { value: '384' } });
+      expect(req.querystring).toEqual({ fmt: { value: 'auto-aw' }, q: { value: '90' }, w: { value: '384' } });
       expect(req.cookies).toEqual({ session: { value: 'abc' } });
     });
 
     test('image: values equal to the origin defaults leave the key (q → images.defaultQuality, fit=cover)', async () => {
       const req = asRequest(await fns.request.run(fixture('viewer-request', 'image-accept-avif')));
-      expect(req.querystring).toEqual({ fmt: { value: 'avif' }, w: { value: '384' } });
+      expect(req.querystring).toEqual({ fmt: { value: 'auto-aw' }, w: { value: '384' } });
       const ev = fixture('viewer-request', 'image-accept-avif');
       ev.request.querystring = { w: { value: '100' }, h: { value: '100' }, fit: { value: 'contain' } };
       expect(asRequest(await fns.request.run(ev)).querystring).toMatchObject({ fit: { value: 'contain' } });
@@ -77,12 +77,12 @@ for (const mode of ['inline', 'kvs'] as const) {
       expect(asRequest(await fns.request.run(ev)).querystring).toEqual({});
     });
 
-    test('image: webp when AVIF is not accepted; ties snap up (1100 → 1080 is nearer than 1200)', async () => {
+    test('image: auto-w when AVIF is not accepted; ties snap up (1100 → 1080 is nearer than 1200)', async () => {
       const req = asRequest(await fns.request.run(fixture('viewer-request', 'image-accept-webp')));
-      expect(req.querystring).toEqual({ fmt: { value: 'webp' }, w: { value: '1080' } });
+      expect(req.querystring).toEqual({ fmt: { value: 'auto-w' }, w: { value: '1080' } });
     });
 
-    test('image: no image Accept → original format (fmt removed from the key)', async () => {
+    test('image: no image Accept → fmt=auto, which is what no fmt means (removed from the key)', async () => {
       const ev = fixture('viewer-request', 'image-accept-webp');
       ev.request.headers.accept = { value: 'image/png,*/*' };
       const req = asRequest(await fns.request.run(ev));
