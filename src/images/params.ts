@@ -69,7 +69,10 @@ export function parseImageParams(query: string, cfg: Readonly<ImagesConfig>): Im
   const fmt =
     rawFmt === undefined
       ? 'auto'
-      : oneOf('fmt', rawFmt as ImageParams['fmt'], [...AUTO_TOKENS, ...cfg.formats]);
+      : // The auto-… tokens come from the viewer-request function; people write fmt=auto.
+        (AUTO_TOKENS as readonly string[]).includes(rawFmt)
+        ? (rawFmt as AutoToken)
+        : oneOf('fmt', rawFmt as ImageParams['fmt'], ['auto', ...cfg.formats]);
   return {
     w,
     h,

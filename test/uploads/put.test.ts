@@ -126,18 +126,18 @@ describe.each<DriverKind>(['fs', 's3'])('PUT /uploads/<key> (%s driver)', (kind)
     expect(await o.leftovers()).toBe(0);
   });
 
-  test('unsafe keys are 400 EDGEWISE_BAD_KEY', async () => {
-    for (const path of [
-      'a%2F..%2Fb',
-      '%2Fabs',
-      'ctl%01x',
-      `${'k'.repeat(1025)}`,
-      '.edgewise/enc/br/x',
-      'a//b',
-    ]) {
+  test('unsafe keys are 400: EDGEWISE_BAD_KEY, or the path code when the path itself is not canonical', async () => {
+    for (const [path, code] of [
+      ['a%2F..%2Fb', 'EDGEWISE_BAD_PATH'],
+      ['%2Fabs', 'EDGEWISE_BAD_PATH'],
+      ['ctl%01x', 'EDGEWISE_BAD_PATH'],
+      [`${'k'.repeat(1025)}`, 'EDGEWISE_BAD_KEY'],
+      ['.edgewise/enc/br/x', 'EDGEWISE_BAD_KEY'],
+      ['a//b', 'EDGEWISE_NON_CANONICAL_PATH'],
+    ] as const) {
       const r = await put(o, path, Buffer.from('x'));
       expect(r.status, path).toBe(400);
-      expect(r.json.code, path).toBe('EDGEWISE_BAD_KEY');
+      expect(r.json.code, path).toBe(code);
     }
   });
 
