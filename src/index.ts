@@ -1,5 +1,12 @@
 /** The public surface: what embedding applications and tests need, nothing more. */
 export { type BuildOriginOptions, buildOrigin } from './app.js';
+export {
+  type CacheStore,
+  type CacheStoreOptions,
+  createCacheStore,
+  POLICIES,
+  type PolicyName,
+} from './cache-store/index.js';
 export { classify } from './classes.js';
 export { buildFunctions, writeBuild } from './cloudfront/build.js';
 export { ensureDevSigningKeys } from './cloudfront/keys.js';
@@ -10,13 +17,6 @@ export { verifySignedRequest } from './cloudfront/verifier.js';
 export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
 export { type BuildEdgeOptions, buildEdge, type EdgeApp } from './edge/app.js';
 export { type RunningEdge, startEdge } from './edge/server.js';
-export {
-  type CacheStore,
-  type CacheStoreOptions,
-  createCacheStore,
-  POLICIES,
-  type PolicyName,
-} from './edge/store/index.js';
 export { catalogue as errorCatalogue } from './errors.js';
 export { imageUrl, srcset } from './images/srcset.js';
 export { imageVariantKey, imageVariantPrefix } from './images/variant-key.js';

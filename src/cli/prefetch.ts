@@ -4,8 +4,8 @@
  * signal; simulate = replay a trace to show what the edge's store and warming buy.
  */
 import { resolve } from 'node:path';
+import { DEFAULT_POLICY, isPolicyName, type PolicyName } from '../cache-store/index.js';
 import type { EdgewiseConfig } from '../config/schema.js';
-import { DEFAULT_POLICY, isPolicyName, type PolicyName } from '../edge/store/index.js';
 import { createLogger } from '../logger.js';
 import { ProgressBar } from '../prefetch/progress.js';
 import {

@@ -2,7 +2,7 @@
  * Runs the simulator over several cache sizes and lays the results out as rows (shared by
  * `edgewise prefetch simulate` and `npm run bench prefetch`).
  */
-import type { PolicyName } from '../edge/store/index.js';
+import type { PolicyName } from '../cache-store/index.js';
 import { nextUses } from './belady.js';
 import {
   byteHitRatio,

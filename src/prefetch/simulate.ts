@@ -1,6 +1,6 @@
 /**
  * The simulator behind `edgewise prefetch simulate`: replays a trace through the cache store
- * the edge uses (src/edge/store), once as is and once with the prefetch model warming it, and
+ * the edge uses (src/cache-store), once as is and once with the prefetch model warming it, and
  * sets both against LRU, the offline bound (./belady.ts) and an infinite cache.
  *
  * How prefetching is modelled: the model observes each request as the worker would observe
@@ -10,7 +10,7 @@
  * that joins the in-flight fetch (its bytes are counted once). Prefetched bytes that are held
  * but not yet used, plus those in flight, never exceed `budgetShare` of the cache.
  */
-import { createCacheStore, type PolicyName } from '../edge/store/index.js';
+import { createCacheStore, type PolicyName } from '../cache-store/index.js';
 import { nextUses, offlineBound } from './belady.js';
 import { PrefetchModel } from './model.js';
 import type { Trace } from './trace.js';

@@ -1,6 +1,6 @@
 /**
  * The edge's response store: two byte-bounded tiers behind the shared cache-store seam
- * (src/edge/store, `CacheStore<V>`). Small objects live in the memory tier; objects of at
+ * (src/cache-store, `CacheStore<V>`). Small objects live in the memory tier; objects of at
  * least `diskThresholdBytes` go to the disk tier, whose entries point at files under `dir`, so
  * one large download cannot flush thousands of hot small objects. Each tier evicts by its own
  * policy and never holds more than its bytes; an evicted disk entry's file is unlinked.
@@ -13,9 +13,9 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyPath } from '../../cache-key.js';
+import { createCacheStore, type PolicyName } from '../../cache-store/index.js';
+import type { CacheStore } from '../../cache-store/types.js';
 import { type CachedResponse, headerBytes } from '../entry.js';
-import { createCacheStore, type PolicyName } from '../store/index.js';
-import type { CacheStore } from '../store/types.js';
 
 export type Tier = 'memory' | 'disk';
 

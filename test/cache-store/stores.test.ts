@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCacheStore, DEFAULT_POLICY, isPolicyName, POLICIES } from '../../src/edge/store/index.js';
-import type { CacheStore } from '../../src/edge/store/types.js';
+import { createCacheStore, DEFAULT_POLICY, isPolicyName, POLICIES } from '../../src/cache-store/index.js';
+import type { CacheStore } from '../../src/cache-store/types.js';
 import { cacheStoreTests } from './conformance.js';
 
 for (const policy of POLICIES) {

@@ -2,7 +2,7 @@
  * The cache-store seam shared by the local edge (src/edge) and the prefetch simulator
  * (src/prefetch): a byte-bounded map with an eviction policy. Values are opaque to the store;
  * the caller says how many bytes each one costs. Every implementation passes
- * test/store/conformance.ts (`cacheStoreTests`).
+ * test/cache-store/conformance.ts (`cacheStoreTests`).
  */
 export interface CacheStoreStats {
   hits: number;

@@ -4,7 +4,7 @@
  * stores). Policy-specific behaviour (which entry goes first) is tested per policy elsewhere.
  */
 import { describe, expect, it } from 'vitest';
-import type { CacheStore, CacheStoreOptions } from '../../src/edge/store/types.js';
+import type { CacheStore, CacheStoreOptions } from '../../src/cache-store/types.js';
 
 type Factory = <V>(options: CacheStoreOptions<V>) => CacheStore<V>;
 
