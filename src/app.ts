@@ -2,6 +2,7 @@
  * Builds the origin application without listening (fastify docs/Guides/Testing.md): tests
  * and the CLI call `listen` themselves.
  */
+import type { Duplex } from 'node:stream';
 import fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -11,6 +12,7 @@ import fastify, {
 import type { ConfigStore } from './config/store.js';
 import './context.js';
 import { BadPath, Internal, isCodedError, NotFound } from './errors.js';
+import { handleClientError } from './http/client-error.js';
 import { pathError } from './http/path.js';
 import { servingPlugin } from './http/plugin.js';
 import type { Logger } from './logger.js';
@@ -54,6 +56,11 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
         .code(shown.statusCode)
         .header('cache-control', 'no-store')
         .send({ statusCode: shown.statusCode, code: shown.code, message: shown.message });
+    },
+    // Node's parser and timeout refusals, answered as the edge answers them: catalogue JSON
+    // (Fastify's default has no code), Connection: close.
+    clientErrorHandler(this: FastifyInstance, err: Error, socket: Duplex) {
+      handleClientError(err, socket, this.log, this.server);
     },
     ...(options.fastify ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;

@@ -23,6 +23,19 @@ export const NonCanonicalPath = createError(
 );
 export const BadPath = createError('EDGEWISE_BAD_PATH', 'Invalid request path: %s', 400);
 export const UriTooLong = createError('EDGEWISE_URI_TOO_LONG', 'The path and query exceed %s bytes', 414);
+// What Node's HTTP parser and timeouts refuse before a handler runs (src/http/client-error.ts),
+// at the origin and the edge alike, and a request target in no form RFC 9112 §3.2 allows.
+export const BadRequest = createError('EDGEWISE_BAD_REQUEST', 'Malformed HTTP request: %s', 400);
+export const HeadersTooLarge = createError(
+  'EDGEWISE_HEADERS_TOO_LARGE',
+  'The request line and header fields exceed %s bytes',
+  431,
+);
+export const ChunkExtensionsTooLarge = createError(
+  'EDGEWISE_CHUNK_EXTENSIONS_TOO_LARGE',
+  'Chunk extensions exceed %s bytes',
+  413,
+);
 
 // Storage
 export const StorageUnavailable = createError(
@@ -181,7 +194,7 @@ export const Overloaded = createError(
 );
 export const RequestTimeout = createError(
   'EDGEWISE_REQUEST_TIMEOUT',
-  'Request body not received within %s ms',
+  'Request not received in time: %s',
   408,
 );
 
@@ -226,6 +239,9 @@ export const catalogue = {
   EDGEWISE_NON_CANONICAL_PATH: NonCanonicalPath,
   EDGEWISE_BAD_PATH: BadPath,
   EDGEWISE_URI_TOO_LONG: UriTooLong,
+  EDGEWISE_BAD_REQUEST: BadRequest,
+  EDGEWISE_HEADERS_TOO_LARGE: HeadersTooLarge,
+  EDGEWISE_CHUNK_EXTENSIONS_TOO_LARGE: ChunkExtensionsTooLarge,
   EDGEWISE_STORAGE_UNAVAILABLE: StorageUnavailable,
   EDGEWISE_UPLOAD_TOO_LARGE: UploadTooLarge,
   EDGEWISE_CHECKSUM_MISMATCH: ChecksumMismatch,

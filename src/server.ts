@@ -19,6 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildOrigin } from './app.js';
 import type { ServerConfig } from './config/sections/server.js';
 import type { ConfigStore } from './config/store.js';
+import { CONNECTION_SWEEP_MS } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { createStorage } from './storage/index.js';
 
@@ -40,6 +41,9 @@ export function transportOptions(store: ConfigStore): Record<string, unknown> {
     requestTimeout: Math.max(s.requestTimeoutMs, s.uploadTimeoutMs),
     connectionTimeout: 0,
     http2SessionTimeout: s.http2SessionTimeoutMs,
+    // Node enforces headersTimeout/requestTimeout only on a sweep of open connections, every
+    // 30 s by default (so up to 30 s late); every second keeps the 408 near its deadline.
+    http: { connectionsCheckingInterval: CONNECTION_SWEEP_MS },
   };
   if (s.tls) {
     return {

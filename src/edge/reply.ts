@@ -66,11 +66,14 @@ export class Replies {
   }
 
   originError(ctx: EdgeContext, err: unknown): Promise<void> {
-    const reason = (err as Error).message ?? String(err);
+    // The cause (with the origin's internal address) goes to the log only: a viewer learns what
+    // failed, never where (`ECONNREFUSED 127.0.0.1:18497` named the origin's address).
     this.#log.warn({ err, path: ctx.path }, 'origin request failed');
     return this.error(
       ctx,
-      originFailure(err) === 'timeout' ? new EdgeOriginTimeout(reason) : new EdgeOriginUnreachable(reason),
+      originFailure(err) === 'timeout'
+        ? new EdgeOriginTimeout('no answer within the origin timeout')
+        : new EdgeOriginUnreachable('connection failed or was reset'),
     );
   }
 }

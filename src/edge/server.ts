@@ -11,7 +11,9 @@ import {
   type Http2SecureServer,
   type Http2Server,
 } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { ConfigStore } from '../config/store.js';
+import { CONNECTION_SWEEP_MS, handleClientError } from '../http/client-error.js';
 import type { Logger } from '../logger.js';
 import { buildEdge, type EdgeApp } from './app.js';
 import type { WorkerLink } from './cluster/worker.js';
@@ -56,12 +58,22 @@ export async function startEdge(
     server = createH2Server({}, handler as never);
   } else {
     const s = createServer(
-      { keepAliveTimeout: e.keepAliveTimeoutMs, headersTimeout: e.keepAliveTimeoutMs + 1000 },
+      {
+        keepAliveTimeout: e.keepAliveTimeoutMs,
+        headersTimeout: e.keepAliveTimeoutMs + 1000,
+        // Node enforces headersTimeout/requestTimeout only on this sweep (default every 30 s,
+        // so a slow client got up to 30 s more); one sweep a second keeps them within 1 s.
+        connectionsCheckingInterval: CONNECTION_SWEEP_MS,
+      },
       handler as never,
     );
     server = s;
   }
   if ('setTimeout' in server && (e.tls || e.h2c)) server.setTimeout(e.keepAliveTimeoutMs);
+  // What Node's parser refuses (malformed, headers too large, too slow) gets the catalogue's
+  // JSON like every other edge answer, not Node's empty 400/408/431 (src/http/client-error.ts).
+  const log = logger.child({ module: 'edge' });
+  server.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, log, server));
   const host = opts.host ?? e.host;
   const port = opts.port ?? e.port;
   await new Promise<void>((resolve, reject) => {

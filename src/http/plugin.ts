@@ -73,7 +73,7 @@ const plugin: FastifyPluginAsync = async (app) => {
     const limit = config.current.server.requestTimeoutMs;
     const timer = setTimeout(() => {
       if (raw.readableEnded) return;
-      const err = new RequestTimeout(limit);
+      const err = new RequestTimeout(`body not received within ${limit} ms`);
       request.log.info({ code: err.code }, 'request body too slow');
       if (reply.sent) {
         // Answered already (e.g. 404) while the body still trickles in: just drop it.

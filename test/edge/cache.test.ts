@@ -184,6 +184,9 @@ describe('hits and misses', () => {
     const down = await get('/t/other');
     expect(down.status).toBe(502);
     expect(JSON.parse(down.text).code).toBe('EDGEWISE_EDGE_ORIGIN_UNREACHABLE');
+    // Regression (issue 13): the body named the origin's internal address.
+    // (The message, not the whole body: `"statusCode":502` is a colon and digits too.)
+    expect(JSON.parse(down.text).message).not.toMatch(/\d+\.\d+\.\d+\.\d+|ECONNREFUSED|localhost|:\d{2,5}\b/);
   });
 });
 
