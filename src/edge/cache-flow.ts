@@ -8,7 +8,14 @@
 import { open } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ConfigStore } from '../config/store.js';
-import { EdgeNotCached, RangeNotSatisfiable } from '../errors.js';
+import { EdgeNotCached, PreconditionFailed, RangeNotSatisfiable } from '../errors.js';
+import {
+  hasPreconditions,
+  NOT_MODIFIED_FIELDS,
+  type Selection,
+  selectRepresentation,
+  type Validators,
+} from '../http/conditional.js';
 import type { Logger } from '../logger.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import { Collapser, type Fill } from './collapse.js';
@@ -28,7 +35,6 @@ import { forwardInterim } from './interim.js';
 import type { EdgeMetrics, ResultType } from './metrics.js';
 import type { OriginClient } from './origin-client.js';
 import type { PassThrough } from './pass-through.js';
-import { NOT_MODIFIED_FIELDS, selectRepresentation } from './pipeline/conditional.js';
 import { drain, type Replies } from './reply.js';
 import { entryHeaders, viewerHeaders } from './respond.js';
 
@@ -220,7 +226,9 @@ export class CacheFlow {
     const replies = this.#d.replies;
     const headers = entryHeaders(entry.headers);
     headers.age = String(Math.floor(age));
-    const sel = selectRepresentation(ctx.method, ctx.headers, entry.status, entry.headers, entry.size);
+    const sel = selectFromEntry(ctx, entry);
+    if (sel.kind === 'failed')
+      return replies.error(ctx, new PreconditionFailed('If-Match/If-Unmodified-Since'));
     if (sel.kind === 'not-modified') {
       const h: OutgoingHttpHeaders = { age: headers.age };
       for (const f of NOT_MODIFIED_FIELDS) if (headers[f] !== undefined) h[f] = headers[f];
@@ -234,8 +242,8 @@ export class CacheFlow {
     let start = 0;
     let end = entry.size - 1;
     let status = entry.status;
-    if (sel.kind === 'range') {
-      ({ start, end } = sel);
+    if (sel.kind === 'partial') {
+      ({ start, end } = sel.range);
       status = 206;
       headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
       ctx.range = { start, end };
@@ -268,10 +276,7 @@ export class CacheFlow {
     result: ResultType,
     upstreamMs: number | undefined,
   ): Promise<void> {
-    const conditional =
-      ctx.headers.range !== undefined ||
-      ctx.headers['if-none-match'] !== undefined ||
-      ctx.headers['if-modified-since'] !== undefined;
+    const conditional = ctx.headers.range !== undefined || hasPreconditions(ctx.headers);
     if (conditional && fill.status === 200) {
       // Ranges and validators are answered from the complete object.
       if (!fill.done)
@@ -297,6 +302,25 @@ export class CacheFlow {
       return this.#d.replies.send(ctx, result, fill.status, headers, { kind: 'none' }, upstreamMs);
     return this.#d.replies.send(ctx, result, fill.status, headers, { kind: 'fill', fill }, upstreamMs);
   }
+}
+
+/**
+ * What a stored response answers to this request's preconditions and Range: the origin's rules
+ * (src/http/conditional.ts), with the stored validators. Only a stored 200 is evaluated
+ * (RFC 9110 §13.2.1); without Last-Modified, If-Modified-Since compares with Date (RFC 9111 §4.3.2).
+ */
+function selectFromEntry(ctx: EdgeContext, entry: CachedResponse): Selection {
+  if (entry.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return { kind: 'full' };
+  const time = (v: string | undefined) => {
+    const t = v === undefined ? Number.NaN : Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  };
+  const v: Validators = {
+    etag: headerString(entry.headers.etag),
+    lastModified: time(headerString(entry.headers['last-modified'])),
+    modifiedFallback: time(headerString(entry.headers.date)),
+  };
+  return selectRepresentation(ctx.method, ctx.headers, v, entry.size);
 }
 
 function staleOnError(entry: CachedResponse): boolean {

@@ -1,24 +1,40 @@
 /**
- * Conditional requests, RFC 9110 §13. The evaluation order is §13.2.2's:
+ * Conditional requests (RFC 9110 §13) and which bytes of a representation to send (§14), the
+ * one implementation the origin (src/routes/serve-object.ts) and the edge's cache hits
+ * (src/edge/cache-flow.ts) both call, so the same request gets the same status from either.
+ *
+ * The evaluation order is §13.2.2's:
  *   1. If-Match            → 412 when no listed tag matches (strong comparison)
  *   2. If-Unmodified-Since → 412 when modified after the date (only without If-Match)
- *   3. If-None-Match       → 304 for GET/HEAD when a tag matches (weak comparison)
+ *   3. If-None-Match       → 304 for GET/HEAD when a tag matches (weak comparison), else 412
  *   4. If-Modified-Since   → 304 when not modified since the date (only without If-None-Match)
- *   5. If-Range            → decides whether Range applies (see `ifRangeHolds`)
- * Steps 3–4 are `fresh`'s (jshttp), which already gives If-None-Match precedence; steps 1–2
- * and 5 have no well-kept standalone implementation, so they are written here.
+ *   5. If-Range            → whether Range applies (§13.1.5), then the range itself (range.ts)
+ * Preconditions are evaluated only against a representation that would otherwise be a 200
+ * (§13.2.1); callers holding anything else send it as it is.
  */
-import fresh from 'fresh';
+import type { ByteRange } from '../storage/types.js';
+import { decideRange } from './range.js';
 
 export type Precondition = 'proceed' | 'not-modified' | 'failed';
 
 export interface Validators {
   /** Strong or weak entity tag, as sent in ETag. */
-  etag: string;
-  lastModified: Date;
-  /** Last-Modified as sent (HTTP-date), to avoid formatting it twice. */
-  lastModifiedHttp: string;
+  etag?: string | undefined;
+  /** Last-Modified in ms since the epoch. */
+  lastModified?: number | undefined;
+  /**
+   * The date If-Modified-Since is compared with when there is no Last-Modified: a cache uses
+   * the stored response's Date (RFC 9111 §4.3.2). The origin always has Last-Modified.
+   */
+  modifiedFallback?: number | undefined;
 }
+
+export type Selection =
+  | { kind: 'full' }
+  | { kind: 'not-modified' }
+  | { kind: 'failed' }
+  | { kind: 'partial'; range: ByteRange }
+  | { kind: 'unsatisfiable' };
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -56,12 +72,12 @@ function httpDate(value: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** Last-Modified truncated to whole seconds, the resolution of an HTTP-date. */
-function seconds(d: Date): number {
-  return Math.floor(d.getTime() / 1000) * 1000;
+/** A modification time truncated to whole seconds, the resolution of an HTTP-date. */
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
 }
 
-/** Whether any conditional header is present (cheap test for the fast path). */
+/** Whether any precondition field is present (cheap test for the fast path). */
 export function hasPreconditions(headers: Headers): boolean {
   return (
     headers['if-match'] !== undefined ||
@@ -71,30 +87,37 @@ export function hasPreconditions(headers: Headers): boolean {
   );
 }
 
-/** Steps 1–4 of RFC 9110 §13.2.2 for a GET or HEAD of an existing representation. */
-export function evaluatePreconditions(headers: Headers, v: Validators): Precondition {
+/** Steps 1–4 of RFC 9110 §13.2.2 against an existing representation. */
+export function evaluatePreconditions(method: string, headers: Headers, v: Validators): Precondition {
   const ifMatch = header(headers, 'if-match');
   if (ifMatch !== undefined) {
     // §13.1.1: "*" matches any current representation; otherwise strong comparison.
-    const ok = ifMatch.trim() === '*' || tagList(ifMatch).some((t) => strongMatch(t, v.etag));
+    const ok =
+      ifMatch.trim() === '*' ||
+      (v.etag !== undefined && tagList(ifMatch).some((t) => strongMatch(t, v.etag!)));
     if (!ok) return 'failed';
-  } else {
-    // §13.1.4: evaluated only when If-Match is absent; an invalid date is ignored.
+  } else if (v.lastModified !== undefined) {
+    // §13.1.4: only without If-Match; ignored when the date is invalid or there is no
+    // modification date to compare with.
     const since = httpDate(header(headers, 'if-unmodified-since'));
     if (since !== undefined && seconds(v.lastModified) > since) return 'failed';
   }
+  const safe = method === 'GET' || method === 'HEAD';
   const ifNoneMatch = header(headers, 'if-none-match');
-  const ifModifiedSince = header(headers, 'if-modified-since');
-  if (ifNoneMatch === undefined && ifModifiedSince === undefined) return 'proceed';
-  // §13.1.2/§13.1.3 via `fresh`: If-None-Match (weak comparison) wins over If-Modified-Since.
-  // Only the two conditional fields are passed: `fresh` also answers "stale" to a request
-  // `Cache-Control: no-cache`, which is a directive to caches (RFC 9111 §5.2.1.4), not to the
-  // origin, and must not stop an origin from answering 304.
-  const isFresh = fresh(
-    { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince },
-    { etag: v.etag, 'last-modified': v.lastModifiedHttp },
-  );
-  return isFresh ? 'not-modified' : 'proceed';
+  if (ifNoneMatch !== undefined) {
+    // §13.1.2: weak comparison; "*" matches any current representation. A match is a 304 for
+    // GET/HEAD and a 412 for any other method. If-Modified-Since is then ignored.
+    const match =
+      ifNoneMatch.trim() === '*' ||
+      (v.etag !== undefined && tagList(ifNoneMatch).some((t) => weakMatch(t, v.etag!)));
+    if (!match) return 'proceed';
+    return safe ? 'not-modified' : 'failed';
+  }
+  // §13.1.3: GET/HEAD only; ignored when not a valid HTTP-date.
+  const ims = safe ? httpDate(header(headers, 'if-modified-since')) : undefined;
+  const modified = v.lastModified ?? v.modifiedFallback;
+  if (ims !== undefined && modified !== undefined && seconds(modified) <= ims) return 'not-modified';
+  return 'proceed';
 }
 
 /**
@@ -106,7 +129,44 @@ export function ifRangeHolds(headers: Headers, v: Validators): boolean {
   const ifRange = header(headers, 'if-range');
   if (ifRange === undefined) return true;
   const value = ifRange.trim();
-  if (value.startsWith('"') || value.startsWith('W/')) return strongMatch(value, v.etag);
+  if (value.startsWith('"') || value.startsWith('W/'))
+    return v.etag !== undefined && strongMatch(value, v.etag);
   const date = httpDate(value);
-  return date !== undefined && date === seconds(v.lastModified);
+  return date !== undefined && v.lastModified !== undefined && date === seconds(v.lastModified);
 }
+
+/**
+ * Everything a GET or HEAD of a `size`-byte representation with these validators gets:
+ * §13.2.2 steps 1–5, then the range. HEAD never gets a range (§14.2: Range is for GET).
+ */
+export function selectRepresentation(
+  method: string,
+  headers: Headers,
+  v: Validators,
+  size: number,
+): Selection {
+  if (hasPreconditions(headers)) {
+    const outcome = evaluatePreconditions(method, headers, v);
+    if (outcome === 'failed') return { kind: 'failed' };
+    if (outcome === 'not-modified') return { kind: 'not-modified' };
+  }
+  const range = header(headers, 'range');
+  if (range === undefined || method !== 'GET' || !ifRangeHolds(headers, v)) return { kind: 'full' };
+  const decision = decideRange(range, size);
+  return decision.kind === 'partial'
+    ? decision
+    : decision.kind === 'unsatisfiable'
+      ? decision
+      : { kind: 'full' };
+}
+
+/** Fields a 304 carries from the 200 it stands for (RFC 9110 §15.4.5). */
+export const NOT_MODIFIED_FIELDS = [
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'vary',
+  'last-modified',
+];

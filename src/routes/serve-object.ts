@@ -22,14 +22,9 @@ import {
   RangeNotSatisfiable,
   StorageUnavailable,
 } from '../errors.js';
-import {
-  evaluatePreconditions,
-  hasPreconditions,
-  ifRangeHolds,
-  type Validators,
-} from '../http/conditional.js';
+import { hasPreconditions, selectRepresentation, type Validators } from '../http/conditional.js';
 import { acceptableCodings, type Coding, isCompressible } from '../http/encoding.js';
-import { contentRange, decideRange } from '../http/range.js';
+import { contentRange } from '../http/range.js';
 import { ATTACHMENT, isActiveType, USER_CONTENT_CSP } from '../http/safety.js';
 import { encodedVariantKey } from '../storage/keys.js';
 import type { ByteRange, ObjectMeta, StorageDriver, StoredObject } from '../storage/types.js';
@@ -161,41 +156,32 @@ export async function sendObject(
 
     // 3. Validators. A stored variant has its own strong ETag (its own bytes); bytes compressed
     // now are not byte-identical across zlib versions/levels, so their ETag is weak (§8.8.1).
-    const validators: Validators = {
-      etag: onTheFly ? `W/${meta.etag}` : rep.etag,
-      lastModified: meta.lastModified,
-      lastModifiedHttp: httpDate(meta.lastModified),
-    };
+    const etag = onTheFly ? `W/${meta.etag}` : rep.etag;
+    const lastModifiedHttp = httpDate(meta.lastModified);
+    const validators: Validators = { etag, lastModified: meta.lastModified.getTime() };
     const vary = mergeVary(varyBase, opts.vary, compressible);
     const userContent = isUserContent(config, cls);
     reply
-      .header('etag', validators.etag)
-      .header('last-modified', validators.lastModifiedHttp)
+      .header('etag', etag)
+      .header('last-modified', lastModifiedHttp)
       .header('cache-control', cacheControlFor(cls, path, userContent));
     if (vary !== undefined) reply.header('vary', vary);
 
-    // 4. Preconditions, RFC 9110 §13.2.2 steps 1–4.
-    if (conditional) {
-      const outcome = evaluatePreconditions(headers, validators);
-      if (outcome === 'failed')
-        return refuse(reply, new PreconditionFailed('If-Match/If-Unmodified-Since'), src?.body);
-      if (outcome === 'not-modified') {
-        src?.body.destroy();
-        // §15.4.5: a 304 carries the validators and caching fields of the 200, no content.
-        return reply.code(304).send();
-      }
+    // 4–5. Preconditions (RFC 9110 §13.2.2), then Range with If-Range: the rules the edge's
+    // cache hits follow too (src/http/conditional.ts). HEAD ignores Range (§14.2).
+    const selection = selectRepresentation(request.method, headers, validators, rep.size);
+    if (selection.kind === 'failed')
+      return refuse(reply, new PreconditionFailed('If-Match/If-Unmodified-Since'), src?.body);
+    if (selection.kind === 'not-modified') {
+      src?.body.destroy();
+      // §15.4.5: a 304 carries the validators and caching fields of the 200, no content.
+      return reply.code(304).send();
     }
-
-    // 5. Range, with If-Range (§13.1.5): a failed If-Range means "send it all".
-    let range: ByteRange | undefined;
-    if (rangeHeader !== undefined && ifRangeHolds(headers, validators)) {
-      const decision = decideRange(rangeHeader, rep.size);
-      if (decision.kind === 'unsatisfiable') {
-        reply.header('content-range', `bytes */${rep.size}`);
-        return refuse(reply, new RangeNotSatisfiable(rep.size), src?.body);
-      }
-      if (decision.kind === 'partial') range = decision.range;
+    if (selection.kind === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${rep.size}`);
+      return refuse(reply, new RangeNotSatisfiable(rep.size), src?.body);
     }
+    let range: ByteRange | undefined = selection.kind === 'partial' ? selection.range : undefined;
 
     // 6. Representation headers.
     reply.header('content-type', meta.contentType);

@@ -239,3 +239,26 @@ describe('safe methods that pass through', () => {
     expect(origin.requests.map((r) => r.method)).toEqual(['GET', 'OPTIONS']);
   });
 });
+
+describe('preconditions on a hit follow the origin (src/http/conditional.ts, issue 13)', () => {
+  it('answers a failed If-Match or an old If-Unmodified-Since with 412 JSON, not 200 from cache', async () => {
+    origin.route('/t/pre.txt', (_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'cache-control': 'max-age=300',
+        etag: '"v1"',
+        'last-modified': 'Sat, 28 Nov 2026 05:00:00 GMT',
+      });
+      res.end('hello');
+    });
+    expect((await get('/t/pre.txt')).status).toBe(200);
+    const nope = await get('/t/pre.txt', { 'if-match': '"nope"' });
+    expect(nope.status).toBe(412);
+    expect(JSON.parse(nope.text).code).toBe('EDGEWISE_PRECONDITION_FAILED');
+    const old = await get('/t/pre.txt', { 'if-unmodified-since': 'Fri, 27 Nov 2026 05:00:00 GMT' });
+    expect(old.status).toBe(412);
+    expect((await get('/t/pre.txt', { 'if-match': '"v1"' })).status).toBe(200);
+    expect((await get('/t/pre.txt', { 'if-none-match': 'W/"v1"' })).status).toBe(304);
+    expect(origin.count('/t/pre.txt')).toBe(1);
+  });
+});
