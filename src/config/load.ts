@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parseDocument, parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
+import { ConfigInvalid } from '../errors.js';
 import { crossChecks } from './checks.js';
 import { applyEnvOverrides, type EnvSource } from './env.js';
 import { type ConfigIssue, ConfigSchema, type EdgewiseConfig } from './schema.js';
@@ -31,7 +32,7 @@ export interface LoadOptions {
 }
 
 export class ConfigError extends Error {
-  readonly code = 'EDGEWISE_CONFIG_INVALID';
+  readonly code = ConfigInvalid.code;
   constructor(
     readonly file: string | undefined,
     readonly issues: ConfigIssue[],
@@ -114,16 +115,47 @@ function topSection(path: string): string {
   return path.split(/[.[]/, 1)[0] ?? '';
 }
 
+/**
+ * Aliases one config may expand. yaml's own default (100) is what stops a "billion laughs"
+ * file; it is set here so the limit is a decision, not an accident of the dependency.
+ */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Reads and parses the file. Whatever goes wrong — unreadable path, syntax, an unresolved alias,
+ * an alias bomb — is invalid config: one issue line, never a stack trace.
+ */
 function readYaml(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
+  const invalid = (message: string) => new ConfigError(file, [{ path: '', message }]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid(`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML syntax: ${(e.message.split('\n')[0] ?? '').replace(/:$/, '')}`,
+      })),
     );
   }
-  return parseYaml(text) ?? {};
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    const message = firstLine(err);
+    // yaml says "Excessive alias count indicates a resource exhaustion attack".
+    if (/alias count/i.test(message))
+      throw invalid(`YAML: too many alias expansions (over ${MAX_ALIAS_COUNT}); refused as an alias bomb`);
+    throw invalid(`YAML: ${message}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
 /** Ajv instance paths (`/classes/0/ttl`) to the dotted form operators read. */
