@@ -1,10 +1,9 @@
 /**
- * The catalogue of coded errors: the only place a code, its status and its message are written.
- * Callers branch on `err.code` through `hasCode(err, Ctor)` or `codeOf(Ctor)`, never a copied
- * string; the built CloudFront functions get their entries at build time (src/cloudfront/build.ts).
- * docs/errors.md is kept in step with this file by test/foundation/errors.test.ts, and
- * test/foundation/catalogue-source.test.ts fails on a code written anywhere else. Add new codes
- * in the section of the subsystem that raises them.
+ * The catalogue of coded errors: where a code, its status and its message are written (some
+ * modules still copy code strings; issue 13 item 4). The built CloudFront functions get their
+ * entries at build time (src/cloudfront/build.ts). docs/errors.md is kept in step with this
+ * file by test/foundation/errors.test.ts. Add new codes in the section of the subsystem that
+ * raises them.
  */
 import createError from '@fastify/error';
 
@@ -301,53 +300,10 @@ export const catalogue = {
   EDGEWISE_CORS_REJECTED: CorsRejected,
 } as const;
 
-/** Every HTTP error code. */
-export type ErrorCode = keyof typeof catalogue;
-/** A catalogue constructor. */
-export type ErrorCtor = (typeof catalogue)[ErrorCode];
-/** The code a catalogue constructor raises, as its literal type. */
-export type CodeOf<E extends ErrorCtor> = InstanceType<E>['code'];
-/** The status a catalogue constructor raises, as its literal type. */
-export type StatusOf<E extends ErrorCtor> = NonNullable<InstanceType<E>['statusCode']>;
-
-const codes = new Map<ErrorCtor, ErrorCode>(
-  Object.entries(catalogue).map(([code, ctor]) => [ctor, code as ErrorCode]),
-);
-const statuses = new Map<ErrorCtor, number>(
-  Object.values(catalogue).map((ctor) => [
-    ctor,
-    new (ctor as new () => { statusCode?: number })().statusCode ?? 500,
-  ]),
-);
-
-/** The code `ctor` raises, without building an error (for results that carry a code, not a throw). */
-export function codeOf<E extends ErrorCtor>(ctor: E): CodeOf<E> {
-  return codes.get(ctor) as CodeOf<E>;
-}
-
-/** The HTTP status `ctor` raises. */
-export function statusOf<E extends ErrorCtor>(ctor: E): StatusOf<E> {
-  return statuses.get(ctor) as StatusOf<E>;
-}
-
-/** True when `err` carries the code one of `ctors` raises (by code, so a copy made elsewhere counts). */
-export function hasCode(err: unknown, ...ctors: ErrorCtor[]): boolean {
-  return isCodedError(err) && ctors.some((c) => codes.get(c) === err.code);
-}
-
 // Command-line errors: reported by `edgewise` on stderr with an exit status, never an HTTP answer
 // (their classes live beside the code that raises them and take code and exit from here). Exit
 // 2 means the input — config file, options — is wrong, as for a usage error.
 export const ConfigInvalid = { code: 'EDGEWISE_CONFIG_INVALID', exit: 2 } as const;
-export const CloudfrontPlanInvalid = { code: 'EDGEWISE_CLOUDFRONT_PLAN', exit: 2 } as const;
-export const CloudfrontBuildFailed = { code: 'EDGEWISE_CLOUDFRONT_BUILD', exit: 2 } as const;
-
-/** Every command-line error, by code (for the docs table test). */
-export const cliCatalogue = {
-  EDGEWISE_CONFIG_INVALID: ConfigInvalid,
-  EDGEWISE_CLOUDFRONT_PLAN: CloudfrontPlanInvalid,
-  EDGEWISE_CLOUDFRONT_BUILD: CloudfrontBuildFailed,
-} as const;
 
 export interface CodedError extends Error {
   code: string;

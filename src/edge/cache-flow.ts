@@ -11,6 +11,7 @@ import type { ConfigStore } from '../config/store.js';
 import { EdgeNotCached, PreconditionFailed, RangeNotSatisfiable } from '../errors.js';
 import {
   hasPreconditions,
+  httpDate,
   NOT_MODIFIED_FIELDS,
   type Selection,
   selectRepresentation,
@@ -311,14 +312,10 @@ export class CacheFlow {
  */
 function selectFromEntry(ctx: EdgeContext, entry: CachedResponse): Selection {
   if (entry.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return { kind: 'full' };
-  const time = (v: string | undefined) => {
-    const t = v === undefined ? Number.NaN : Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
-  };
   const v: Validators = {
     etag: headerString(entry.headers.etag),
-    lastModified: time(headerString(entry.headers['last-modified'])),
-    modifiedFallback: time(headerString(entry.headers.date)),
+    lastModified: httpDate(headerString(entry.headers['last-modified'])),
+    modifiedFallback: httpDate(headerString(entry.headers.date)),
   };
   return selectRepresentation(ctx.method, ctx.headers, v, entry.size);
 }

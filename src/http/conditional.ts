@@ -66,7 +66,7 @@ export function weakMatch(a: string, b: string): boolean {
 }
 
 /** An HTTP-date, or undefined when the value is not a valid date (the field is then ignored). */
-function httpDate(value: string | undefined): number | undefined {
+export function httpDate(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const t = Date.parse(value);
   return Number.isNaN(t) ? undefined : t;
@@ -152,12 +152,7 @@ export function selectRepresentation(
   }
   const range = header(headers, 'range');
   if (range === undefined || method !== 'GET' || !ifRangeHolds(headers, v)) return { kind: 'full' };
-  const decision = decideRange(range, size);
-  return decision.kind === 'partial'
-    ? decision
-    : decision.kind === 'unsatisfiable'
-      ? decision
-      : { kind: 'full' };
+  return decideRange(range, size);
 }
 
 /** Fields a 304 carries from the 200 it stands for (RFC 9110 §15.4.5). */
