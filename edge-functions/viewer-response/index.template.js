@@ -30,6 +30,9 @@ function browserCacheControl(cls, uri) {
 // biome-ignore lint/correctness/noUnusedVariables: CloudFront calls handler(event).
 async function handler(event) {
   var res = event.response;
+  // CloudFront skips this function when the origin answers 400 or above; should it run for an
+  // error of its own, that error must not get a class's browser TTL either.
+  if (res.statusCode >= 400) return res;
   var h = res.headers;
   var ci = classify(event.request.uri);
   var cls = C.classes[ci];

@@ -199,6 +199,18 @@ for (const mode of ['inline', 'kvs'] as const) {
       expect(res.headers?.['server-timing']?.value).toBe('db;dur=12, edgewise;desc="api_responses"');
       expect(res.cookies?.id?.attributes).toContain('HttpOnly');
     });
+
+    test('an error (CloudFront-generated, since CloudFront skips the function for origin ≥ 400) passes untouched', async () => {
+      const ev = fixture('viewer-response', 'fingerprinted-js');
+      const response = {
+        ...ev.response!,
+        statusCode: 404,
+        headers: { 'content-type': { value: 'application/json' } },
+      };
+      const res = asResponse(await fns.response.run({ ...ev, response }));
+      expect(res.statusCode).toBe(404);
+      expect(res.headers).toEqual({ 'content-type': { value: 'application/json' } });
+    });
   });
 }
 

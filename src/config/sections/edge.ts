@@ -86,7 +86,8 @@ export const EdgeSection = Type.Object(
         }),
         viewerResponse: Type.Boolean({
           default: true,
-          description: 'Run viewer-response.js from dir on every response when the file exists.',
+          description:
+            'Run viewer-response.js from dir on every response below 400 when the file exists (CloudFront skips it for origin errors).',
         }),
       },
       { additionalProperties: false, default: {} },

@@ -55,7 +55,7 @@ function bodyOf(body: string | { data: string; encoding: 'text' | 'base64' } | u
   return Buffer.from(body.data, body.encoding === 'base64' ? 'base64' : 'utf8');
 }
 
-/** Fields the edge adds that functions must not see or change. */
+/** Fields the edge adds: hidden from the viewer-response function and restored after it. */
 const EDGE_OWNED = ['x-cache', 'x-amz-cf-pop', 'x-amz-cf-id', 'via', 'server-timing'];
 
 export function loadViewerFunctions(
@@ -126,6 +126,10 @@ export function loadViewerFunctions(
 
   const response: ResponseHook | undefined = resFn
     ? async (ctx, status, headers) => {
+        // "CloudFront does not invoke edge functions for viewer response events when the origin
+        // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
+        // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
+        if (status >= 400) return { status, headers };
         const cfRequest =
           cfRequests.get(ctx) ??
           requestEvent({
@@ -134,8 +138,10 @@ export function loadViewerFunctions(
             headers: ctx.headers as Record<string, string>,
             clientIp: ctx.clientIp,
           }).request;
+        const visible: OutgoingHttpHeaders = {};
+        for (const k in headers) if (!EDGE_OWNED.includes(k)) visible[k] = headers[k];
         const result = await resFn.run(
-          responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers }),
+          responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers: visible }),
         );
         if (result.kind === 'error') {
           const body = Buffer.from(
@@ -157,8 +163,14 @@ export function loadViewerFunctions(
         const out: OutgoingHttpHeaders = fromCfHeaders(r.headers);
         // Read-only and hidden fields keep the edge's values.
         for (const k of [...EDGE_OWNED, 'content-length', 'content-encoding', 'transfer-encoding']) {
-          if (headers[k] !== undefined) out[k] = headers[k];
+          if (k !== 'server-timing' && headers[k] !== undefined) out[k] = headers[k];
         }
+        // Server-Timing is a list: the function may add metrics (the built one names the class,
+        // cloudfront.functions.serverTiming); the edge's own stay first.
+        const mine = headers['server-timing'];
+        const theirs = out['server-timing'];
+        if (mine !== undefined)
+          out['server-timing'] = theirs === undefined ? mine : `${String(mine)}, ${String(theirs)}`;
         const cookies = setCookies(r.cookies);
         if (cookies.length > 0) out['set-cookie'] = cookies;
         return { status: r.statusCode, headers: out };
