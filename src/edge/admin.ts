@@ -1,18 +1,23 @@
 /**
  * Routes the edge answers itself instead of forwarding: its Prometheus metrics and the
- * invalidation API. The invalidation API follows CloudFront's CreateInvalidation: paths start
+ * invalidation API; and the guard on the origin's `/metrics`, which the edge forwards only to a
+ * caller the metrics guard lets in (admin-auth.ts: a key or an allowed address; 401 otherwise).
+ * The invalidation API The invalidation API follows CloudFront's CreateInvalidation: paths start
  * with `/`, `*` is allowed only as the last character, at most 3,000 paths per request (the
  * limit CloudFront sets for in-progress paths), and every variant of a matched path goes
  * (all query strings, encodings and Vary variants). Keys are compared in constant time.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EdgeBadInvalidation, MethodNotAllowed, Unauthorized } from '../errors.js';
+import { bearerMatches, type MetricsAccess, metricsGuard } from './admin-auth.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
 
 export const INVALIDATIONS_PATH = '/_edge/invalidations';
+/** The origin's Prometheus endpoint (src/routes/metrics.ts): forwarded only to metrics callers. */
+export const ORIGIN_METRICS_PATH = '/metrics';
 const MAX_PATHS = 3000;
 const MAX_BODY = 1024 * 1024;
 
@@ -21,6 +26,8 @@ export interface AdminDeps {
   metrics: EdgeMetrics;
   metricsPath: () => string;
   apiKeys: () => readonly string[];
+  /** Who may read the edge's metrics and, through the edge, the origin's (edge.metricsAccess). */
+  metricsAccess: () => MetricsAccess;
   /** With edge workers: the totals of all workers (src/edge/cluster), instead of this process's. */
   clusterMetrics?: () => Promise<{ text: string; contentType: string }>;
   /** With edge workers: invalidates in every worker and resolves once all have applied it. */
@@ -50,17 +57,19 @@ function replyError(ctx: EdgeContext, err: { code: string; message: string; stat
   reply(ctx, err.statusCode, { statusCode: err.statusCode, code: err.code, message: err.message });
 }
 
-function authorised(header: string | undefined, keys: readonly string[]): boolean {
-  if (!header) return false;
-  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  if (!m) return false;
-  const given = Buffer.from(m[1]!);
-  let ok = false;
-  for (const k of keys) {
-    const want = Buffer.from(k);
-    if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
-  }
-  return ok;
+/** RFC 9110 §15.5.2: a 401 names the scheme that would be accepted (RFC 6750 §3). */
+function replyUnauthorized(ctx: EdgeContext): void {
+  ctx.res.setHeader('www-authenticate', 'Bearer realm="edgewise-edge"');
+  replyError(ctx, new Unauthorized());
+}
+
+/**
+ * Whether the edge must hand this path to adminRoutes before classifying it. Paths reach here
+ * in canonical form only (src/http/path.ts refuses every other spelling with a 400 first), so
+ * `/%6detrics` or `/metrics/.` cannot slip past a plain comparison to the origin's /metrics.
+ */
+export function isAdminPath(path: string, metricsPath: string): boolean {
+  return path.startsWith('/_edge/') || path === metricsPath || path === ORIGIN_METRICS_PATH;
 }
 
 async function readJson(ctx: EdgeContext): Promise<unknown> {
@@ -94,8 +103,23 @@ export function parsePaths(body: unknown): string[] {
 }
 
 export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<boolean> {
+  const guard = metricsGuard(deps.metricsAccess);
+  /** True (and the 401 sent) when the caller may not read metrics. */
+  const refused = (ctx: EdgeContext): boolean => {
+    const err = guard({
+      authorization: headerString(ctx.headers.authorization),
+      remoteAddress: ctx.clientIp,
+    });
+    if (err) replyUnauthorized(ctx);
+    return err !== undefined;
+  };
   return async (ctx) => {
+    if (ctx.path === ORIGIN_METRICS_PATH && ctx.path !== deps.metricsPath()) {
+      // Handled (refused) here, or returned to the pipeline, which forwards it to the origin.
+      return refused(ctx);
+    }
     if (ctx.path === deps.metricsPath()) {
+      if (refused(ctx)) return true;
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
         replyError(ctx, new MethodNotAllowed(ctx.method));
         return true;
@@ -112,8 +136,8 @@ export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<bool
       return true;
     }
     // Authenticate before reading the body: an anonymous caller costs nothing.
-    if (!authorised(headerString(ctx.headers.authorization), deps.apiKeys())) {
-      replyError(ctx, new Unauthorized());
+    if (!bearerMatches(headerString(ctx.headers.authorization), deps.apiKeys())) {
+      replyUnauthorized(ctx);
       return true;
     }
     try {

@@ -114,6 +114,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       metrics,
       metricsPath: () => config.current.edge.metricsPath,
       apiKeys: () => config.current.edge.invalidation.apiKeys,
+      metricsAccess: () => config.current.edge.metricsAccess,
     }),
   });
   return {

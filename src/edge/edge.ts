@@ -16,6 +16,7 @@ import { pathError } from '../http/path.js';
 import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
+import { isAdminPath } from './admin.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import { CacheFlow, type FillLeases } from './cache-flow.js';
 import { createContext, type EdgeContext, type ViewerRequest, type ViewerResponse } from './context.js';
@@ -119,7 +120,7 @@ export class Edge {
     // (src/http/path.ts): the class below is chosen on exactly the bytes the origin serves.
     const badPath = pathError(ctx.path);
     if (badPath) return this.#replies.error(ctx, badPath);
-    if (ctx.path.startsWith('/_edge/') || ctx.path === this.#edge.metricsPath) {
+    if (isAdminPath(ctx.path, this.#edge.metricsPath)) {
       if (await this.#d.adminRoutes(ctx)) return;
     }
     const config = this.#d.config.current;

@@ -4,10 +4,12 @@ import { type CountingOrigin, startCountingOrigin, startTestEdge, type TestEdge 
 
 let origin: CountingOrigin;
 let edge: TestEdge;
+const METRICS_KEY = 'metrics-key-for-cache-tests';
+const scrape = { authorization: `Bearer ${METRICS_KEY}` };
 
 beforeEach(async () => {
   origin = await startCountingOrigin();
-  edge = await startTestEdge(origin.url);
+  edge = await startTestEdge(origin.url, {}, { metricsAccess: { apiKeys: [METRICS_KEY] } });
 });
 afterEach(async () => {
   await edge.close();
@@ -57,7 +59,7 @@ describe('hits and misses', () => {
     const results = await all;
     expect(results.every((r) => r.status === 200 && r.body.length === 2000)).toBe(true);
     expect(origin.count('/t/slow.bin')).toBe(1);
-    const metrics = await get('/_edge/metrics');
+    const metrics = await get('/_edge/metrics', scrape);
     expect(metrics.text).toMatch(/edgewise_edge_collapsed_waiters_total \d+/);
     expect(Number(/edgewise_edge_collapsed_waiters_total (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThan(0);
   });
@@ -149,7 +151,7 @@ describe('hits and misses', () => {
     expect(warm.status).toBe(200);
     expect(warm.headers['x-cache']).toBe('Hit from edgewise');
     expect(warm.headers.age).toBeDefined();
-    const metrics = await get('/_edge/metrics');
+    const metrics = await get('/_edge/metrics', scrape);
     expect(metrics.text).toContain('edgewise_edge_probes_total{held="no"} 1');
     expect(metrics.text).toContain('edgewise_edge_probes_total{held="yes"} 1');
   });

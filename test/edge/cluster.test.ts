@@ -77,6 +77,7 @@ describe('edgewise edge with two workers', () => {
         EDGEWISE__EDGE__PORT: '0',
         EDGEWISE__EDGE__WORKERS: '2',
         EDGEWISE__EDGE__INVALIDATION__APIKEYS: `[${KEY}]`,
+        EDGEWISE__EDGE__METRICSACCESS__APIKEYS: `[${KEY}metrics]`,
         EDGEWISE__ORIGIN__URL: origin.url,
         EDGEWISE__ORIGIN__PROTOCOL: 'http1.1',
       },
@@ -104,7 +105,7 @@ describe('edgewise edge with two workers', () => {
       expect(origin.count('/static/one.txt')).toBe(1);
 
       // Totals, not one worker's share.
-      const m = await get(`${url}/_edge/metrics`);
+      const m = await get(`${url}/_edge/metrics`, { headers: { authorization: `Bearer ${KEY}metrics` } });
       const hits = metric(m.body, 'edgewise_edge_requests_total{result="Hit"}');
       const misses = metric(m.body, 'edgewise_edge_requests_total{result="Miss"}');
       expect(hits + misses).toBe(46);

@@ -17,6 +17,9 @@ import {
 } from './helpers.js';
 
 const { setup, cleanup } = useCountingOriginAndEdge();
+const METRICS_KEY = 'metrics-key-for-feature-tests';
+const metricsAccess = { apiKeys: [METRICS_KEY] };
+const scrape = { authorization: `Bearer ${METRICS_KEY}` };
 
 async function get(edge: TestEdge, path: string, headers: Record<string, string> = {}, method = 'GET') {
   const res = await request(`${edge.url}${path}`, { method: method as 'GET', headers });
@@ -174,13 +177,13 @@ describe('access logs', () => {
 
 describe('metrics', () => {
   it('exposes hit ratio, byte hit ratio, origin requests and store bytes per tier', async () => {
-    const { origin, edge } = await setup();
+    const { origin, edge } = await setup({}, { metricsAccess });
     origin.route('/t/m', (_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60' });
       res.end('0123456789');
     });
     for (let i = 0; i < 4; i++) await get(edge, '/t/m');
-    const m = (await get(edge, '/_edge/metrics')).text;
+    const m = (await get(edge, '/_edge/metrics', scrape)).text;
     expect(m).toContain('edgewise_edge_hit_ratio 0.75');
     expect(m).toContain('edgewise_edge_byte_hit_ratio 0.75');
     expect(m).toContain('edgewise_edge_origin_requests_total{kind="fill"} 1');
@@ -192,7 +195,7 @@ describe('disk tier', () => {
   it('keeps large objects on disk within its byte bound, serving hits and ranges from files', async () => {
     const { origin, edge } = await setup(
       {},
-      { cache: { diskThresholdBytes: 4096, diskBytes: 20000, memoryBytes: 1048576 } },
+      { cache: { diskThresholdBytes: 4096, diskBytes: 20000, memoryBytes: 1048576 }, metricsAccess },
     );
     for (let i = 0; i < 5; i++) {
       origin.route(`/t/big${i}`, (_req, res) => {
@@ -217,7 +220,7 @@ describe('disk tier', () => {
     const last = await get(edge, '/t/big4', { range: 'bytes=10-14' });
     expect(last.headers['x-cache']).toBe('Hit from edgewise');
     expect(last.text).toBe('EEEEE');
-    const m = (await get(edge, '/_edge/metrics')).text;
+    const m = (await get(edge, '/_edge/metrics', scrape)).text;
     expect(m).toMatch(/edgewise_edge_evictions_total\{tier="disk"\} [1-9]/);
   });
 });

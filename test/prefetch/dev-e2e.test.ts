@@ -16,8 +16,10 @@ const PAGE =
   '<!doctype html><link rel="stylesheet" href="/static/app.css"><script type="module" src="/static/app.js"></script><h1>Shop</h1>';
 const URLS = ['/static/index.html', '/static/app.css', '/static/app.js'];
 
+const METRICS_KEY = 'metrics-key-for-dev-e2e';
+
 async function text(url: string): Promise<string> {
-  const r = await request(url);
+  const r = await request(url, { headers: { authorization: `Bearer ${METRICS_KEY}` } });
   return r.body.text();
 }
 
@@ -62,6 +64,7 @@ describe('edgewise dev with the prefetch worker', () => {
       EDGEWISE__EDGE__LOGS__ROTATESECONDS: '1',
       EDGEWISE__EDGE__LOGS__FLUSHINTERVALMS: '50',
       EDGEWISE__PREFETCH__WATCHINTERVALSECONDS: '1',
+      EDGEWISE__EDGE__METRICSACCESS__APIKEYS: `[${METRICS_KEY}]`,
     });
     const fs = new FsDriver({ dataDir: join(dev.dir, 'data') });
     await fs.put('static/index.html', Readable.from([Buffer.from(PAGE)]), {

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { allowIpProblem } from '../../edge/admin-auth.js';
 
 /**
  * The local edge (`edgewise edge`, and part of `edgewise dev`): a caching reverse proxy that
@@ -196,8 +197,26 @@ export const EdgeSection = Type.Object(
     metricsPath: Type.String({
       default: '/_edge/metrics',
       pattern: '^/',
-      description: "Path of the edge's Prometheus metrics (not forwarded to the origin).",
+      description:
+        "Path of the edge's Prometheus metrics (not forwarded to the origin); readable only as edge.metricsAccess allows.",
     }),
+    metricsAccess: Type.Object(
+      {
+        apiKeys: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), {
+          default: [],
+          maxItems: 16,
+          description:
+            "Bearer keys that open the edge's metrics (edge.metricsPath) and the origin's /metrics reached through the edge, which is otherwise answered 401 by the edge and never forwarded (set by env, EDGEWISE__EDGE__METRICSACCESS__APIKEYS). Separate from invalidation.apiKeys: a scraper gets read access only.",
+        }),
+        allowIps: Type.Array(Type.String({ minLength: 2, maxLength: 64 }), {
+          default: [],
+          maxItems: 64,
+          description:
+            'Client addresses or CIDR ranges (10.0.0.0/8, ::1) that read the metrics without a key: the TCP peer, never X-Forwarded-For. With no keys and no addresses the metrics answer 401 to everyone.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     shutdownDeadlineMs: Type.Integer({
       default: 30000,
       minimum: 0,
@@ -250,6 +269,10 @@ export const edgeRules = (
       path: 'edge.h2c',
       message: 'h2c is cleartext; with edge.tls set, HTTP/2 is negotiated by ALPN',
     });
+  e.metricsAccess.allowIps.forEach((entry, i) => {
+    const problem = allowIpProblem(entry);
+    if (problem) report({ path: `edge.metricsAccess.allowIps[${i}]`, message: problem, value: entry });
+  });
   if (e.cache.diskThresholdBytes > e.cache.maxObjectBytes)
     report({
       path: 'edge.cache.diskThresholdBytes',
