@@ -1,17 +1,11 @@
 /**
  * pino for everything: Fastify gets this instance, other modules take `logger.child({ module })`.
  * Credentials never reach a log line: auth headers and cookies are redacted, and signature
- * query parameters are cut from logged URLs.
+ * query parameters are cut from logged URLs (src/redact.ts, shared with the edge's access logs).
  */
 import { type Logger, pino } from 'pino';
 import type { LoggingConfig } from './config/sections/logging.js';
-
-const SECRET_QUERY =
-  /([?&](?:Signature|Policy|Key-Pair-Id|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|token)=)[^&#]*/gi;
-
-export function redactUrl(url: string): string {
-  return url.replace(SECRET_QUERY, '$1[redacted]');
-}
+import { REDACTED, redactUrl } from './redact.js';
 
 export function createLogger(config: LoggingConfig, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -28,7 +22,7 @@ export function createLogger(config: LoggingConfig, destination?: pino.Destinati
         '*.apiKeys',
         '*.privateKey',
       ],
-      censor: '[redacted]',
+      censor: REDACTED,
     },
     serializers: {
       req(req: {

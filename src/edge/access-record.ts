@@ -3,30 +3,43 @@
  * CloudFront standard access-log record built from the request's context.
  * Cache probes (only-if-cached) are warmers asking a question, not viewer traffic: they are
  * counted apart and not logged.
+ *
+ * Credentials are redacted with the origin's rules (src/redact.ts): the values of signature
+ * query parameters (upload `sig`, CloudFront `Signature`/`Policy`/`Key-Pair-Id`, `X-Amz-*`) in
+ * cs-uri-query and cs(Referer). cs(Cookie) is `-` unless `edge.logs.includeCookies` (CloudFront's
+ * IncludeCookies, off by default), and even then the cookies in `edge.logs.redactCookies` keep
+ * only their names.
  */
 import { formatLine, type LogRecord } from '../access-log/format.js';
+import type { EdgeConfig } from '../config/sections/edge.js';
+import { redactCookies, redactQuery, redactUrl } from '../redact.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
 
+/** The settings of edge.logs a record depends on. */
+export type RecordOptions = Pick<EdgeConfig['logs'], 'edgeLocation' | 'includeCookies' | 'redactCookies'>;
+
 /** The access-log record of a finished request, `end` being its wall-clock end in ms. */
-export function accessRecord(ctx: EdgeContext, edgeLocation: string, end: number): LogRecord {
+export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: number): LogRecord {
   const h = ctx.headers;
+  const referer = headerString(h.referer);
+  const cookie = options.includeCookies ? headerString(h.cookie) : undefined;
   const version = ctx.req.httpVersion === '2.0' ? 'HTTP/2.0' : `HTTP/${ctx.req.httpVersion}`;
   return {
     end,
-    edgeLocation,
+    edgeLocation: options.edgeLocation,
     scBytes: ctx.bodyBytes + ctx.headerBytes,
     clientIp: ctx.clientIp,
     method: ctx.method,
     host: ctx.host,
     path: ctx.path,
     status: ctx.status || 0,
-    referer: headerString(h.referer),
+    referer: referer === undefined ? undefined : redactUrl(referer),
     userAgent: headerString(h['user-agent']),
-    query: ctx.query,
-    cookie: headerString(h.cookie),
+    query: redactQuery(ctx.query),
+    cookie: cookie === undefined ? undefined : redactCookies(cookie, options.redactCookies),
     resultType: ctx.resultType,
     requestId: ctx.requestId,
     protocol: ctx.scheme,
@@ -52,7 +65,7 @@ export function recordAccess(
   ctx: EdgeContext,
   metrics: EdgeMetrics,
   logs: AccessLogWriter | undefined,
-  edgeLocation: string,
+  options: RecordOptions,
 ): void {
   if (ctx.probe) {
     metrics.probes.inc({ held: ctx.status === 504 ? 'no' : 'yes' });
@@ -61,5 +74,5 @@ export function recordAccess(
   metrics.count(ctx.resultType, ctx.bodyBytes);
   if (!logs) return;
   const now = Date.now();
-  logs.write(now, formatLine(accessRecord(ctx, edgeLocation, now)));
+  logs.write(now, formatLine(accessRecord(ctx, options, now)));
 }

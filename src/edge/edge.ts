@@ -110,7 +110,7 @@ export class Edge {
       return;
     }
     (res as NodeJS.EventEmitter).once('close', () =>
-      recordAccess(ctx, this.#d.metrics, this.#d.logs, this.#edge.logs.edgeLocation),
+      recordAccess(ctx, this.#d.metrics, this.#d.logs, this.#edge.logs),
     );
     this.#run(ctx).catch((err: unknown) => this.#fail(ctx, err));
   };

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { allowIpProblem } from '../../edge/admin-auth.js';
+import { SIGNED_COOKIES } from '../../redact.js';
 
 /**
  * The local edge (`edgewise edge`, and part of `edgewise dev`): a caching reverse proxy that
@@ -165,6 +166,17 @@ export const EdgeSection = Type.Object(
           default: 'LCL1-P1',
           pattern: '^[A-Za-z0-9-]{1,32}$',
           description: 'x-edge-location written in every line.',
+        }),
+        includeCookies: Type.Boolean({
+          default: false,
+          description:
+            "Write the viewer's Cookie header in cs(Cookie), as CloudFront's logging IncludeCookies (off by default: the field is -). Cookies are credentials more often than not; those in redactCookies keep only their names.",
+        }),
+        redactCookies: Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\s;=,]+$' }), {
+          default: [...SIGNED_COOKIES],
+          maxItems: 64,
+          description:
+            'With includeCookies: cookie names (case-insensitive) whose values are logged as [redacted]; add your session cookies. The default is the CloudFront signed-cookie triple.',
         }),
         flushIntervalMs: Type.Integer({
           default: 1000,
