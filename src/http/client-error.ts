@@ -83,8 +83,12 @@ export function clientErrorAnswer(err: ParserError, limits: Limits = {}): CodedE
   return undefined;
 }
 
-/** The raw HTTP/1.1 response for a coded error, closing the connection. */
-export function rawErrorResponse(err: CodedError): string {
+/**
+ * The raw HTTP/1.1 response for a coded error, closing the connection. A HEAD request's answer
+ * has the same header fields and no body (RFC 9110 §9.3.2): a client reading a body it did
+ * not ask for takes it as the next response and fails.
+ */
+export function rawErrorResponse(err: CodedError, head = false): string {
   const status = err.statusCode ?? 500;
   const body = JSON.stringify({ statusCode: status, code: err.code, message: err.message });
   return (
@@ -94,7 +98,7 @@ export function rawErrorResponse(err: CodedError): string {
     'Cache-Control: no-store\r\n' +
     'X-Content-Type-Options: nosniff\r\n' +
     'Connection: close\r\n\r\n' +
-    body
+    (head ? '' : body)
   );
 }
 
@@ -122,5 +126,6 @@ export function handleClientError(err: ParserError, socket: Duplex, log: InfoLog
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.once('finish', () => socket.destroy());
   // FIN after the answer; the client closes its side when it has read it. Destroying at once
   // (Node's default) can turn unread request bytes into a RST that discards the answer.
-  socket.end(rawErrorResponse(shown));
+  const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(rawErrorResponse(shown, head));
 }

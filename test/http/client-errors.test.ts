@@ -69,6 +69,17 @@ describe.each(layers)('Node parser refusals at the $name', ({ url }) => {
     );
   });
 
+  test('a refused HEAD gets the header fields and no body (a client would read it as the next response)', async () => {
+    const res = await rawExchange(
+      url(),
+      'HEAD /static/a\u00e9.css HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n',
+    );
+    expect(res.raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(res.headers.connection).toBe('close');
+    expect(Number(res.headers['content-length'])).toBeGreaterThan(10);
+    expect(res.body.length).toBe(0);
+  });
+
   test('header fields over maxHeaderSize are 431 EDGEWISE_HEADERS_TOO_LARGE', async () => {
     const res = await rawExchange(url(), `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expectCatalogueAnswer(res, 431, 'EDGEWISE_HEADERS_TOO_LARGE');
