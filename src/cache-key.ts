@@ -20,8 +20,10 @@ export type NormalisedEncoding = 'br,gzip' | 'gzip' | 'br' | '';
  */
 export function normaliseAcceptEncoding(header: string | undefined): NormalisedEncoding {
   if (!header) return '';
-  const br = negotiate(header, ['br']) === 'br';
-  const gzip = negotiate(header, ['gzip']) === 'gzip';
+  // Content-coding names are case-insensitive (RFC 9110 §8.4.1): `GZIP` is gzip.
+  const h = header.toLowerCase();
+  const br = negotiate(h, ['br']) === 'br';
+  const gzip = negotiate(h, ['gzip']) === 'gzip';
   return br && gzip ? 'br,gzip' : gzip ? 'gzip' : br ? 'br' : '';
 }
 

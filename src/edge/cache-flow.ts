@@ -228,8 +228,14 @@ export class CacheFlow {
     const headers = entryHeaders(entry.headers);
     headers.age = String(Math.floor(age));
     const sel = selectFromEntry(ctx, entry);
+    // Preconditions and ranges are evaluated on the representation Vary selected: say so, as
+    // the origin does.
     if (sel.kind === 'failed')
-      return replies.error(ctx, new PreconditionFailed('If-Match/If-Unmodified-Since'));
+      return replies.error(
+        ctx,
+        new PreconditionFailed('If-Match/If-Unmodified-Since'),
+        headers.vary === undefined ? {} : { vary: headers.vary },
+      );
     if (sel.kind === 'not-modified') {
       const h: OutgoingHttpHeaders = { age: headers.age };
       for (const f of NOT_MODIFIED_FIELDS) if (headers[f] !== undefined) h[f] = headers[f];
@@ -238,6 +244,7 @@ export class CacheFlow {
     if (sel.kind === 'unsatisfiable') {
       return replies.error(ctx, new RangeNotSatisfiable(entry.size), {
         'content-range': `bytes */${entry.size}`,
+        ...(headers.vary === undefined ? {} : { vary: headers.vary }),
       });
     }
     let start = 0;
