@@ -202,6 +202,11 @@ export const RequestTimeout = createError(
 
 // Local edge (src/edge): what CloudFront answers itself (502/504 for origin failures, 403 for
 // the viewer protocol policy), and the invalidation API's input checks.
+export const EdgeMethodForbidden = createError(
+  'EDGEWISE_EDGE_METHOD_FORBIDDEN',
+  "Method %s is not in the AllowedMethods of this path's behavior (class %s)",
+  403,
+);
 export const EdgeHttpsRequired = createError(
   'EDGEWISE_EDGE_HTTPS_REQUIRED',
   'This path is served over HTTPS only',
@@ -291,6 +296,7 @@ export const catalogue = {
   EDGEWISE_REQUEST_TIMEOUT: RequestTimeout,
   // Local edge
   EDGEWISE_EDGE_HTTPS_REQUIRED: EdgeHttpsRequired,
+  EDGEWISE_EDGE_METHOD_FORBIDDEN: EdgeMethodForbidden,
   EDGEWISE_EDGE_ORIGIN_UNREACHABLE: EdgeOriginUnreachable,
   EDGEWISE_EDGE_ORIGIN_TIMEOUT: EdgeOriginTimeout,
   EDGEWISE_EDGE_NOT_CACHED: EdgeNotCached,

@@ -26,6 +26,7 @@ import type {
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import { resolveKeys } from './keys.js';
+import { ALL_METHODS, classMethods, UPLOAD_PATHS } from './methods.js';
 
 type PlanConfig = Pick<EdgewiseConfig, 'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images'>;
 
@@ -60,7 +61,7 @@ const DEFAULT_BEHAVIOR_QUOTA = 75;
 const list = <T>(items: T[]) => ({ Quantity: items.length, Items: items });
 
 /** The origin's upload routes (src/routes/uploads.ts, upload-urls.ts, signed-urls.ts). */
-export const UPLOAD_PATHS = ['/uploads*', '/upload-urls', '/_edgewise/*'];
+export { UPLOAD_PATHS } from './methods.js';
 /** AWS managed policies: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html */
 export const MANAGED_CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 /** https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html */
@@ -173,10 +174,7 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
   const keyGroupRef = placeholder('KeyGroupId', `${prefix}-signers`);
 
   const behavior = (cls: ContentClassConfig) => {
-    const all = cf.allowAllMethods.includes(cls.name);
-    const methods: Method[] = all
-      ? ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE']
-      : ['GET', 'HEAD', 'OPTIONS'];
+    const methods = [...classMethods(cf, cls)];
     return {
       TargetOriginId: cf.distribution.originId,
       ViewerProtocolPolicy: cls.viewerProtocolPolicy,
@@ -207,7 +205,7 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
     ViewerProtocolPolicy: 'redirect-to-https',
     Compress: false,
     AllowedMethods: {
-      ...list<Method>(['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE']),
+      ...list<Method>([...ALL_METHODS]),
       CachedMethods: list<Method>(['GET', 'HEAD']),
     },
     CachePolicyId: MANAGED_CACHING_DISABLED,

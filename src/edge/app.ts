@@ -14,6 +14,7 @@ import type { WorkerLink } from './cluster/worker.js';
 import { Edge, type RequestStep } from './edge.js';
 import { EdgeMetrics } from './metrics.js';
 import { OriginClient } from './origin-client.js';
+import { canonicalPathStep } from './pipeline/canonical-path.js';
 import { signedCheck } from './pipeline/signed.js';
 import { loadViewerFunctions } from './pipeline/viewer-functions.js';
 
@@ -89,9 +90,10 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       { dir: fnDir, missing },
       'viewer functions configured but not built: the edge runs WITHOUT them (run `edgewise cloudfront build`, or set edge.functions.viewerRequest/viewerResponse to false)',
     );
-  const steps: RequestStep[] = [];
+  // CloudFront's order: the trusted key group check, then the viewer-request function (which
+  // refuses non-canonical paths; the edge refuses them itself too, functions or not).
+  const steps: RequestStep[] = [signedCheck(config), canonicalPathStep];
   if (fns.request) steps.push(fns.request);
-  steps.push(signedCheck(config));
   const edge = new Edge({
     config,
     logger: options.logger,

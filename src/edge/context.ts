@@ -35,6 +35,8 @@ export interface EdgeContext {
   clientIp: string;
   clientPort: number;
   cls: ContentClassConfig | undefined;
+  /** False on the upload paths, whose CloudFront behaviors have no function associations. */
+  functions: boolean;
   /** Set once headers are sent. */
   ttfb: number;
   resultType: ResultType;
@@ -105,6 +107,7 @@ export function createContext(
     clientIp: socket?.remoteAddress ?? '-',
     clientPort: socket?.remotePort ?? 0,
     cls: undefined,
+    functions: true,
     ttfb: 0,
     resultType: 'Miss',
     detailedResultType: undefined,

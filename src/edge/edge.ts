@@ -9,10 +9,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { buildCacheKey, normaliseAcceptEncoding } from '../cache-key.js';
 import { classify } from '../classes.js';
+import { isUploadPath, methodAllowed } from '../cloudfront/methods.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { ConfigStore } from '../config/store.js';
-import { EdgeBadRequest, EdgeHttpsRequired, Internal, isCodedError } from '../errors.js';
-import { pathError } from '../http/path.js';
+import { EdgeBadRequest, EdgeHttpsRequired, EdgeMethodForbidden, Internal, isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
@@ -116,14 +116,12 @@ export class Edge {
   };
 
   async #run(ctx: EdgeContext): Promise<void> {
-    // What the viewer-request function refuses in production, refused here for every class
-    // (src/http/path.ts): the class below is chosen on exactly the bytes the origin serves.
-    const badPath = pathError(ctx.path);
-    if (badPath) return this.#replies.error(ctx, badPath);
     if (isAdminPath(ctx.path, this.#edge.metricsPath)) {
       if (await this.#d.adminRoutes(ctx)) return;
     }
     const config = this.#d.config.current;
+    // Chosen on the raw path, as CloudFront chooses a behavior; a non-canonical spelling is
+    // refused by a request step (pipeline/canonical-path.ts) before the class is used to cache.
     const cls = classify(config, ctx.path);
     ctx.cls = cls;
     const enforce = this.#edge.tls !== undefined || this.#edge.trustForwardedProto;
@@ -145,6 +143,14 @@ export class Edge {
       );
     }
     if (vp.action === 'forbid') return this.#replies.error(ctx, new EdgeHttpsRequired());
+    if (!methodAllowed(config.cloudfront, ctx.path, cls, ctx.method))
+      return this.#replies.error(ctx, new EdgeMethodForbidden(ctx.method, cls.name));
+    // The upload paths' behaviors (src/cloudfront/methods.ts): no functions, no key group,
+    // caching disabled. Their answers (grants, upload receipts) are never stored.
+    if (isUploadPath(ctx.path)) {
+      ctx.functions = false;
+      return this.#pass.run(ctx, this.#targetOf(cls));
+    }
 
     for (const step of this.#d.requestSteps) {
       const pending = step(ctx, cls);

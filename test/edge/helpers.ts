@@ -97,6 +97,12 @@ export async function startTestEdge(
     {
       defaultClass: 'test_class',
       ...raw,
+      // The test class's behavior allows every method (cloudfront.allowAllMethods), so tests of
+      // unsafe methods reach the origin; a test that wants CloudFront's 403 sets its own list.
+      cloudfront: {
+        allowAllMethods: ['test_class', 'api_responses'],
+        ...((raw.cloudfront as object) ?? {}),
+      },
       // Other sections refer to the default classes by name; keep them after the test's own.
       classes: withDefaults((raw.classes as Array<{ name: string }> | undefined) ?? [testClass()]),
       origin: { url: originUrl, protocol: 'http1.1', ...((raw.origin as object) ?? {}) },

@@ -129,7 +129,7 @@ export function loadViewerFunctions(
         // "CloudFront does not invoke edge functions for viewer response events when the origin
         // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
         // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
-        if (status >= 400) return { status, headers };
+        if (status >= 400 || !ctx.functions) return { status, headers };
         const cfRequest =
           cfRequests.get(ctx) ??
           requestEvent({

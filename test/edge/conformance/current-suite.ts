@@ -190,7 +190,13 @@ export function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string, err
     functions: { dir: join(dir, 'none') },
   };
   const origin = { url: originUrl, protocol: 'http1.1' as const };
-  if (setup === 'default') return buildConfig({ origin, edge }, undefined);
+  // The suite PUTs each test's setup through the cache (/config/<uuid>): the default classes'
+  // behaviors allow GET/HEAD/OPTIONS only (as CloudFront would), so this run allows all methods.
+  if (setup === 'default')
+    return buildConfig(
+      { origin, edge, cloudfront: { allowAllMethods: ['static_assets', 'api_responses'] } },
+      undefined,
+    );
   return buildConfig(
     {
       classes: [
@@ -209,6 +215,8 @@ export function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string, err
         ...DEFAULT_CLASSES,
       ],
       defaultClass: 'conformance',
+      // Its behavior allows every method, so unsafe methods reach the origin (RFC 9111 §4.4).
+      cloudfront: { allowAllMethods: ['conformance', 'api_responses'] },
       origin,
       // Error caching minimum TTL 0: RFC caching of errors, not CloudFront's extra 10 s.
       edge: { ...edge, errorCachingMinTtl },
@@ -219,7 +227,7 @@ export function edgeConfig(setup: EdgeSetup, originUrl: string, dir: string, err
 
 export const SETUP_LABELS: Record<EdgeSetup, string> = {
   conformance: 'edgewise edge, conformance behavior (min/default TTL 0, error caching TTL 0)',
-  default: 'edgewise edge, default config',
+  default: 'edgewise edge, default classes (all methods allowed)',
 };
 
 export async function runCurrentSuite(
