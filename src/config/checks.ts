@@ -10,6 +10,7 @@ import { corsRules } from './sections/cors.js';
 import { devRules } from './sections/dev.js';
 import { edgeRules } from './sections/edge.js';
 import { imagesRules } from './sections/images.js';
+import { metricsAccessRules } from './sections/metrics-access.js';
 import { prefetchRules } from './sections/prefetch.js';
 import { serverServingRules } from './sections/server.js';
 import { uploadsRules } from './sections/uploads.js';
@@ -61,6 +62,7 @@ const classRules: CrossCheck = (config, report) => {
 
 const serverRules: CrossCheck = (config, report) => {
   const s = config.server;
+  metricsAccessRules('server.metricsAccess', s.metricsAccess, report);
   if (s.headersTimeoutMs <= s.keepAliveTimeoutMs) {
     report({
       path: 'server.headersTimeoutMs',

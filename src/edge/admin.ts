@@ -1,15 +1,16 @@
 /**
  * Routes the edge answers itself instead of forwarding: its Prometheus metrics and the
  * invalidation API; and the guard on the origin's `/metrics`, which the edge forwards only to a
- * caller the metrics guard lets in (admin-auth.ts: a key or an allowed address; 401 otherwise).
- * The invalidation API The invalidation API follows CloudFront's CreateInvalidation: paths start
+ * caller the metrics guard lets in (src/http/operator-access.ts: a key or an allowed address;
+ * 401 otherwise).
+ * The invalidation API follows CloudFront's CreateInvalidation: paths start
  * with `/`, `*` is allowed only as the last character, at most 3,000 paths per request (the
  * limit CloudFront sets for in-progress paths), and every variant of a matched path goes
  * (all query strings, encodings and Vary variants). Keys are compared in constant time.
  */
 import { randomBytes } from 'node:crypto';
 import { EdgeBadInvalidation, MethodNotAllowed, Unauthorized } from '../errors.js';
-import { bearerMatches, type MetricsAccess, metricsGuard } from './admin-auth.js';
+import { bearerMatches, type MetricsAccess, metricsGuard } from '../http/operator-access.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';

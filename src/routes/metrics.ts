@@ -1,11 +1,12 @@
 /**
- * `/metrics` in the Prometheus text format, and the hooks that record every request's
+ * `/metrics` in the Prometheus text format (for callers server.metricsAccess lets in), and the hooks that record every request's
  * duration and body bytes. Registered with fastify-plugin so the hooks see every route.
  */
 import { Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Counter, Histogram } from 'prom-client';
+import { metricsGuard } from '../http/operator-access.js';
 
 const UNMATCHED = 'unmatched';
 const metered = new WeakSet<FastifyReply>();
@@ -75,7 +76,19 @@ const plugin: FastifyPluginAsync = async (app) => {
     done();
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  // Not public (server.metricsAccess): CloudFront forwards /metrics like any path, so the origin
+  // decides for itself, with the guard the edge uses for its own metrics.
+  const guard = metricsGuard(() => app.edgewise.config.current.server.metricsAccess);
+  app.get('/metrics', async (request, reply) => {
+    const refused = guard({
+      authorization: request.headers.authorization,
+      remoteAddress: request.socket.remoteAddress,
+    });
+    if (refused) {
+      // RFC 9110 §15.5.2: a 401 names the scheme that would be accepted (RFC 6750 §3).
+      reply.header('www-authenticate', 'Bearer realm="edgewise-origin"').header('cache-control', 'no-store');
+      throw refused;
+    }
     const text = await metrics.registry.metrics();
     return reply
       .header('content-type', metrics.registry.contentType)

@@ -2,11 +2,13 @@
  * The edge's metrics are not public (issue 13, "Also answer"): its own at edge.metricsPath and
  * the origin's /metrics reached through the edge need a key from edge.metricsAccess.apiKeys or
  * a client address in edge.metricsAccess.allowIps; anyone else gets the catalogue's 401 and the
- * origin is never asked. Regression: on main at d13c139 both answered 200 to any viewer.
+ * origin is never asked. The origin guards its own /metrics the same way (server.metricsAccess),
+ * since CloudFront forwards /metrics like any path. Regression: on main at d13c139 all three
+ * answered 200 to anyone.
  */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allowList, bearerMatches, metricsGuard } from '../../src/edge/admin-auth.js';
+import { allowList, bearerMatches, metricsGuard } from '../../src/http/operator-access.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/origin.js';
 import { startTestEdge, type TestEdge, useCountingOriginAndEdge } from './helpers.js';
 
@@ -117,14 +119,36 @@ describe('edge metrics access', () => {
       await origin?.close();
     });
 
-    it("guards the origin's own /metrics and forwards a keyed scrape to it", async () => {
-      origin = await startTestOrigin();
+    it("refuses the origin's /metrics at the edge and at the origin; one key opens both layers", async () => {
+      origin = await startTestOrigin({ server: { metricsAccess: { apiKeys: [KEY] } } });
       edge = await startTestEdge(origin.url, {}, { metricsAccess: { apiKeys: [KEY] } });
-      expectRefused(await scrape(`${edge.url}/metrics`), 'origin /metrics anonymous');
+      expectRefused(await scrape(`${edge.url}/metrics`), 'through the edge, anonymous');
       const r = await scrape(`${edge.url}/metrics`, KEY);
       expect(r.status).toBe(200);
       expect(samples(r.text).length).toBeGreaterThan(0);
       expect(r.text).toContain('# TYPE edgewise_http_request_duration_seconds histogram');
+      // What CloudFront would forward (it has no rule for /metrics): the origin decides itself.
+      const direct = await scrape(`${origin.url}/metrics`);
+      expect(direct.status).toBe(401);
+      expect(direct.headers['www-authenticate']).toBe('Bearer realm="edgewise-origin"');
+      expect(direct.headers['cache-control']).toBe('no-store');
+      expect(JSON.parse(direct.text)).toMatchObject({ statusCode: 401, code: 'EDGEWISE_UNAUTHORIZED' });
+      expect((await scrape(`${origin.url}/metrics`, `${KEY}x`)).status).toBe(401);
+      expect((await scrape(`${origin.url}/metrics`, KEY)).status).toBe(200);
+    });
+
+    it('the origin closes its /metrics by default, and opens it to listed addresses', async () => {
+      origin = await startTestOrigin();
+      expect((await scrape(`${origin.url}/metrics`)).status).toBe(401);
+      await origin.close();
+      origin = await startTestOrigin({ server: { metricsAccess: { allowIps: ['127.0.0.0/8'] } } });
+      expect((await scrape(`${origin.url}/metrics`)).status).toBe(200);
+    });
+
+    it('an allowIps entry that is not an address is invalid config, with its path', async () => {
+      await expect(
+        startTestOrigin({ server: { metricsAccess: { allowIps: ['10.0.0.0/40'] } } }),
+      ).rejects.toThrow(/server\.metricsAccess\.allowIps\[0\]/);
     });
   });
 });

@@ -65,6 +65,7 @@ describe('edgewise dev with the prefetch worker', () => {
       EDGEWISE__EDGE__LOGS__FLUSHINTERVALMS: '50',
       EDGEWISE__PREFETCH__WATCHINTERVALSECONDS: '1',
       EDGEWISE__EDGE__METRICSACCESS__APIKEYS: `[${METRICS_KEY}]`,
+      EDGEWISE__SERVER__METRICSACCESS__APIKEYS: `[${METRICS_KEY}]`,
     });
     const fs = new FsDriver({ dataDir: join(dev.dir, 'data') });
     await fs.put('static/index.html', Readable.from([Buffer.from(PAGE)]), {

@@ -3,10 +3,13 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestOrigin, type TestOrigin } from '../helpers/origin.js';
 
+const KEY = 'origin-metrics-key-0123456789';
+const scrape = { headers: { authorization: `Bearer ${KEY}` } };
+
 describe('/metrics', () => {
   let o: TestOrigin;
   beforeAll(async () => {
-    o = await startTestOrigin();
+    o = await startTestOrigin({ server: { metricsAccess: { apiKeys: [KEY] } } });
     await o.storage.put('static/a.txt', Readable.from([Buffer.from('hello world')]), {
       contentType: 'text/plain',
     });
@@ -19,7 +22,7 @@ describe('/metrics', () => {
     await got.body.text();
     await (await request(`${o.url}/api/missing.json`)).body.text();
     o.app.edgewise.metrics.uploadFailures.inc({ code: 'EDGEWISE_UPLOAD_TOO_LARGE' });
-    const res = await request(`${o.url}/metrics`);
+    const res = await request(`${o.url}/metrics`, scrape);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.body.text();
@@ -50,7 +53,7 @@ describe('/metrics', () => {
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers['content-length']).toBeUndefined();
     const sent = (await res.body.arrayBuffer()).byteLength;
-    const text = await (await request(`${o.url}/metrics`)).body.text();
+    const text = await (await request(`${o.url}/metrics`, scrape)).body.text();
     expect(text).toContain(`edgewise_http_response_bytes_total{route="/*",class="user_content"} ${sent}`);
   });
 });

@@ -31,6 +31,7 @@ describe('overload protection', () => {
           sampleIntervalMs: 10,
           retryAfterSeconds: 7,
         },
+        metricsAccess: { allowIps: ['127.0.0.1'] },
       },
     });
     await o.storage.put('static/a.txt', Readable.from([Buffer.from('a')]), { contentType: 'text/plain' });

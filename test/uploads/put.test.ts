@@ -234,7 +234,7 @@ describe.each<DriverKind>(['fs', 's3'])('PUT /uploads/<key> (%s driver)', (kind)
   });
 
   test('upload metrics record bytes and failures by code', async () => {
-    const text = await (await request(`${o.url}/metrics`)).body.text();
+    const text = await o.app.edgewise.metrics.registry.metrics();
     expect(text).toMatch(/edgewise_upload_bytes_total\{route="\/uploads\/\*"\} [1-9]/);
     expect(text).toMatch(/edgewise_upload_failures_total\{code="EDGEWISE_CHECKSUM_MISMATCH"\} [1-9]/);
   });

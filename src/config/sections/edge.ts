@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { allowIpProblem } from '../../edge/admin-auth.js';
 import { SIGNED_COOKIES } from '../../redact.js';
+import { metricsAccessRules, metricsAccessSchema } from './metrics-access.js';
 
 /**
  * The local edge (`edgewise edge`, and part of `edgewise dev`): a caching reverse proxy that
@@ -212,22 +212,9 @@ export const EdgeSection = Type.Object(
       description:
         "Path of the edge's Prometheus metrics (not forwarded to the origin); readable only as edge.metricsAccess allows.",
     }),
-    metricsAccess: Type.Object(
-      {
-        apiKeys: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), {
-          default: [],
-          maxItems: 16,
-          description:
-            "Bearer keys that open the edge's metrics (edge.metricsPath) and the origin's /metrics reached through the edge, which is otherwise answered 401 by the edge and never forwarded (set by env, EDGEWISE__EDGE__METRICSACCESS__APIKEYS). Separate from invalidation.apiKeys: a scraper gets read access only.",
-        }),
-        allowIps: Type.Array(Type.String({ minLength: 2, maxLength: 64 }), {
-          default: [],
-          maxItems: 64,
-          description:
-            'Client addresses or CIDR ranges (10.0.0.0/8, ::1) that read the metrics without a key: the TCP peer, never X-Forwarded-For. With no keys and no addresses the metrics answer 401 to everyone.',
-        }),
-      },
-      { additionalProperties: false, default: {} },
+    metricsAccess: metricsAccessSchema(
+      "the edge's metrics (edge.metricsPath) and the origin's /metrics reached through the edge, which the edge otherwise answers 401 and never forwards. Separate from invalidation.apiKeys: a scraper gets read access only",
+      'EDGEWISE__EDGE__METRICSACCESS',
     ),
     shutdownDeadlineMs: Type.Integer({
       default: 30000,
@@ -281,10 +268,7 @@ export const edgeRules = (
       path: 'edge.h2c',
       message: 'h2c is cleartext; with edge.tls set, HTTP/2 is negotiated by ALPN',
     });
-  e.metricsAccess.allowIps.forEach((entry, i) => {
-    const problem = allowIpProblem(entry);
-    if (problem) report({ path: `edge.metricsAccess.allowIps[${i}]`, message: problem, value: entry });
-  });
+  metricsAccessRules('edge.metricsAccess', e.metricsAccess, report);
   if (e.cache.diskThresholdBytes > e.cache.maxObjectBytes)
     report({
       path: 'edge.cache.diskThresholdBytes',

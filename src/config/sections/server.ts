@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { metricsAccessSchema } from './metrics-access.js';
 
 /**
  * The origin's own listener. Timeouts are chosen so that the origin never closes an idle
@@ -141,6 +142,10 @@ export const ServerSection = Type.Object(
         }),
       },
       { additionalProperties: false, default: {} },
+    ),
+    metricsAccess: metricsAccessSchema(
+      "the origin's /metrics, however it is reached: directly, through the local edge (which also applies edge.metricsAccess) or through CloudFront (which forwards /metrics like any path)",
+      'EDGEWISE__SERVER__METRICSACCESS',
     ),
   },
   { additionalProperties: false, default: {} },

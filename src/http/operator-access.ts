@@ -1,13 +1,14 @@
 /**
- * Who may use the edge's operator endpoints. One module, so every operator route applies the
- * same rule: the invalidation API takes a bearer key from `edge.invalidation.apiKeys`; the
- * metrics (the edge's own at `edge.metricsPath`, and the origin's `/metrics` reached through
- * the edge) take a bearer key from `edge.metricsAccess.apiKeys` or a client address in
- * `edge.metricsAccess.allowIps`.
+ * Who may use an operator endpoint, for the origin and the edge alike (one implementation):
+ * the edge's invalidation API takes a bearer key from `edge.invalidation.apiKeys`; the metrics
+ * take a bearer key or a client address from a `metricsAccess` block: `edge.metricsAccess` for
+ * the edge's own metrics and for the origin's `/metrics` reached through the edge,
+ * `server.metricsAccess` for the origin's `/metrics` however it is reached (directly, through
+ * the local edge, or through CloudFront, which forwards `/metrics` like any other path).
  *
- * Why two key lists: a Prometheus scraper needs read access only; a key that can empty the cache
- * should not sit in every scrape config. Why an address allowlist for metrics: scrapers often
- * sit on a known network. Both lists are empty by default, so nothing is public until an
+ * Why separate key lists: a Prometheus scraper needs read access only; a key that can empty the
+ * cache should not sit in every scrape config. Why an address allowlist for metrics: scrapers
+ * often sit on a known network. Every list is empty by default, so nothing is public until an
  * operator opens it. The client address is the TCP peer; X-Forwarded-For is never trusted here
  * (any viewer can send one).
  */
@@ -85,7 +86,7 @@ function addressAllowed(list: BlockList, remote: string | undefined): boolean {
 }
 
 /**
- * A check for the metrics endpoints: undefined when the caller may proceed, else the 401 to
+ * A check for a metrics endpoint: undefined when the caller may proceed, else the 401 to
  * answer. `access` is read on every call (a config reload applies at once); the allowlist is
  * parsed again only when the access object changes (config objects are frozen and replaced).
  */
