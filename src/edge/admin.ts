@@ -65,9 +65,10 @@ function replyUnauthorized(ctx: EdgeContext): void {
 }
 
 /**
- * Whether the edge must hand this path to adminRoutes before classifying it. Paths reach here
- * in canonical form only (src/http/path.ts refuses every other spelling with a 400 first), so
- * `/%6detrics` or `/metrics/.` cannot slip past a plain comparison to the origin's /metrics.
+ * Whether the edge must hand this path to adminRoutes before classifying it. A plain comparison
+ * is enough: any other spelling of these paths (`/%6detrics`, `//metrics`) is not canonical and
+ * is refused with a 400 by pipeline/canonical-path.ts before anything is forwarded, and the
+ * origin guards its own /metrics as well (server.metricsAccess).
  */
 export function isAdminPath(path: string, metricsPath: string): boolean {
   return path.startsWith('/_edge/') || path === metricsPath || path === ORIGIN_METRICS_PATH;
