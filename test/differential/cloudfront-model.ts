@@ -115,7 +115,12 @@ export class CloudFrontModel {
     return { className: found?.className ?? '(managed policy)', policy: found?.CachePolicyConfig };
   }
 
-  async send(method: string, url: string, headers: Record<string, string>): Promise<ModelAnswer> {
+  async send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<ModelAnswer> {
     const q = url.indexOf('?');
     const uri = q === -1 ? url : url.slice(0, q);
     const { b } = this.#behaviors.find((x) => x.re.test(uri))!;
@@ -144,7 +149,11 @@ export class CloudFrontModel {
     if (b.OriginRequestPolicyId === MANAGED_ALL_VIEWER_EXCEPT_HOST) {
       // Upload behaviors: no functions, nothing cached, every viewer field but Host forwarded.
       const forwarded = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'host'));
-      const res = await rawRequest(this.#originUrl, url, { method, headers: forwarded });
+      const res = await rawRequest(this.#originUrl, url, {
+        method,
+        headers: forwarded,
+        ...(body ? { body } : {}),
+      });
       return {
         ...base,
         status: res.status,
@@ -174,7 +183,11 @@ export class CloudFrontModel {
     }
     const rq = r.request;
     const forward = this.#originRequest(rq, policy, headers, b);
-    const res = await rawRequest(this.#originUrl, forward.url, { method, headers: forward.headers });
+    const res = await rawRequest(this.#originUrl, forward.url, {
+      method,
+      headers: forward.headers,
+      ...(body ? { body } : {}),
+    });
     const answer: ModelAnswer = {
       ...base,
       status: res.status,

@@ -41,6 +41,8 @@ let model: CloudFrontModel;
 let requests: CorpusRequest[];
 const dirs: string[] = [];
 
+/** The upload API key of this origin (the corpus's refused uploads carry it). */
+const UPLOAD_KEY = 'differential-upload-key-0123456789';
 const CSS = `body{color:#123}\n${'.rule{margin:0 auto;padding:1px}\n'.repeat(80)}`;
 
 async function seed(key: string, body: Buffer | string, contentType: string): Promise<void> {
@@ -56,7 +58,7 @@ beforeAll(async () => {
     distribution: { baseUrl: 'https://cdn.example.com', originDomainName: 'origin.example.com' },
     signing: { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile },
   };
-  origin = await startTestOrigin({ cloudfront });
+  origin = await startTestOrigin({ cloudfront, uploads: { apiKeys: [UPLOAD_KEY], maxBytes: 1024 * 1024 } });
   const cfg = origin.store.current;
   await seed('static/app.css', CSS, 'text/css');
   await seed('static/app.3f2a1b9c.css', `${CSS}/*fp*/`, 'text/css');
@@ -90,6 +92,7 @@ beforeAll(async () => {
     text: await validators('/static/hello.txt'),
     signedUrl: `${signed.pathname}${signed.search}`,
     badSignatureUrl: `${signed.pathname}${signed.search.replace('Signature=', 'Signature=A')}`,
+    uploadKey: UPLOAD_KEY,
   });
 }, 60_000);
 
@@ -144,7 +147,11 @@ function seen(status: number, headers: Record<string, string | string[] | undefi
 async function send(layer: string, base: string, r: CorpusRequest): Promise<Seen> {
   let res: RawResponse;
   try {
-    res = await rawRequest(base, r.url, { method: r.method, headers: r.headers });
+    res = await rawRequest(base, r.url, {
+      method: r.method,
+      headers: r.headers,
+      ...(r.body ? { body: r.body } : {}),
+    });
   } catch (err) {
     throw new Error(`${layer}: ${String(err)}`);
   }
@@ -211,7 +218,7 @@ async function compare(
   differ: (r: CorpusRequest, what: string, a: unknown, b: unknown) => void,
   tally: Tally,
 ) {
-  const m = await model.send(r.method, r.url, r.headers);
+  const m = await model.send(r.method, r.url, r.headers, r.body);
   tally.by[m.by] = (tally.by[m.by] ?? 0) + 1;
   const want = fromModel(m);
   const direct = await send('origin', origin.url, r);

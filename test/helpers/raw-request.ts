@@ -16,7 +16,7 @@ export interface RawResponse {
 export function rawRequest(
   base: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string> } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
 ): Promise<RawResponse> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ export function rawRequest(
     );
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${path} within 10 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
