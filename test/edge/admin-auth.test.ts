@@ -8,8 +8,12 @@
  */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildFunctions } from '../../src/cloudfront/build.js';
+import { buildPlan } from '../../src/cloudfront/plan.js';
 import { allowList, bearerMatches, metricsGuard } from '../../src/http/operator-access.js';
+import { CloudFrontModel } from '../differential/cloudfront-model.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/origin.js';
+import { rawRequest } from '../helpers/raw-request.js';
 import { startTestEdge, type TestEdge, useCountingOriginAndEdge } from './helpers.js';
 
 const { setup } = useCountingOriginAndEdge();
@@ -135,6 +139,35 @@ describe('edge metrics access', () => {
       expect(JSON.parse(direct.text)).toMatchObject({ statusCode: 401, code: 'EDGEWISE_UNAUTHORIZED' });
       expect((await scrape(`${origin.url}/metrics`, `${KEY}x`)).status).toBe(401);
       expect((await scrape(`${origin.url}/metrics`, KEY)).status).toBe(200);
+    });
+
+    it('anonymous /metrics is 401 at the origin, through the edge and through CloudFront (the model of test/differential)', async () => {
+      origin = await startTestOrigin({ server: { metricsAccess: { apiKeys: [KEY] } } });
+      edge = await startTestEdge(origin.url, {}, { metricsAccess: { apiKeys: [KEY] } });
+      const cfg = edge.store.current;
+      const cloudfront = new CloudFrontModel(cfg, buildPlan(cfg), buildFunctions(cfg), origin.url);
+      const cases: Array<Record<string, string>> = [
+        {},
+        { 'x-forwarded-for': '127.0.0.1' },
+        { authorization: 'Bearer nope-nope-nope-nope' },
+      ];
+      for (const headers of cases) {
+        const what = JSON.stringify(headers);
+        const o = await rawRequest(origin.url, '/metrics', { headers });
+        const e = await rawRequest(edge.url, '/metrics', { headers });
+        const c = await cloudfront.send('GET', '/metrics', headers);
+        expect([o.status, e.status, c.status], what).toEqual([401, 401, 401]);
+        for (const body of [o.body, e.body, c.body])
+          expect(JSON.parse(body.toString()), what).toMatchObject({ code: 'EDGEWISE_UNAUTHORIZED' });
+        expect(c.by, what).toBe('origin');
+      }
+      // With the key: CloudFront forwards Authorization only where a policy names it, and the
+      // default behavior's does not, so the key opens the origin directly and through the local
+      // edge (which forwards viewer headers) but not through CloudFront: closed, never open.
+      const key = { authorization: `Bearer ${KEY}` };
+      expect((await rawRequest(origin.url, '/metrics', { headers: key })).status).toBe(200);
+      expect((await rawRequest(edge.url, '/metrics', { headers: key })).status).toBe(200);
+      expect((await cloudfront.send('GET', '/metrics', key)).status).toBe(401);
     });
 
     it('the origin closes its /metrics by default, and opens it to listed addresses', async () => {
