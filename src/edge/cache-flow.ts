@@ -114,8 +114,13 @@ export class CacheFlow {
     const fills = this.#d.fills;
     if (!fills) return this.#fetch(ctx, { ...r, stale: entry }, local);
     // Requests here join `local` while the edge-wide lease is asked for.
-    if ((await fills.lease(fullKey)) === 'done') {
-      // Another worker fetched it: its entry is in this replica now (or it was not storable).
+    const lease = await fills.lease(fullKey);
+    // Another worker fetched it: its entry is in this replica now (or it was not storable).
+    // A lead can also come just after another worker's fill: its entry reached this replica
+    // before the grant (the primary forwards both in order), so look again before fetching.
+    const arrived = lease === 'lead' ? store.get(fullKey) : undefined;
+    if (lease === 'done' || (arrived && arrived !== entry)) {
+      if (lease === 'lead') fills.release(fullKey);
       local.release();
       return this.#cached(ctx, r, false);
     }
