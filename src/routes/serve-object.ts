@@ -22,10 +22,10 @@ import {
   RangeNotSatisfiable,
   StorageUnavailable,
 } from '../errors.js';
+import { contentSafetyHeaders } from '../http/active-content.js';
 import { hasPreconditions, selectRepresentation, type Validators } from '../http/conditional.js';
 import { acceptableCodings, type Coding, isCompressible } from '../http/encoding.js';
 import { contentRange } from '../http/range.js';
-import { ATTACHMENT, isActiveType, USER_CONTENT_CSP } from '../http/safety.js';
 import { encodedVariantKey } from '../storage/keys.js';
 import type { ByteRange, ObjectMeta, StorageDriver, StoredObject } from '../storage/types.js';
 
@@ -42,14 +42,18 @@ export interface SendObjectOptions {
 /** How many times a read is retried when the object is replaced between `head` and `get`. */
 const MAX_ATTEMPTS = 3;
 
-const userClassSets = new WeakMap<object, ReadonlySet<string>>();
-function isUserContent(config: Readonly<EdgewiseConfig>, cls: ContentClassConfig): boolean {
-  let set = userClassSets.get(config.server);
-  if (!set) {
-    set = new Set(config.server.userContentClasses);
-    userClassSets.set(config.server, set);
+/** Per config: which classes are user content, which are trusted with active content. */
+const classSets = new WeakMap<object, { user: ReadonlySet<string>; trusted: ReadonlySet<string> }>();
+function classRoles(config: Readonly<EdgewiseConfig>, cls: ContentClassConfig) {
+  let sets = classSets.get(config.server);
+  if (!sets) {
+    sets = {
+      user: new Set(config.server.userContentClasses),
+      trusted: new Set(config.server.trustedActiveContentClasses),
+    };
+    classSets.set(config.server, sets);
   }
-  return set.has(cls.name);
+  return { userContent: sets.user.has(cls.name), trusted: sets.trusted.has(cls.name) };
 }
 
 // Last-Modified formatting memo: most requests hit a few hot objects.
@@ -160,7 +164,8 @@ export async function sendObject(
     const lastModifiedHttp = httpDate(meta.lastModified);
     const validators: Validators = { etag, lastModified: meta.lastModified.getTime() };
     const vary = mergeVary(varyBase, opts.vary, compressible);
-    const userContent = isUserContent(config, cls);
+    const roles = classRoles(config, cls);
+    const userContent = roles.userContent;
     reply
       .header('etag', etag)
       .header('last-modified', lastModifiedHttp)
@@ -185,10 +190,9 @@ export async function sendObject(
 
     // 6. Representation headers.
     reply.header('content-type', meta.contentType);
-    if (userContent) {
-      reply.header('content-security-policy', USER_CONTENT_CSP);
-      if (isActiveType(meta.contentType)) reply.header('content-disposition', ATTACHMENT);
-    }
+    // Active types are sandboxed in every class, not only user content (src/http/active-content.ts).
+    const safety = contentSafetyHeaders(meta.contentType, roles);
+    for (const [name, value] of Object.entries(safety)) reply.header(name, value);
     const storedEncoding = coding && !onTheFly ? coding : meta.contentEncoding;
     if (storedEncoding) reply.header('content-encoding', storedEncoding);
     if (!onTheFly) reply.header('accept-ranges', 'bytes');

@@ -13,9 +13,9 @@ import { type Browser, chromium, type Page, type Response } from 'playwright-cor
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUploadParams } from '../../src/uploads/signing.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { type DevProcess, freePort, startDev } from './dev-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SKIP_REASON = `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
 // The default reporter does not print skip notes; this line shows in the run's output.
@@ -115,16 +115,7 @@ describe('upload page in headless Chromium', () => {
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-      ],
+      args: [...CHROMIUM_ARGS, '--disable-quic'],
     });
   }, 90_000);
 

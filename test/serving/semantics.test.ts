@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
 import { ConfigStore } from '../../src/config/store.js';
+import { ACTIVE_CONTENT_CSP } from '../../src/http/active-content.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { startTestOrigin, type TestOrigin, tempDir } from '../helpers/origin.js';
@@ -344,7 +345,7 @@ describe('user content safety', () => {
     const r = await get('/u/evil.html');
     expect(r.status).toBe(200);
     expect(r.headers['content-disposition']).toBe('attachment');
-    expect(r.headers['content-security-policy']).toBe('sandbox');
+    expect(r.headers['content-security-policy']).toBe(ACTIVE_CONTENT_CSP);
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     // user_content is signed by default: the edge checks the signature and may cache it.
     expect(r.headers['cache-control']).toBe('public, max-age=3600, s-maxage=3600, stale-if-error=3600');
@@ -376,10 +377,10 @@ describe('user content safety', () => {
     }
   });
 
-  test('HTML outside user-content classes renders inline', async () => {
+  test('HTML outside user-content classes renders inline, sandboxed (uploads can land anywhere)', async () => {
     await put('static/page.html', '<p>hi</p>', 'text/html; charset=utf-8');
     const r = await get('/static/page.html');
     expect(r.headers['content-disposition']).toBeUndefined();
-    expect(r.headers['content-security-policy']).toBeUndefined();
+    expect(r.headers['content-security-policy']).toBe(ACTIVE_CONTENT_CSP);
   });
 });

@@ -79,6 +79,13 @@ export const ServerSection = Type.Object(
       description:
         'Content classes holding files uploaded by users: active types (HTML, SVG, XML, JS, PDF) are served as attachments, every response gets CSP sandbox, and Cache-Control is private unless the class is signed at the edge. Names of classes that do not exist match nothing.',
     }),
+    trustedActiveContentClasses: Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+      default: [],
+      maxItems: 25,
+      uniqueItems: true,
+      description:
+        "Content classes whose HTML, SVG and XML may run script (the operator's own site pages). Everywhere else those types are served with a sandboxing Content-Security-Policy, because uploads can land in any class. Anyone who may write keys in a listed class can publish script on this domain. Must not name a user-content class.",
+    }),
     compression: Type.Object(
       {
         thresholdBytes: Type.Integer({
@@ -153,7 +160,8 @@ export const ServerSection = Type.Object(
 export type ServerConfig = Static<typeof ServerSection>;
 
 /**
- * Cross-field rule of the serving options: timeouts Node accepts. (userContentClasses may name
+ * Cross-field rules of the serving options: timeouts Node accepts; no class both user content
+ * and trusted with active content. (userContentClasses may name
  * classes a config does not define — redefining the classes must not make the default invalid —
  * and such names simply match nothing.)
  */
@@ -162,6 +170,16 @@ export const serverServingRules = (
   report: (issue: { path: string; message: string; value?: unknown }) => void,
 ): void => {
   const s = config.server;
+  // A class cannot be both: user content is never trusted to run script on our domain.
+  s.trustedActiveContentClasses.forEach((name, i) => {
+    if (s.userContentClasses.includes(name))
+      report({
+        path: `server.trustedActiveContentClasses[${i}]`,
+        message:
+          'names a class listed in server.userContentClasses; user uploads are never trusted with script',
+        value: name,
+      });
+  });
   // Node refuses (or silently misbehaves with) a headers deadline beyond the request deadline.
   if (s.headersTimeoutMs > Math.max(s.requestTimeoutMs, s.uploadTimeoutMs)) {
     report({
