@@ -13,10 +13,17 @@ export const READ_METHODS: readonly Method[] = ['GET', 'HEAD', 'OPTIONS'];
 
 /** Upload and upload-URL paths: behaviors ahead of every class, all methods, never cached. */
 export const UPLOAD_PATHS = ['/uploads*', '/upload-urls', '/_edgewise/*'];
+/** The upload demo's signing endpoint (POST /_dev/upload-urls): one more such behavior while `dev.demoUploads` is on. */
+export const DEMO_UPLOAD_PATHS = ['/_dev/*'];
 const UPLOAD_RX = UPLOAD_PATHS.map(compilePathPattern);
+const DEMO_RX = DEMO_UPLOAD_PATHS.map(compilePathPattern);
 
-export function isUploadPath(path: string): boolean {
-  return UPLOAD_RX.some((re) => re.test(path));
+export function uploadPaths(dev: { demoUploads: boolean }): string[] {
+  return dev.demoUploads ? [...UPLOAD_PATHS, ...DEMO_UPLOAD_PATHS] : UPLOAD_PATHS;
+}
+
+export function isUploadPath(path: string, dev: { demoUploads: boolean }): boolean {
+  return UPLOAD_RX.some((re) => re.test(path)) || (dev.demoUploads && DEMO_RX.some((re) => re.test(path)));
 }
 
 /** AllowedMethods of a class's behavior: all for `cloudfront.allowAllMethods`, else GET/HEAD/OPTIONS. */
@@ -35,10 +42,13 @@ export function classMethods(
  */
 export function methodAllowed(
   cf: { allowAllMethods: readonly string[] },
+  dev: { demoUploads: boolean },
   path: string,
   cls: Pick<ContentClassConfig, 'name'>,
   method: string,
 ): boolean {
   const methods = classMethods(cf, cls);
-  return methods === ALL_METHODS || (methods as readonly string[]).includes(method) || isUploadPath(path);
+  return (
+    methods === ALL_METHODS || (methods as readonly string[]).includes(method) || isUploadPath(path, dev)
+  );
 }

@@ -26,9 +26,12 @@ import type {
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import { resolveKeys } from './keys.js';
-import { ALL_METHODS, classMethods, UPLOAD_PATHS } from './methods.js';
+import { ALL_METHODS, classMethods, uploadPaths } from './methods.js';
 
-type PlanConfig = Pick<EdgewiseConfig, 'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images'>;
+type PlanConfig = Pick<
+  EdgewiseConfig,
+  'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images' | 'dev'
+>;
 
 export class PlanError extends Error {
   readonly code = 'EDGEWISE_CLOUDFRONT_PLAN';
@@ -215,7 +218,7 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
     SmoothStreaming: false,
     FieldLevelEncryptionId: '',
   } satisfies Omit<CacheBehavior, 'PathPattern'>;
-  const cacheBehaviors: CacheBehavior[] = UPLOAD_PATHS.map((PathPattern) => ({
+  const cacheBehaviors: CacheBehavior[] = uploadPaths(config.dev).map((PathPattern) => ({
     PathPattern,
     ...uploadBehavior,
   }));

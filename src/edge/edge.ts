@@ -143,11 +143,11 @@ export class Edge {
       );
     }
     if (vp.action === 'forbid') return this.#replies.error(ctx, new EdgeHttpsRequired());
-    if (!methodAllowed(config.cloudfront, ctx.path, cls, ctx.method))
+    if (!methodAllowed(config.cloudfront, config.dev, ctx.path, cls, ctx.method))
       return this.#replies.error(ctx, new EdgeMethodForbidden(ctx.method, cls.name));
     // The upload paths' behaviors (src/cloudfront/methods.ts): no functions, no key group,
     // caching disabled. Their answers (grants, upload receipts) are never stored.
-    if (isUploadPath(ctx.path)) {
+    if (isUploadPath(ctx.path, config.dev)) {
       ctx.functions = false;
       return this.#pass.run(ctx, this.#targetOf(cls));
     }

@@ -71,3 +71,27 @@ describe('behaviors at the edge', () => {
     expect(origin.count('/uploads/a.txt')).toBe(1);
   });
 });
+
+describe('the upload demo', () => {
+  it('its signing endpoint is a behavior like the upload paths while dev.demoUploads is on, in the plan and at the edge', async () => {
+    const { origin, edge } = await setup({
+      ...shipped,
+      dev: { demoUploads: true },
+      uploads: { signing: { secrets: [{ id: 't', secret: 'a'.repeat(64) }] } },
+    });
+    origin.route('/_dev/upload-urls', (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end('{}');
+    });
+    expect((await send(`${edge.url}/_dev/upload-urls`, 'POST')).status).toBe(201);
+    const patterns = buildPlan(edge.store.current).distributionConfig.CacheBehaviors?.Items?.map(
+      (b) => b.PathPattern,
+    );
+    expect(patterns).toContain('/_dev/*');
+    const { edge: off } = await setup(shipped);
+    expect((await send(`${off.url}/_dev/upload-urls`, 'POST')).status).toBe(403);
+    expect(
+      buildPlan(off.store.current).distributionConfig.CacheBehaviors?.Items?.map((b) => b.PathPattern),
+    ).not.toContain('/_dev/*');
+  });
+});
