@@ -37,6 +37,8 @@ export interface BuildOriginOptions {
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
   /** Metrics registry to record into; a fresh one per app when absent. */
   metrics?: EdgewiseMetrics;
+  /** Set by `edgewise dev`: the local edge's URL once it listens (upload answers point there). */
+  devEdgeUrl?: () => string | undefined;
 }
 
 export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyInstance> {
@@ -69,6 +71,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     config: options.config,
     storage: instrumentStorage(options.storage, metrics),
     metrics,
+    ...(options.devEdgeUrl ? { devEdgeUrl: options.devEdgeUrl } : {}),
   });
 
   app.setErrorHandler((err, request, reply) => {

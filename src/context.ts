@@ -11,6 +11,8 @@ export interface EdgewiseContext {
   config: ConfigStore;
   storage: StorageDriver;
   metrics: EdgewiseMetrics;
+  /** In `edgewise dev`: the local edge's URL, where upload answers point (src/uploads/public-base.ts). */
+  devEdgeUrl?: () => string | undefined;
 }
 
 declare module 'fastify' {

@@ -73,10 +73,18 @@ export async function startOrigin(
   store: ConfigStore,
   logger: Logger,
   cwd = process.cwd(),
+  /** `edgewise dev`: the local edge's URL once it listens (src/uploads/public-base.ts). */
+  devEdgeUrl?: () => string | undefined,
 ): Promise<RunningOrigin> {
   const config = store.current;
   const storage = await createStorage(config.storage, logger, cwd);
-  const app = await buildOrigin({ config: store, storage, logger, fastify: transportOptions(store) });
+  const app = await buildOrigin({
+    config: store,
+    storage,
+    logger,
+    fastify: transportOptions(store),
+    ...(devEdgeUrl ? { devEdgeUrl } : {}),
+  });
   applyServerTimeouts(app.server, config.server);
 
   // HTTP/2 sessions, to send them GOAWAY on shutdown (Node 20's server.close waits for them).

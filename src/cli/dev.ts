@@ -33,13 +33,17 @@ export const dev: Command = {
     }
     const logging = store.current.logging;
     const logger = createLogger({ ...logging, pretty: logging.pretty || process.stdout.isTTY === true });
-    const origin = await startOrigin(store, logger);
+    // Upload answers point at the edge (the config reference: publicUrl "defaults to the local
+    // edge in dev"); the edge starts after the origin, so the origin asks for its URL each time.
+    let edgeUrl: string | undefined;
+    const origin = await startOrigin(store, logger, process.cwd(), () => edgeUrl);
     const seeded = await seed(origin.app.edgewise.storage);
     if (seeded.length > 0) logger.info({ keys: seeded }, 'seeded sample assets');
     // The edge runs the CloudFront Functions built from this config, as CloudFront would.
     const functionsDir = join(resolve(store.current.storage.fs.dataDir), '.edge-functions');
     writeBuild(buildFunctions(store.current), functionsDir);
     const edge = await startEdge(store, logger, { originUrl: origin.url, functionsDir });
+    edgeUrl = edge.url;
     const prefetch = store.current.prefetch.inDev
       ? startDevPrefetch(store, logger, edge.url, edge.app.metrics.registry)
       : undefined;

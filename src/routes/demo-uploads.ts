@@ -11,7 +11,7 @@
  *
  * URLs point at the edge: server.publicUrl when set; else the page's own origin (the Origin
  * header, trusted only for loopback pages, which the demo serves), since in `edgewise dev` the
- * page is opened through the edge; else the origin itself.
+ * page is opened through the edge; else publicBase (the dev edge, else the origin; never Host).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -21,6 +21,7 @@ import { BadUploadRequest, UnsupportedType, UploadTooLarge } from '../errors.js'
 import { imageUrl, srcset } from '../images/srcset.js';
 import { essence, typeAllowed } from '../uploads/content-type.js';
 import { grantFor, signedUploadUrl } from '../uploads/grant.js';
+import { publicBase } from '../uploads/public-base.js';
 import { allowOrigin, DEMO_UPLOAD_URLS_PATH } from './cors.js';
 
 /** Where the page should send uploads and load images from (see the header). */
@@ -28,7 +29,7 @@ export function demoBase(cfg: Readonly<EdgewiseConfig>, request: FastifyRequest)
   if (cfg.server.publicUrl) return cfg.server.publicUrl.replace(/\/+$/, '');
   const origin = request.headers.origin;
   if (typeof origin === 'string' && origin !== '*' && allowOrigin(cfg, origin) === origin) return origin;
-  return `${request.protocol}://${request.host}`;
+  return publicBase(request);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { StorageDriver } from '../storage/types.js';
 import { requireApiKey } from '../uploads/auth.js';
 import { grantFor, type UploadUrlRequest, uploadUrlResponse } from '../uploads/grant.js';
 import { presignedPost } from '../uploads/presign.js';
+import { publicBase } from '../uploads/public-base.js';
 
 export interface UploadUrlRoutesOptions {
   /** The unwrapped driver, for presigned POSTs (the context's driver may be instrumented). */
@@ -70,7 +71,7 @@ export const uploadUrlRoutes: FastifyPluginAsync<UploadUrlRoutesOptions> = async
     requireApiKey(uploads, request);
     const req = parseBody(request.body);
     const grant = grantFor(uploads, req);
-    const base = `${request.protocol}://${request.host}`;
+    const base = publicBase(request);
     let post: Awaited<ReturnType<typeof presignedPost>> | undefined;
     if (req.presignedPost) {
       if (!(driver instanceof S3Driver))

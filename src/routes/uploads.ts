@@ -30,6 +30,7 @@ import { authorizeUpload } from '../uploads/auth.js';
 import { expectedSha256 } from '../uploads/checksum.js';
 import { edgeUrl } from '../uploads/edge-url.js';
 import { Precompressor } from '../uploads/precompress.js';
+import { publicBase } from '../uploads/public-base.js';
 import { receiveUpload } from '../uploads/receive.js';
 import { grantCoversKey } from '../uploads/signing.js';
 
@@ -124,10 +125,6 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
     }
   }
 
-  function originBase(request: FastifyRequest): string {
-    return `${request.protocol}://${request.host}`;
-  }
-
   function describe(meta: ObjectMeta, request: FastifyRequest) {
     return {
       key: meta.key,
@@ -135,7 +132,7 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
       contentType: meta.contentType,
       etag: meta.etag,
       sha256: meta.sha256,
-      ...edgeUrl(config.current, meta.key, originBase(request)),
+      ...edgeUrl(config.current, meta.key, publicBase(request)),
     };
   }
 

@@ -1,6 +1,5 @@
 /**
- * The URL a client should use to fetch an uploaded key: the edge (server.publicUrl, else the
- * origin itself) plus `/<key>` encoded per segment. Keys in a signed content class get a
+ * The URL a client should use to fetch an uploaded key: `base` (src/uploads/public-base.ts) plus `/<key>` encoded per segment. Keys in a signed content class get a
  * CloudFront signed URL; with no signing key configured the URL is returned unsigned and
  * flagged `signed: false`, since the upload itself succeeded and must not turn into an error.
  */
@@ -17,10 +16,10 @@ export function keyPath(key: string): string {
 export function edgeUrl(
   config: Readonly<EdgewiseConfig>,
   key: string,
-  originBase: string,
+  base: string,
 ): { url: string; signed?: boolean } {
   const path = keyPath(key);
-  const url = (config.server.publicUrl ?? originBase).replace(/\/+$/, '') + path;
+  const url = base.replace(/\/+$/, '') + path;
   if (!classify(config, path).signed) return { url };
   try {
     return { url: signViewerUrl(config, url), signed: true };
