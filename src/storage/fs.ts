@@ -12,14 +12,15 @@
  * the keys `a` and `a/b` can coexist as they do in S3, and no key can name a path outside
  * `objects/` (keys with `..`, absolute paths or backslashes are refused before any I/O).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BadKey, ChecksumMismatch, StorageUnavailable, UploadTooLarge } from '../errors.js';
+import { BadKey, StorageUnavailable } from '../errors.js';
 import { keyProblem } from './keys.js';
+import { UploadMeter } from './meter.js';
 import { abortError } from './s3-errors.js';
 import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
 
@@ -116,19 +117,8 @@ export class FsDriver implements StorageDriver {
     const finalPath = this.#pathOf(key);
     await this.#init();
     const tmpPath = join(this.#tmp, `${randomUUID()}.part`);
-    const sha = createHash('sha256');
-    let size = 0;
-    const maxBytes = options.maxBytes;
-    const meter = new Transform({
-      // The write stream's 1 MiB buffer batches disk writes; the meter only passes chunks on.
-      highWaterMark: 64 * 1024,
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (maxBytes !== undefined && size > maxBytes) return cb(new UploadTooLarge(maxBytes));
-        sha.update(chunk);
-        cb(null, chunk);
-      },
-    });
+    // Size limit and checksum: the shared meter (./meter.ts) fails the pipeline before the rename.
+    const meter = new UploadMeter(options);
     const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
     // `body` stays the caller's: piped, not pipelined, so a failure here does not destroy it
     // (it is often a request whose client still waits for our 413 or 400).
@@ -137,13 +127,10 @@ export class FsDriver implements StorageDriver {
     body.pipe(meter);
     try {
       await pipeline(meter, out, options.signal ? { signal: options.signal } : {});
-      const sha256 = sha.digest('hex');
-      if (options.expectedSha256 !== undefined && options.expectedSha256.toLowerCase() !== sha256) {
-        throw new ChecksumMismatch('sha-256');
-      }
+      const sha256 = meter.sha256!;
       const meta: ObjectMeta = {
         key,
-        size,
+        size: meter.received,
         contentType: options.contentType,
         contentEncoding: options.contentEncoding,
         etag: `"${Buffer.from(sha256, 'hex').toString('base64url').slice(0, 27)}"`,

@@ -6,8 +6,8 @@
  *   as a multipart upload (CreateMultipartUpload, UploadPart × n, CompleteMultipartUpload). The
  *   object only appears at the key on the final PutObject/CompleteMultipartUpload, both atomic in
  *   S3, so readers see the old or the new object, never a part.
- * - Size limits and checksums are enforced by a metering Transform between the body and the
- *   Upload: it fails the stream before its end reaches lib-storage, so a single-part body is never
+ * - Size limits and checksums are enforced by the shared upload meter (./meter.ts) between the
+ *   body and the Upload: it fails the stream before its end reaches lib-storage, so a single-part body is never
  *   sent and a multipart upload is aborted (lib-storage sends AbortMultipartUpload when its body
  *   stream fails). Uploads orphaned by a crash are removed by a bucket lifecycle rule
  *   (AbortIncompleteMultipartUpload) and `edgewise storage cleanup`.
@@ -20,10 +20,9 @@
  *   bucket from a missing key and reports a miss; check() (HeadBucket, the readiness probe)
  *   is what reports a wrong bucket.
  */
-import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -38,8 +37,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { BadKey, ChecksumMismatch, isCodedError, UploadTooLarge } from '../errors.js';
+import { BadKey, isCodedError } from '../errors.js';
 import { keyProblem } from './keys.js';
+import { UploadMeter } from './meter.js';
 import { abortError, translateS3Error } from './s3-errors.js';
 import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
 
@@ -155,32 +155,12 @@ export class S3Driver implements StorageDriver {
     const metadata: Record<string, string> = { ...options.metadata };
     delete metadata[SHA256_META];
     if (expected !== undefined) metadata[SHA256_META] = expected;
-    const sha = createHash('sha256');
-    let size = 0;
-    let digest = '';
     // The first failure wins: lib-storage may report a later one (a failed abort request).
     let failure: Error | undefined;
-    const meter = new Transform({
-      highWaterMark: 64 * 1024,
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (maxBytes !== undefined && size > maxBytes) {
-          failure ??= new UploadTooLarge(maxBytes);
-          return cb(failure);
-        }
-        sha.update(chunk);
-        cb(null, chunk);
-      },
-      flush(cb) {
-        digest = sha.digest('hex');
-        if (expected !== undefined && expected !== digest) {
-          failure ??= new ChecksumMismatch('sha-256');
-          return cb(failure);
-        }
-        // Read by lib-storage's single PutObject, which copies params only when it sends.
-        metadata[SHA256_META] = digest;
-        cb();
-      },
+    // Size limit and checksum: the shared meter (./meter.ts). The digest is read by
+    // lib-storage's single PutObject, which copies params only when it sends.
+    const meter = new UploadMeter({ maxBytes, expectedSha256: expected }, (digest) => {
+      metadata[SHA256_META] = digest;
     });
     const upload = new Upload({
       client: this.client,
@@ -197,7 +177,7 @@ export class S3Driver implements StorageDriver {
       },
     });
     const fail = (err: Error) => {
-      failure ??= err;
+      failure ??= meter.failure ?? err;
       meter.destroy(failure);
     };
     // Failing the body (not upload.abort()) makes lib-storage abort the multipart upload
@@ -215,17 +195,19 @@ export class S3Driver implements StorageDriver {
     } catch (err) {
       // The caller owns `body` (often a request whose client still waits for our answer).
       body.unpipe(meter);
+      failure ??= meter.failure;
       throw failure && isCodedError(failure) ? failure : translateS3Error(failure ?? err);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       body.off('error', onBodyError);
     }
+    const digest = meter.sha256 ?? '';
     const stored = await this.head(key).catch(() => undefined);
     // Another writer may have replaced the object since; then describe what we wrote.
     if (stored && (etag === undefined || stored.etag === etag)) return { ...stored, sha256: digest };
     return {
       key,
-      size,
+      size: meter.received,
       contentType: options.contentType,
       contentEncoding: options.contentEncoding,
       etag: etag ?? '""',
