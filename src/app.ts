@@ -2,6 +2,7 @@
  * Builds the origin application without listening (fastify docs/Guides/Testing.md): tests
  * and the CLI call `listen` themselves.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import fastify, {
   type FastifyInstance,
@@ -15,6 +16,7 @@ import { BadPath, Internal, isCodedError, NotFound } from './errors.js';
 import { handleClientError } from './http/client-error.js';
 import { pathError } from './http/path.js';
 import { servingPlugin } from './http/plugin.js';
+import { absoluteFormTarget } from './http/request-target.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
 import { contentRoutes } from './routes/content.js';
@@ -59,6 +61,17 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
         .header('cache-control', 'no-store')
         .send({ statusCode: shown.statusCode, code: shown.code, message: shown.message });
     },
+    // Absolute-form targets (RFC 9112 §3.2.2) become the origin-form request they name, before
+    // routing; one that cannot (another scheme, no host, userinfo) keeps its target and is
+    // refused by the path hook below. Asterisk-form (`OPTIONS *`) is left as it is.
+    rewriteUrl(this: FastifyInstance, req: IncomingMessage): string {
+      const url = req.url ?? '/';
+      if (url.charCodeAt(0) === 0x2f /* / */ || url === '*') return url;
+      const target = absoluteFormTarget(url);
+      if (target.kind === 'invalid') return url;
+      req.headers.host = target.authority;
+      return target.url;
+    },
     // Node's parser and timeout refusals, answered as the edge answers them: catalogue JSON
     // (Fastify's default has no code), Connection: close.
     clientErrorHandler(this: FastifyInstance, err: Error, socket: Duplex) {
@@ -102,9 +115,17 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   // no spelling can reach an object under a different content class than the edge chose.
   app.addHook('onRequest', (request, reply, done) => {
     const url = request.url;
-    if (url.charCodeAt(0) !== 0x2f /* / */) return done();
-    const q = url.indexOf('?');
-    const err = pathError(q === -1 ? url : url.slice(0, q));
+    let err: ReturnType<typeof pathError>;
+    if (url.charCodeAt(0) === 0x2f /* / */) {
+      const q = url.indexOf('?');
+      err = pathError(q === -1 ? url : url.slice(0, q));
+    } else if (url === '*') {
+      return done();
+    } else {
+      // Not origin-form after rewriteUrl: an absolute-form target it could not use.
+      const target = absoluteFormTarget(url);
+      err = new BadPath(target.kind === 'invalid' ? target.reason : 'unusable request target');
+    }
     if (!err) return done();
     request.log.info({ code: err.code, reason: err.message }, 'request rejected');
     void reply
