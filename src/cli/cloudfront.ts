@@ -9,6 +9,7 @@ import { BuildError, type BuildOutput, buildFunctions, writeBuild } from '../clo
 import { buildPlan, PlanError } from '../cloudfront/plan.js';
 import { toCloudFormation } from '../cloudfront/plan-cfn.js';
 import type { EdgewiseConfig } from '../config/schema.js';
+import { CloudfrontBuildFailed, CloudfrontPlanInvalid } from '../errors.js';
 import {
   type Command,
   configOption,
@@ -61,7 +62,7 @@ export const cloudfrontBuild: Command = {
     } catch (err) {
       if (err instanceof BuildError) {
         process.stderr.write(`edgewise cloudfront build: ${err.message}\n`);
-        return EXIT_USAGE;
+        return CloudfrontBuildFailed.exit;
       }
       throw err;
     }
@@ -113,11 +114,11 @@ export const cloudfrontPlan: Command = {
     } catch (err) {
       if (err instanceof PlanError) {
         process.stderr.write(`edgewise cloudfront plan: ${err.message}\n`);
-        return EXIT_USAGE;
+        return CloudfrontPlanInvalid.exit;
       }
       if (err instanceof BuildError) {
         process.stderr.write(`edgewise cloudfront plan: ${err.message}\n`);
-        return EXIT_USAGE;
+        return CloudfrontBuildFailed.exit;
       }
       throw err;
     }

@@ -3,7 +3,7 @@
  * class, with the configured key (canned policy for an expiry alone, custom otherwise).
  */
 import { signViewerCookies, signViewerUrl, viewerUrlForKey } from '../cloudfront/signer.js';
-import { isCodedError } from '../errors.js';
+import { BadSignRequest, isCodedError, SigningNotConfigured } from '../errors.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { loadStoreOrReport } from './load.js';
 
@@ -62,10 +62,7 @@ export const signUrl: Command = {
         process.stdout.write(`${signViewerUrl(config, url, opts)}\n`);
       }
     } catch (err) {
-      if (
-        isCodedError(err) &&
-        (err.code === 'EDGEWISE_SIGNING_NOT_CONFIGURED' || err.code === 'EDGEWISE_BAD_SIGN_REQUEST')
-      ) {
+      if (isCodedError(err) && (err.code === SigningNotConfigured.code || err.code === BadSignRequest.code)) {
         process.stderr.write(`edgewise sign url: ${err.message}\n`);
         return EXIT_USAGE;
       }

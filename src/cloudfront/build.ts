@@ -14,7 +14,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
-import { BadPath, EdgeHttpsRequired, ImageBadParam, NonCanonicalPath, UriTooLong } from '../errors.js';
+import {
+  BadPath,
+  CloudfrontBuildFailed,
+  EdgeHttpsRequired,
+  ImageBadParam,
+  NonCanonicalPath,
+  UriTooLong,
+} from '../errors.js';
 import { examinePath } from '../http/path.js';
 import { acceptsExplicitly } from '../images/negotiate.js';
 import { DEFAULT_FIT, FITS } from '../images/params.js';
@@ -28,7 +35,7 @@ export const MAX_KVS_VALUE_BYTES = 1024;
 type BuildConfig = Pick<EdgewiseConfig, 'classes' | 'defaultClass' | 'cloudfront' | 'images'>;
 
 export class BuildError extends Error {
-  readonly code = 'EDGEWISE_CLOUDFRONT_BUILD';
+  readonly code = CloudfrontBuildFailed.code;
   override name = 'BuildError';
 }
 

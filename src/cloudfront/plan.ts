@@ -25,6 +25,7 @@ import type {
 } from '@aws-sdk/client-cloudfront';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import { CloudfrontPlanInvalid } from '../errors.js';
 import { resolveKeys } from './keys.js';
 import { ALL_METHODS, classMethods, uploadPaths } from './methods.js';
 
@@ -34,7 +35,7 @@ type PlanConfig = Pick<
 >;
 
 export class PlanError extends Error {
-  readonly code = 'EDGEWISE_CLOUDFRONT_PLAN';
+  readonly code = CloudfrontPlanInvalid.code;
   override name = 'PlanError';
   constructor(readonly problems: string[]) {
     super(`CloudFront plan is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

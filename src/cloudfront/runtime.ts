@@ -18,6 +18,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as querystring from 'node:querystring';
 import { createContext, Script } from 'node:vm';
+import { FunctionError, FunctionInvalidResult } from '../errors.js';
 
 export interface CfValue {
   value: string;
@@ -66,10 +67,21 @@ export type RunResult =
   | { kind: 'response'; response: CfResponse }
   | {
       kind: 'error';
-      status: 502 | 503;
-      code: 'EDGEWISE_FUNCTION_ERROR' | 'EDGEWISE_FUNCTION_INVALID_RESULT';
+      status: Failure['statusCode'];
+      code: Failure['code'];
+      /** What went wrong, for the log. */
       reason: string;
+      /** The catalogue's message for the code, with the reason: what a viewer is answered. */
+      message: string;
     };
+
+/** How a function can fail, from the catalogue: CloudFront answers 503 and 502. */
+type Failure = typeof FunctionError | typeof FunctionInvalidResult;
+
+function failure(failed: Failure, reason: string): RunResult {
+  const message = new failed(reason).message;
+  return { kind: 'error', status: failed.statusCode, code: failed.code, reason, message };
+}
 
 /** Headers CloudFront neither shows to functions nor lets them add (adding one → 502). */
 const DISALLOWED = new Set([
@@ -189,13 +201,12 @@ export function loadViewerFunction(source: string, options: LoadOptions = {}): V
         if (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')
           out = await (out as Promise<unknown>);
       } catch (err) {
-        return { kind: 'error', status: 503, code: 'EDGEWISE_FUNCTION_ERROR', reason: describe(err) };
+        return failure(FunctionError, describe(err));
       } finally {
         sandbox.__event = undefined;
       }
       const problem = validate(type, out, readOnly, method);
-      if (problem)
-        return { kind: 'error', status: 502, code: 'EDGEWISE_FUNCTION_INVALID_RESULT', reason: problem };
+      if (problem) return failure(FunctionInvalidResult, problem);
       if (type === 'viewer-request' && !('statusCode' in (out as object)))
         return { kind: 'request', request: out as CfRequest };
       return { kind: 'response', response: out as CfResponse };

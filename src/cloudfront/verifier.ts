@@ -13,21 +13,35 @@
 import { createVerify } from 'node:crypto';
 import { isIP, BlockList as NetBlockList } from 'node:net';
 import type { EdgewiseConfig } from '../config/schema.js';
+import {
+  SignatureExpired,
+  SignatureExtraParam,
+  SignatureInvalid,
+  SignatureIpMismatch,
+  SignatureMalformed,
+  SignatureMissing,
+  SignatureNotYetValid,
+  SignatureResourceMismatch,
+  SignatureUnknownKey,
+} from '../errors.js';
 import { resolveKeys } from './keys.js';
 import { viewerBaseUrl } from './signer.js';
 
 export type VerifyResult = { ok: true } | { ok: false; code: VerifyCode; reason: string };
 
-export type VerifyCode =
-  | 'EDGEWISE_SIGNATURE_MISSING'
-  | 'EDGEWISE_SIGNATURE_MALFORMED'
-  | 'EDGEWISE_SIGNATURE_INVALID'
-  | 'EDGEWISE_SIGNATURE_UNKNOWN_KEY'
-  | 'EDGEWISE_SIGNATURE_EXPIRED'
-  | 'EDGEWISE_SIGNATURE_NOT_YET_VALID'
-  | 'EDGEWISE_SIGNATURE_IP_MISMATCH'
-  | 'EDGEWISE_SIGNATURE_RESOURCE_MISMATCH'
-  | 'EDGEWISE_SIGNATURE_EXTRA_PARAM';
+/** What a rejection is, from the catalogue: always a 403, as CloudFront answers. */
+type Rejection =
+  | typeof SignatureMissing
+  | typeof SignatureMalformed
+  | typeof SignatureInvalid
+  | typeof SignatureUnknownKey
+  | typeof SignatureExpired
+  | typeof SignatureNotYetValid
+  | typeof SignatureIpMismatch
+  | typeof SignatureResourceMismatch
+  | typeof SignatureExtraParam;
+
+export type VerifyCode = Rejection['code'];
 
 export interface SignedRequest {
   /** The URL as the viewer asked for it, raw (not decoded); a path is prefixed with distribution.baseUrl. */
@@ -48,7 +62,11 @@ interface Grant {
   hashAlgorithm: string | undefined;
 }
 
-const fail = (code: VerifyCode, reason: string): VerifyResult => ({ ok: false, code, reason });
+const fail = (rejection: Rejection, reason: string): VerifyResult => ({
+  ok: false,
+  code: rejection.code,
+  reason,
+});
 
 export function verifySignedRequest(
   config: Readonly<Pick<EdgewiseConfig, 'cloudfront' | 'server' | 'edge'>>,
@@ -58,25 +76,24 @@ export function verifySignedRequest(
   const grant = fromQuery(url) ?? fromCookies(url, req.cookies);
   if (typeof grant === 'string')
     return grant.startsWith('extra:')
-      ? fail('EDGEWISE_SIGNATURE_EXTRA_PARAM', grant.slice(6))
-      : fail('EDGEWISE_SIGNATURE_MALFORMED', grant);
-  if (grant === undefined)
-    return fail('EDGEWISE_SIGNATURE_MISSING', 'no signed-URL parameters or CloudFront cookies');
+      ? fail(SignatureExtraParam, grant.slice(6))
+      : fail(SignatureMalformed, grant);
+  if (grant === undefined) return fail(SignatureMissing, 'no signed-URL parameters or CloudFront cookies');
 
   const key = resolveKeys(config).trusted.get(grant.keyPairId);
-  if (!key) return fail('EDGEWISE_SIGNATURE_UNKNOWN_KEY', `key pair id "${grant.keyPairId}" is not trusted`);
+  if (!key) return fail(SignatureUnknownKey, `key pair id "${grant.keyPairId}" is not trusted`);
   if (grant.hashAlgorithm !== undefined && grant.hashAlgorithm !== 'SHA256' && grant.hashAlgorithm !== 'SHA1')
-    return fail('EDGEWISE_SIGNATURE_MALFORMED', 'Hash-Algorithm must be SHA1 or SHA256');
+    return fail(SignatureMalformed, 'Hash-Algorithm must be SHA1 or SHA256');
   const algorithm = grant.hashAlgorithm === 'SHA256' ? 'RSA-SHA256' : 'RSA-SHA1';
 
   let policyText: string;
   if (grant.policy !== undefined) {
     const decoded = decodeCloudfrontBase64(grant.policy);
-    if (decoded === undefined) return fail('EDGEWISE_SIGNATURE_MALFORMED', 'Policy is not CloudFront base64');
+    if (decoded === undefined) return fail(SignatureMalformed, 'Policy is not CloudFront base64');
     policyText = decoded.toString('utf8');
   } else {
     if (!/^\d{1,12}$/.test(grant.expires ?? ''))
-      return fail('EDGEWISE_SIGNATURE_MALFORMED', 'Expires must be whole epoch seconds');
+      return fail(SignatureMalformed, 'Expires must be whole epoch seconds');
     // The canned policy CloudFront reconstructs; JSON.stringify escapes as the SDK signer did.
     policyText = JSON.stringify({
       Statement: [
@@ -89,7 +106,7 @@ export function verifySignedRequest(
   }
   const signature = decodeCloudfrontBase64(grant.signature);
   if (signature === undefined || signature.length === 0)
-    return fail('EDGEWISE_SIGNATURE_MALFORMED', 'Signature is not CloudFront base64');
+    return fail(SignatureMalformed, 'Signature is not CloudFront base64');
   const verifier = createVerify(algorithm);
   verifier.update(policyText);
   let valid = false;
@@ -100,7 +117,7 @@ export function verifySignedRequest(
   }
   if (!valid)
     return fail(
-      'EDGEWISE_SIGNATURE_INVALID',
+      SignatureInvalid,
       grant.policy === undefined
         ? 'signature does not match the URL and expiry'
         : 'signature does not match the policy',
@@ -116,39 +133,35 @@ function checkPolicy(policyText: string, resourceUrl: string, clientIp: string):
     statement = parsed.Statement[0] as Record<string, unknown>;
     if (typeof statement !== 'object' || statement === null) throw new Error('Statement');
   } catch {
-    return fail('EDGEWISE_SIGNATURE_MALFORMED', 'policy must be JSON with exactly one Statement');
+    return fail(SignatureMalformed, 'policy must be JSON with exactly one Statement');
   }
   const condition = statement.Condition as Record<string, Record<string, unknown> | undefined> | undefined;
   const dlt = condition?.DateLessThan?.['AWS:EpochTime'];
-  if (typeof dlt !== 'number') return fail('EDGEWISE_SIGNATURE_MALFORMED', 'policy has no DateLessThan');
+  if (typeof dlt !== 'number') return fail(SignatureMalformed, 'policy has no DateLessThan');
   for (const k of Object.keys(condition ?? {}))
     if (!['DateLessThan', 'DateGreaterThan', 'IpAddress'].includes(k))
-      return fail('EDGEWISE_SIGNATURE_MALFORMED', `unsupported condition ${k}`);
+      return fail(SignatureMalformed, `unsupported condition ${k}`);
   const resource = statement.Resource;
   // No Resource: CloudFront lets the grant cover every URL of the distribution.
   if (resource !== undefined) {
-    if (typeof resource !== 'string')
-      return fail('EDGEWISE_SIGNATURE_MALFORMED', 'Resource must be a string');
+    if (typeof resource !== 'string') return fail(SignatureMalformed, 'Resource must be a string');
     if (!resourcePattern(resource).test(resourceUrl))
-      return fail('EDGEWISE_SIGNATURE_RESOURCE_MISMATCH', `policy covers ${resource}`);
+      return fail(SignatureResourceMismatch, `policy covers ${resource}`);
   }
   const now = Date.now();
-  if (now >= dlt * 1000)
-    return fail('EDGEWISE_SIGNATURE_EXPIRED', `expired at ${new Date(dlt * 1000).toISOString()}`);
+  if (now >= dlt * 1000) return fail(SignatureExpired, `expired at ${new Date(dlt * 1000).toISOString()}`);
   const dgt = condition?.DateGreaterThan?.['AWS:EpochTime'];
   if (dgt !== undefined) {
-    if (typeof dgt !== 'number')
-      return fail('EDGEWISE_SIGNATURE_MALFORMED', 'DateGreaterThan must be a number');
+    if (typeof dgt !== 'number') return fail(SignatureMalformed, 'DateGreaterThan must be a number');
     if (now < dgt * 1000)
-      return fail('EDGEWISE_SIGNATURE_NOT_YET_VALID', `valid from ${new Date(dgt * 1000).toISOString()}`);
+      return fail(SignatureNotYetValid, `valid from ${new Date(dgt * 1000).toISOString()}`);
   }
   const range = condition?.IpAddress?.['AWS:SourceIp'];
   if (range !== undefined) {
-    if (typeof range !== 'string')
-      return fail('EDGEWISE_SIGNATURE_MALFORMED', 'AWS:SourceIp must be a string');
+    if (typeof range !== 'string') return fail(SignatureMalformed, 'AWS:SourceIp must be a string');
     const allowed = ipAllowed(range, clientIp);
-    if (allowed === undefined) return fail('EDGEWISE_SIGNATURE_MALFORMED', `bad AWS:SourceIp ${range}`);
-    if (!allowed) return fail('EDGEWISE_SIGNATURE_IP_MISMATCH', `${clientIp} is not in ${range}`);
+    if (allowed === undefined) return fail(SignatureMalformed, `bad AWS:SourceIp ${range}`);
+    if (!allowed) return fail(SignatureIpMismatch, `${clientIp} is not in ${range}`);
   }
   return { ok: true };
 }

@@ -157,7 +157,7 @@ export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<bool
       });
     } catch (err) {
       const e = err as { code?: string; message: string; statusCode?: number };
-      if (e.code === 'EDGEWISE_EDGE_BAD_INVALIDATION')
+      if (e.code === EdgeBadInvalidation.code)
         replyError(ctx, e as { code: string; message: string; statusCode: number });
       else throw err;
     }

@@ -13,7 +13,7 @@ import fp from 'fastify-plugin';
 import sharp from 'sharp';
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
-import { ImageSignedSource, ImageTooLarge, isCodedError, NotFound } from '../errors.js';
+import { ImageBusy, ImageSignedSource, ImageTooLarge, isCodedError, NotFound } from '../errors.js';
 import { type AutoToken, allowedToken, autoToken } from '../images/negotiate.js';
 import { parseImageParams, rawQuery } from '../images/params.js';
 import { ImageService } from '../images/service.js';
@@ -103,7 +103,7 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
       try {
         return await sendObject(request, reply, { storage, key: storedKey, cls, path, vary });
       } catch (err) {
-        if (!(isCodedError(err) && err.code === 'EDGEWISE_NOT_FOUND') || reply.sent) throw err;
+        if (!(isCodedError(err) && err.code === NotFound.code) || reply.sent) throw err;
       }
       // About to do real work: never on the strength of a remembered ETag.
       if (remembered) {
@@ -114,7 +114,7 @@ const plugin: FastifyPluginAsync<ImageRoutesOptions> = async (app, opts) => {
       try {
         madeKey = await service.ensureVariant(source, spec);
       } catch (err) {
-        if (isCodedError(err) && err.code === 'EDGEWISE_IMAGE_BUSY')
+        if (isCodedError(err) && err.code === ImageBusy.code)
           reply.header('retry-after', String(cfg.images.retryAfterSeconds));
         throw err;
       }

@@ -15,6 +15,7 @@ import fp from 'fastify-plugin';
 import {
   BadMultipart,
   BadUploadRequest,
+  Internal,
   isCodedError,
   TooManyParts,
   UploadAborted,
@@ -115,7 +116,7 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
         code?: string;
       };
       metrics.uploadDuration.observe({ route, outcome: 'failed' }, seconds(started));
-      metrics.uploadFailures.inc({ code: isCodedError(err) ? err.code : 'EDGEWISE_INTERNAL' });
+      metrics.uploadFailures.inc({ code: isCodedError(err) ? err.code : Internal.code });
       if (ac.signal.aborted)
         request.log.info({ code: err.code }, 'upload aborted by the client; nothing stored');
       throw err;

@@ -7,7 +7,7 @@
 import { classify } from '../classes.js';
 import { signViewerUrl } from '../cloudfront/signer.js';
 import type { EdgewiseConfig } from '../config/schema.js';
-import { isCodedError } from '../errors.js';
+import { isCodedError, SigningNotConfigured } from '../errors.js';
 
 export function keyPath(key: string): string {
   return `/${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -24,7 +24,7 @@ export function edgeUrl(
   try {
     return { url: signViewerUrl(config, url), signed: true };
   } catch (err) {
-    if (isCodedError(err) && err.code === 'EDGEWISE_SIGNING_NOT_CONFIGURED') return { url, signed: false };
+    if (isCodedError(err) && err.code === SigningNotConfigured.code) return { url, signed: false };
     throw err;
   }
 }
