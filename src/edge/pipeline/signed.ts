@@ -1,11 +1,12 @@
 /**
  * Signed URL / signed cookie check for classes marked `signed`, with the CloudFront verifier
  * (src/cloudfront/verifier.ts). It checks the URL as the viewer sent it, before any
- * viewer-request rewrite, because that is what was signed. A rejection is a 403 with the
- * verifier's code, as CloudFront answers.
+ * viewer-request rewrite, because that is what was signed. A rejection is the catalogue's
+ * error for the verifier's code (a 403, as CloudFront answers).
  */
 import { verifySignedRequest } from '../../cloudfront/verifier.js';
 import type { ConfigStore } from '../../config/store.js';
+import { catalogue } from '../../errors.js';
 import type { EdgeContext } from '../context.js';
 import type { RequestStep } from '../edge.js';
 import { headerString } from '../entry.js';
@@ -19,6 +20,7 @@ export function signedCheck(config: ConfigStore): RequestStep {
       cookies: headerString(ctx.req.headers.cookie),
     });
     if (result.ok) return undefined;
-    return Promise.resolve({ statusCode: 403, code: result.code, message: result.reason });
+    // The catalogue's status and message for the code, as the origin words it.
+    return Promise.resolve(new catalogue[result.code](result.reason));
   };
 }
