@@ -108,7 +108,9 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   });
   app.setNotFoundHandler((request, reply) => {
     const err = new NotFound(request.url.split('?')[0]);
-    void reply.code(404).send({ statusCode: 404, code: err.code, message: err.message });
+    void reply
+      .code(err.statusCode)
+      .send({ statusCode: err.statusCode, code: err.code, message: err.message });
   });
 
   // First of all: a path that is not canonical is refused on every route (src/http/path.ts), so
@@ -129,9 +131,9 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
     if (!err) return done();
     request.log.info({ code: err.code, reason: err.message }, 'request rejected');
     void reply
-      .code(400)
+      .code(err.statusCode)
       .header('cache-control', 'no-store')
-      .send({ statusCode: 400, code: err.code, message: err.message });
+      .send({ statusCode: err.statusCode, code: err.code, message: err.message });
   });
   await app.register(metricsRoutes);
   // Before servingPlugin: CORS headers must already be on a response that load shedding ends.

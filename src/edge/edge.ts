@@ -104,9 +104,9 @@ export class Edge {
   readonly handle = (req: ViewerRequest, res: ViewerResponse): void => {
     const ctx = createContext(req, res, this.#edge.trustForwardedProto);
     if (typeof ctx === 'string') {
-      res.writeHead(400, { 'content-type': 'application/json' });
       const err = new EdgeBadRequest(ctx);
-      res.end(JSON.stringify({ statusCode: 400, code: err.code, message: err.message }));
+      res.writeHead(err.statusCode, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ statusCode: err.statusCode, code: err.code, message: err.message }));
       return;
     }
     (res as NodeJS.EventEmitter).once('close', () =>

@@ -34,7 +34,7 @@
  * viewer-request function, so the function and the origin run the same code.
  */
 
-import { BadPath, type CodedError, NonCanonicalPath } from '../errors.js';
+import { BadPath, NonCanonicalPath } from '../errors.js';
 
 /** Raw result of `examinePath`: exactly one of `problem` (invalid) or `canonical` is set. */
 export interface PathExamination {
@@ -104,7 +104,9 @@ export function checkPath(raw: string): PathCheck {
 }
 
 /** The catalogue error for a path that is not canonical, or undefined when it is. */
-export function pathError(raw: string): CodedError | undefined {
+export function pathError(
+  raw: string,
+): InstanceType<typeof BadPath> | InstanceType<typeof NonCanonicalPath> | undefined {
   const c = checkPath(raw);
   if (c.kind === 'canonical') return undefined;
   return c.kind === 'invalid' ? new BadPath(c.reason) : new NonCanonicalPath(c.canonical);

@@ -52,10 +52,10 @@ const plugin: FastifyPluginAsync = async (app) => {
       request.log.warn({ code: err.code, type, value }, 'shedding load');
       // Sent here rather than returned: Fastify stops the request once the reply is sent.
       void reply
-        .code(503)
+        .code(err.statusCode)
         .header('retry-after', String(retryAfter))
         .header('cache-control', 'no-store')
-        .send({ statusCode: 503, code: err.code, message: err.message });
+        .send({ statusCode: err.statusCode, code: err.code, message: err.message });
     },
   });
 
@@ -94,9 +94,9 @@ const plugin: FastifyPluginAsync = async (app) => {
         stream?.once('finish', () => stream.close(0));
       }
       void reply
-        .code(408)
+        .code(err.statusCode)
         .header('cache-control', 'no-store')
-        .send({ statusCode: 408, code: err.code, message: err.message });
+        .send({ statusCode: err.statusCode, code: err.code, message: err.message });
     }, limit);
     timer.unref();
     raw.once('end', () => clearTimeout(timer));
