@@ -203,7 +203,6 @@ export const EdgeNotCached = coded(
   'only-if-cached: the edge holds no fresh copy of %s',
   504,
 );
-export const EdgeBadRequest = coded('EDGEWISE_EDGE_BAD_REQUEST', 'Bad request: %s', 400);
 export const EdgeBadInvalidation = coded('EDGEWISE_EDGE_BAD_INVALIDATION', 'Invalid invalidation: %s', 400);
 
 // CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
@@ -272,7 +271,6 @@ export const catalogue = {
   EDGEWISE_EDGE_ORIGIN_UNREACHABLE: EdgeOriginUnreachable,
   EDGEWISE_EDGE_ORIGIN_TIMEOUT: EdgeOriginTimeout,
   EDGEWISE_EDGE_NOT_CACHED: EdgeNotCached,
-  EDGEWISE_EDGE_BAD_REQUEST: EdgeBadRequest,
   EDGEWISE_EDGE_BAD_INVALIDATION: EdgeBadInvalidation,
   // CORS
   EDGEWISE_CORS_REJECTED: CorsRejected,

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import { absoluteFormTarget } from '../http/request-target.js';
 import type { ResultType } from './metrics.js';
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
@@ -65,21 +66,22 @@ export function createContext(
   res: ViewerResponse,
   trustForwardedProto: boolean,
 ): EdgeContext | string {
-  const raw = req.url ?? '/';
-  let path: string;
-  let query: string;
-  if (raw.startsWith('/')) {
-    const q = raw.indexOf('?');
-    path = q === -1 ? raw : raw.slice(0, q);
-    query = q === -1 ? '' : raw.slice(q + 1);
-  } else {
-    // Absolute-form targets (RFC 9112 §3.2.2) are legal; anything else is not a request for us.
-    if (!URL.canParse(raw)) return 'request target is neither a path nor an absolute URL';
-    const u = new URL(raw);
-    path = u.pathname;
-    query = u.search.slice(1);
-  }
+  let raw = req.url ?? '/';
   const headers = req.headers as RequestHeaders;
+  let authority: string | undefined;
+  if (!raw.startsWith('/')) {
+    // Absolute-form (RFC 9112 §3.2.2) becomes the origin-form it names, byte for byte, and its
+    // authority replaces Host: the same rule as the origin's (src/http/request-target.ts), so
+    // the canonical-path refusal judges the bytes that were sent (WHATWG URL parsing would
+    // resolve `..` and decode escapes first).
+    const t = absoluteFormTarget(raw);
+    if (t.kind === 'invalid') return t.reason;
+    raw = t.url;
+    authority = t.authority;
+  }
+  const q = raw.indexOf('?');
+  const path = q === -1 ? raw : raw.slice(0, q);
+  const query = q === -1 ? '' : raw.slice(q + 1);
   const socket = req.socket as (TLSSocket & { encrypted?: boolean }) | null;
   let scheme: 'http' | 'https' = socket?.encrypted ? 'https' : 'http';
   if (trustForwardedProto) {
@@ -87,7 +89,8 @@ export function createContext(
     const first = (Array.isArray(fp) ? fp[0] : fp)?.split(',')[0]?.trim().toLowerCase();
     if (first === 'https' || first === 'http') scheme = first;
   }
-  const host = (headers[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
+  const host =
+    authority ?? (headers[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
   return {
     req,
     res,

@@ -12,7 +12,7 @@ import { classify } from '../classes.js';
 import { isUploadPath, methodAllowed } from '../cloudfront/methods.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { ConfigStore } from '../config/store.js';
-import { EdgeBadRequest, EdgeHttpsRequired, EdgeMethodForbidden, Internal, isCodedError } from '../errors.js';
+import { BadPath, EdgeHttpsRequired, EdgeMethodForbidden, Internal, isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
@@ -104,9 +104,15 @@ export class Edge {
   readonly handle = (req: ViewerRequest, res: ViewerResponse): void => {
     const ctx = createContext(req, res, this.#edge.trustForwardedProto);
     if (typeof ctx === 'string') {
-      const err = new EdgeBadRequest(ctx);
-      res.writeHead(err.statusCode, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ statusCode: err.statusCode, code: err.code, message: err.message }));
+      // The origin's answer to the same target (src/http/request-target.ts).
+      const err = new BadPath(ctx);
+      const body = JSON.stringify({ statusCode: err.statusCode, code: err.code, message: err.message });
+      res.writeHead(err.statusCode, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        'cache-control': 'no-store',
+      });
+      res.end(body);
       return;
     }
     (res as NodeJS.EventEmitter).once('close', () =>
