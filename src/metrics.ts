@@ -131,6 +131,10 @@ export function instrumentStorage(driver: StorageDriver, metrics: EdgewiseMetric
   };
   return {
     name,
+    // Capabilities pass through untimed: callers ask for them on whatever driver they hold.
+    presignedPost: driver.presignedPost,
+    multipart: driver.multipart,
+    cleanupIncomplete: driver.cleanupIncomplete,
     async head(key: string): Promise<ObjectMeta | undefined> {
       const t = process.hrtime.bigint();
       try {

@@ -5,7 +5,6 @@
 import { isCodedError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { createStorage } from '../storage/index.js';
-import { S3Driver } from '../storage/s3.js';
 import { grantFor, uploadUrlResponse } from '../uploads/grant.js';
 import { presignedPost } from '../uploads/presign.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
@@ -78,8 +77,8 @@ export const signUpload: Command = {
     if (values['presigned-post']) {
       const driver = await createStorage(config.storage, createLogger({ level: 'silent', pretty: false }));
       try {
-        if (!(driver instanceof S3Driver)) throw new UsageError('--presigned-post needs storage.driver "s3"');
-        post = await presignedPost(driver, grant, config.uploads.allowedTypes);
+        if (!driver.presignedPost) throw new UsageError('--presigned-post needs storage.driver "s3"');
+        post = await presignedPost(driver.presignedPost, grant, config.uploads.allowedTypes);
       } finally {
         await driver.close();
       }

@@ -5,7 +5,6 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { BadUploadRequest } from '../errors.js';
-import { S3Driver } from '../storage/s3.js';
 import type { StorageDriver } from '../storage/types.js';
 import { requireApiKey } from '../uploads/auth.js';
 import { grantFor, type UploadUrlRequest, uploadUrlResponse } from '../uploads/grant.js';
@@ -74,9 +73,8 @@ export const uploadUrlRoutes: FastifyPluginAsync<UploadUrlRoutesOptions> = async
     const base = publicBase(request);
     let post: Awaited<ReturnType<typeof presignedPost>> | undefined;
     if (req.presignedPost) {
-      if (!(driver instanceof S3Driver))
-        throw new BadUploadRequest('presignedPost needs storage.driver "s3"');
-      post = await presignedPost(driver, grant, uploads.allowedTypes);
+      if (!driver.presignedPost) throw new BadUploadRequest('presignedPost needs storage.driver "s3"');
+      post = await presignedPost(driver.presignedPost, grant, uploads.allowedTypes);
     }
     return reply.code(201).send(uploadUrlResponse(uploads, grant, base, post));
   });

@@ -10,10 +10,10 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { FsDriver } from './fs.js';
-import { S3Driver } from './s3.js';
 import { translateS3Error } from './s3-errors.js';
-import type { StorageDriver } from './types.js';
+import type { Leftover, S3Target, StorageDriver } from './types.js';
+
+export type { Leftover } from './types.js';
 
 export interface CleanupOptions {
   /** Only leftovers at least this old are removed. */
@@ -23,22 +23,17 @@ export interface CleanupOptions {
   now?: number;
 }
 
-export interface Leftover {
-  kind: 'temp-file' | 'multipart-upload';
-  /** Temp file name, or the object key of the multipart upload. */
-  name: string;
-  uploadId?: string;
-  startedAt: Date;
-}
-
 export async function cleanupIncomplete(driver: StorageDriver, options: CleanupOptions): Promise<Leftover[]> {
   const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
-  if (driver instanceof FsDriver) return cleanupFs(driver.options.dataDir, cutoff, options.dryRun ?? false);
-  if (driver instanceof S3Driver) return cleanupS3(driver, cutoff, options.dryRun ?? false);
-  throw new Error(`storage cleanup does not know driver ${driver.name}`);
+  // Drivers declare the capability (./types.ts); the memory driver has none: an unfinished put
+  // holds its bytes only until it fails.
+  if (!driver.cleanupIncomplete)
+    throw new Error(`storage driver ${driver.name} has no cleanup of unfinished writes`);
+  return driver.cleanupIncomplete(cutoff, options.dryRun ?? false);
 }
 
-async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+/** The fs driver's capability: temp files in `<dataDir>/tmp`. */
+export async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
   const dir = join(dataDir, 'tmp');
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
@@ -55,7 +50,8 @@ async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean): Prom
   return found;
 }
 
-async function cleanupS3(driver: S3Driver, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+/** The s3 driver's capability: multipart uploads under the prefix. */
+export async function cleanupS3(driver: S3Target, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
   const found: Leftover[] = [];
   let KeyMarker: string | undefined;
   let UploadIdMarker: string | undefined;

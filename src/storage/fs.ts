@@ -19,10 +19,19 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, StorageUnavailable } from '../errors.js';
+import { cleanupFs } from './cleanup.js';
 import { keyProblem } from './keys.js';
-import { UploadMeter } from './meter.js';
+import { meteredMeta, UploadMeter } from './meter.js';
 import { abortError } from './s3-errors.js';
-import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
+import type {
+  ByteRange,
+  Leftover,
+  ListOptions,
+  ObjectMeta,
+  PutOptions,
+  StorageDriver,
+  StoredObject,
+} from './types.js';
 
 const TRAILER_LEN_BYTES = 4;
 /** One read of this many tail bytes finds the trailer (JSON, usually a few hundred bytes). */
@@ -127,17 +136,7 @@ export class FsDriver implements StorageDriver {
     body.pipe(meter);
     try {
       await pipeline(meter, out, options.signal ? { signal: options.signal } : {});
-      const sha256 = meter.sha256!;
-      const meta: ObjectMeta = {
-        key,
-        size: meter.received,
-        contentType: options.contentType,
-        contentEncoding: options.contentEncoding,
-        etag: `"${Buffer.from(sha256, 'hex').toString('base64url').slice(0, 27)}"`,
-        sha256,
-        lastModified: new Date(Math.floor(Date.now() / 1000) * 1000),
-        metadata: { ...options.metadata },
-      };
+      const meta = meteredMeta(key, meter, options);
       await appendTrailerAndSync(tmpPath, meta);
       const dir = join(finalPath, '..');
       await mkdir(dir, { recursive: true });
@@ -211,6 +210,10 @@ export class FsDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {}
+
+  /** Capability: a crashed write leaves its temp file in tmp/. */
+  readonly cleanupIncomplete = (cutoff: number, dryRun: boolean): Promise<Leftover[]> =>
+    cleanupFs(this.options.dataDir, cutoff, dryRun);
 }
 
 async function openOrUndefined(path: string): Promise<FileHandle | undefined> {

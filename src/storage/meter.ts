@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ChecksumMismatch, UploadTooLarge } from '../errors.js';
+import type { ObjectMeta, PutOptions } from './types.js';
 
 export interface MeterLimits {
   maxBytes?: number | undefined;
@@ -72,4 +73,23 @@ export class UploadMeter extends Transform {
     this.failure ??= err;
     return this.failure;
   }
+}
+
+/**
+ * What a put that passed `meter` stored, as the driver describes it. The ETag is strong and
+ * derived from the digest (equal bodies, equal ETags); the s3 driver replaces it with S3's.
+ */
+export function meteredMeta(key: string, meter: UploadMeter, options: PutOptions): ObjectMeta {
+  const sha256 = meter.sha256 ?? '';
+  return {
+    key,
+    size: meter.received,
+    contentType: options.contentType,
+    contentEncoding: options.contentEncoding,
+    etag: `"${Buffer.from(sha256, 'hex').toString('base64url').slice(0, 27)}"`,
+    sha256,
+    // Second precision, as HTTP dates (and S3's Last-Modified) have it.
+    lastModified: new Date(Math.floor(Date.now() / 1000) * 1000),
+    metadata: { ...options.metadata },
+  };
 }

@@ -38,10 +38,20 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { BadKey, isCodedError } from '../errors.js';
+import { cleanupS3 } from './cleanup.js';
 import { keyProblem } from './keys.js';
-import { UploadMeter } from './meter.js';
+import { meteredMeta, UploadMeter } from './meter.js';
 import { abortError, translateS3Error } from './s3-errors.js';
-import type { ByteRange, ListOptions, ObjectMeta, PutOptions, StorageDriver, StoredObject } from './types.js';
+import type {
+  ByteRange,
+  Leftover,
+  ListOptions,
+  ObjectMeta,
+  PutOptions,
+  S3Target,
+  StorageDriver,
+  StoredObject,
+} from './types.js';
 
 /** Metadata name under which the body's SHA-256 is kept; hidden from user metadata. */
 export const SHA256_META = 'edgewise-sha256';
@@ -66,6 +76,9 @@ export class S3Driver implements StorageDriver {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
+  /** Capabilities (./types.ts): presigned POSTs, multipart uploads, and their cleanup. */
+  readonly presignedPost: S3Target;
+  readonly multipart: { readonly partBytes: number };
   readonly #partSize: number;
   readonly #queueSize: number;
   readonly #agents: Array<HttpAgent | HttpsAgent>;
@@ -92,7 +105,12 @@ export class S3Driver implements StorageDriver {
       ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     this.client = new S3Client(config);
+    this.presignedPost = { client: this.client, bucket: this.bucket, prefix: this.prefix };
+    this.multipart = { partBytes: this.#partSize };
   }
+
+  readonly cleanupIncomplete = (cutoff: number, dryRun: boolean): Promise<Leftover[]> =>
+    cleanupS3(this.presignedPost, cutoff, dryRun);
 
   /** The bucket key for one of our keys; our key rules apply before any request. */
   objectKey(key: string): string {
@@ -205,16 +223,7 @@ export class S3Driver implements StorageDriver {
     const stored = await this.head(key).catch(() => undefined);
     // Another writer may have replaced the object since; then describe what we wrote.
     if (stored && (etag === undefined || stored.etag === etag)) return { ...stored, sha256: digest };
-    return {
-      key,
-      size: meter.received,
-      contentType: options.contentType,
-      contentEncoding: options.contentEncoding,
-      etag: etag ?? '""',
-      sha256: digest,
-      lastModified: new Date(Math.floor(Date.now() / 1000) * 1000),
-      metadata: { ...options.metadata },
-    };
+    return { ...meteredMeta(key, meter, options), etag: etag ?? '""' };
   }
 
   async delete(key: string): Promise<boolean> {

@@ -2,8 +2,13 @@
  * The storage seam. A handful of methods, streams in and out, and no vendor error crossing
  * it: a missing key is `undefined`; failures are coded errors from src/errors.ts.
  * Every driver passes test/storage/conformance.ts (`storageDriverTests`).
+ *
+ * What only some drivers can do is declared here as optional members (capabilities), so a
+ * caller asks `driver.presignedPost` rather than `driver instanceof S3Driver`, and a wrapper
+ * (metrics) passes the capability on instead of hiding the class.
  */
 import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface ObjectMeta {
   key: string;
@@ -51,8 +56,25 @@ export interface ListOptions {
   limit?: number | undefined;
 }
 
+/** An S3 bucket and our key prefix in it, with the client that signs for it. */
+export interface S3Target {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** '' or ending in '/'. */
+  readonly prefix: string;
+}
+
+/** A write that a crash left unfinished (capability `cleanupIncomplete`). */
+export interface Leftover {
+  kind: 'temp-file' | 'multipart-upload';
+  /** Temp file name, or the object key of the multipart upload. */
+  name: string;
+  uploadId?: string;
+  startedAt: Date;
+}
+
 export interface StorageDriver {
-  readonly name: 'fs' | 's3';
+  readonly name: 'fs' | 's3' | 'memory';
   head(key: string): Promise<ObjectMeta | undefined>;
   get(key: string, options?: { range?: ByteRange | undefined }): Promise<StoredObject | undefined>;
   /** Streams `body` to `key`. Readers see the old object or the new one, never a mix or a part. */
@@ -64,4 +86,18 @@ export interface StorageDriver {
   /** Resolves when the store is reachable and writable (readiness probe). */
   check(): Promise<void>;
   close(): Promise<void>;
+
+  // Capabilities: absent when the driver cannot do it.
+  /** Browsers may upload straight to the store with an S3 presigned POST signed for this target. */
+  readonly presignedPost?: S3Target | undefined;
+  /**
+   * Bodies over `partBytes` are sent as a multipart upload, whose parts stay stored (and billed)
+   * until it completes or is aborted.
+   */
+  readonly multipart?: { readonly partBytes: number } | undefined;
+  /**
+   * Removes (or with `dryRun` only lists) unfinished writes that started before `cutoff` (ms
+   * since the epoch): they sit outside the key space but hold disk or are billed.
+   */
+  readonly cleanupIncomplete?: ((cutoff: number, dryRun: boolean) => Promise<Leftover[]>) | undefined;
 }

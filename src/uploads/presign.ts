@@ -6,7 +6,7 @@
  */
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { BadUploadRequest } from '../errors.js';
-import type { S3Driver } from '../storage/s3.js';
+import type { S3Target } from '../storage/types.js';
 import type { UploadGrant } from './signing.js';
 
 export interface PresignedPost {
@@ -15,7 +15,7 @@ export interface PresignedPost {
 }
 
 export async function presignedPost(
-  driver: S3Driver,
+  driver: S3Target,
   grant: UploadGrant,
   allowedTypes: readonly string[],
   nowSeconds = Math.floor(Date.now() / 1000),

@@ -28,7 +28,6 @@ describe('s3 driver against s3rver', () => {
     });
     return {
       driver,
-      partSize: PART,
       leftovers: async () => (await s3rver.pendingUploads()).length,
       cleanup: async () => {
         await driver.close();
@@ -48,7 +47,6 @@ describe.skipIf(!real)(
       const driver = new S3Driver({ ...env, prefix, partSizeBytes: PART, queueSize: 2 });
       return {
         driver,
-        partSize: PART,
         leftovers: async () => {
           const out = await driver.client.send(
             new ListMultipartUploadsCommand({ Bucket: env.bucket, Prefix: prefix }),
