@@ -17,7 +17,10 @@ export function translateS3Error(err: unknown): Error {
   if (isCodedError(err) && typeof err.statusCode === 'number') return err;
   const e = (err ?? {}) as SdkError;
   const status = e.$metadata?.httpStatusCode;
-  const what = `${e.name ?? e.code ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
+  // The message reaches viewers in the answer body, so it names the kind of failure only: the
+  // SDK's own message can hold the endpoint's address or the bucket (it stays in the cause, logged).
+  const kind = e.name && e.name !== 'Error' ? e.name : (e.code ?? e.name ?? 'Error');
+  const what = `${kind}${status ? ` (HTTP ${status})` : ''}`;
   const cause = err instanceof Error ? err : new Error(String(err));
   if (status === undefined || status >= 500 || status === 429 || e.name === 'SlowDown') {
     return new StorageUnavailable(what, { cause });

@@ -74,4 +74,15 @@ describe('S3 error translation (s3rver)', () => {
     });
     expect(await failure(d.check())).toMatchObject({ code: 'EDGEWISE_STORAGE_UNAVAILABLE' });
   });
+
+  test("the message (a viewer's answer body) names the failure, never the endpoint's address", async () => {
+    const d = driver({ endpoint: 'http://127.0.0.1:9' });
+    const err = (await failure(d.head('a.txt'))) as Error & { cause: Error };
+    expect(err.message).toBe('Storage is unavailable: ECONNREFUSED');
+    expect(err.cause.message).toContain('127.0.0.1:9');
+    const refused = driver({ credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'wrong-secret' } });
+    expect((await failure(refused.get('a.txt'))) as Error).toMatchObject({
+      message: 'Storage refused the operation: InvalidAccessKeyId (HTTP 403)',
+    });
+  });
 });
