@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { FunctionError } from '../../src/errors.js';
 import { type TestEdge, testClass, useCountingOriginAndEdge } from './helpers.js';
 
 const { setup, cleanup } = useCountingOriginAndEdge();
@@ -64,6 +65,7 @@ describe('origin failures and bad input', () => {
     const r = await get(edge, '/t/x');
     expect(r.status).toBe(503);
     expect(JSON.parse(r.text).code).toBe('EDGEWISE_FUNCTION_ERROR');
+    expect(JSON.parse(r.text).message).toBe(new FunctionError('boom').message);
     expect(origin.count()).toBe(0);
   });
 

@@ -97,7 +97,7 @@ export function loadViewerFunctions(
         });
         const result = await reqFn.run(event);
         if (result.kind === 'error')
-          return { statusCode: result.status, code: result.code, message: result.reason };
+          return { statusCode: result.status, code: result.code, message: result.message };
         if (result.kind === 'response') {
           const r = result.response;
           const headers: OutgoingHttpHeaders = fromCfHeaders(r.headers);
@@ -145,7 +145,7 @@ export function loadViewerFunctions(
         );
         if (result.kind === 'error') {
           const body = Buffer.from(
-            JSON.stringify({ statusCode: result.status, code: result.code, message: result.reason }),
+            JSON.stringify({ statusCode: result.status, code: result.code, message: result.message }),
           );
           return {
             status: result.status,
