@@ -1,0 +1,65 @@
+/**
+ * The CloudFormation template `cloudfront plan --format cloudformation` prints, judged by AWS's
+ * own linter and resource schemas (cfn-lint), for the default config and for configs that turn
+ * on every optional part of the plan. A control run shows the linter does catch the mistake the
+ * template once had (the API's IsIPV6Enabled, which CloudFormation spells IPV6Enabled).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { buildFunctions } from '../../src/cloudfront/build.js';
+import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
+import { buildPlan } from '../../src/cloudfront/plan.js';
+import { toCloudFormation } from '../../src/cloudfront/plan-cfn.js';
+import { buildConfig } from '../../src/config/index.js';
+import { type CfnLintFinding, cfnLint } from './cfn-lint.js';
+
+function template(raw: Record<string, unknown>) {
+  const { config } = buildConfig(raw, undefined);
+  return toCloudFormation(buildPlan(config), buildFunctions(config)) as {
+    Resources: Record<string, { Type: string; Properties: Record<string, Record<string, unknown>> }>;
+  };
+}
+
+const keys = ensureDevSigningKeys(mkdtempSync(join(tmpdir(), 'edgewise-template-keys-')));
+const signing = { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile };
+
+const configs: Record<string, Record<string, unknown>> = {
+  'the default config': {},
+  'a signing key (public key and key group resources)': { cloudfront: { signing } },
+  'class settings from a KeyValueStore': {
+    cloudfront: { signing, functions: { classSource: 'kvs', kvsId: 'edgewise-classes' } },
+  },
+};
+
+/** The control: the generated template with the API's spelling put back. */
+function withApiSpelling() {
+  const t = template({});
+  const dist = t.Resources.Distribution!.Properties.DistributionConfig!;
+  dist.IsIPV6Enabled = dist.IPV6Enabled;
+  delete dist.IPV6Enabled;
+  return t;
+}
+
+let findings: Record<string, CfnLintFinding[]>;
+beforeAll(async () => {
+  const templates: Record<string, unknown> = { control: withApiSpelling() };
+  for (const [name, raw] of Object.entries(configs)) templates[name] = template(raw);
+  findings = await cfnLint(templates);
+}, 120_000);
+
+describe('cfn-lint accepts the generated template', () => {
+  test.each(Object.keys(configs))('%s', (name) => {
+    expect(findings[name]).toEqual([]);
+  });
+});
+
+test('control: cfn-lint rejects the API spelling IsIPV6Enabled in a distribution (E3002)', () => {
+  expect(findings.control).toEqual([
+    expect.objectContaining({
+      rule: 'E3002',
+      path: 'Resources/Distribution/Properties/DistributionConfig/IsIPV6Enabled',
+    }),
+  ]);
+});
