@@ -2,7 +2,7 @@
  * `edgewise sign url <key|path|url>`: prints a CloudFront signed URL for content in a signed
  * class, with the configured key (canned policy for an expiry alone, custom otherwise).
  */
-import { signViewerCookies, signViewerUrl, viewerUrlForKey } from '../cloudfront/signer.js';
+import { setCookieHeaders, signViewerCookies, signViewerUrl, viewerUrlForKey } from '../cloudfront/signer.js';
 import { BadSignRequest, isCodedError, SigningNotConfigured } from '../errors.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { loadStoreOrReport } from './load.js';
@@ -18,7 +18,7 @@ function seconds(raw: unknown): number | undefined {
 export const signUrl: Command = {
   path: ['sign', 'url'],
   summary:
-    'Print a signed URL for a storage key (u/photo.jpg), a path (/u/photo.jpg) or a full URL; --cookies prints Set-Cookie values instead.',
+    'Print a signed URL for a storage key (u/photo.jpg), a path (/u/photo.jpg) or a full URL; --cookies prints the Set-Cookie header lines instead.',
   usage:
     '<key|path|url> [--expires 1h] [--ip 203.0.113.0/24] [--not-before <ISO date>] [--wildcard <resource>] [--cookies]',
   options: {
@@ -32,10 +32,11 @@ export const signUrl: Command = {
   optionHelp: {
     ...configOptionHelp,
     expires: 'Lifetime: seconds, or 30m / 12h / 7d (default cloudfront.signing.defaultExpiresSeconds)',
-    ip: 'Only this IPv4/IPv6 address or CIDR may use it (custom policy)',
+    ip: 'Only this IPv4 address or CIDR may use it (custom policy; CloudFront takes no IPv6 ranges)',
     'not-before': 'Not valid before this ISO-8601 instant (custom policy)',
     wildcard: 'Policy resource with * / ? wildcards, e.g. /u/album-7/* (custom policy)',
-    cookies: 'Print signed cookies (Set-Cookie values) covering the resource instead of a URL',
+    cookies:
+      'Print complete Set-Cookie header lines (Domain from cloudfront.signing.cookieDomain, Path=/, Secure, HttpOnly) for signed cookies covering the resource',
   },
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('expected exactly one key, path or URL');
@@ -56,8 +57,8 @@ export const signUrl: Command = {
     try {
       if (values.cookies) {
         const resource = opts.wildcardResource ?? url;
-        for (const c of signViewerCookies(config, { ...opts, resource }))
-          process.stdout.write(`${c.name}=${c.value}\n`);
+        const cookies = signViewerCookies(config, { ...opts, resource });
+        for (const line of setCookieHeaders(config, cookies)) process.stdout.write(`Set-Cookie: ${line}\n`);
       } else {
         process.stdout.write(`${signViewerUrl(config, url, opts)}\n`);
       }

@@ -28,7 +28,7 @@ export interface SignOptions {
   expiresInSeconds?: number;
   /** The URL is refused before this instant (custom policy). */
   notBefore?: Date;
-  /** IPv4/IPv6 address or CIDR the viewer must come from (custom policy). */
+  /** IPv4 address or CIDR the viewer must come from (custom policy; CloudFront takes no IPv6). */
   ipRange?: string;
   /** Policy resource with `*`/`?` wildcards (a path is prefixed with the distribution base URL). */
   wildcardResource?: string;
@@ -87,17 +87,25 @@ function absolute(config: SignerConfig, url: string): string {
   return url;
 }
 
-/** Validates an address or CIDR and returns it in `addr/bits` form. */
+/**
+ * Validates an IPv4 address or CIDR and returns it in `addr/bits` form. CloudFront's policy
+ * condition AWS:SourceIp takes IPv4 only (its API reference for IsIPV6Enabled: with a custom
+ * policy that includes IpAddress, do not enable IPv6), so an IPv6 range is refused here rather
+ * than signed into a URL no viewer could use.
+ */
 export function normaliseIpRange(range: string): string {
   const [addr = '', bits, extra] = range.split('/');
   const family = isIP(addr);
+  if (family === 6)
+    throw new BadSignRequest(
+      `IPv6 range "${range}" cannot be signed: CloudFront policies restrict by IPv4 address or CIDR only (AWS:SourceIp)`,
+    );
   if (family === 0 || extra !== undefined) throw new BadSignRequest(`invalid IP range "${range}"`);
-  const max = family === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!/^\d{1,3}$/.test(bits ?? String(max)) || prefix > max)
+  const prefix = bits === undefined ? 32 : Number(bits);
+  if (!/^\d{1,2}$/.test(bits ?? '32') || prefix > 32)
     throw new BadSignRequest(`invalid prefix length in "${range}"`);
   // BlockList throws on what it cannot represent; checking here keeps the verifier total.
-  new BlockList().addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  new BlockList().addSubnet(addr, prefix, 'ipv4');
   return `${addr}/${prefix}`;
 }
 
@@ -180,14 +188,27 @@ export function signViewerCookies(
     .map(([name, v]) => ({ name, value: String(v) }));
 }
 
-/** Set-Cookie header values for signed cookies (Secure unless the base URL is plain http). */
+/**
+ * Complete Set-Cookie header values for signed cookies, in the form AWS documents for them
+ * (private-content-setting-signed-cookie-custom-policy): `Domain` when
+ * cloudfront.signing.cookieDomain is set (so a page on www.example.com can set cookies the
+ * distribution on cdn.example.com receives), `Path=/`, `Secure` (left out only when the viewer
+ * base URL is plain http, the local edge, where a browser would drop a Secure cookie), and
+ * `HttpOnly`. No Max-Age unless asked for: AWS recommends session cookies, which the browser
+ * forgets on close; the policy's DateLessThan ends them anyway.
+ */
 export function setCookieHeaders(
   config: SignerConfig,
   cookies: SignedCookie[],
-  maxAgeSeconds: number,
+  maxAgeSeconds?: number,
 ): string[] {
-  const secure = viewerBaseUrl(config).startsWith('https:') ? '; Secure' : '';
-  return cookies.map(
-    (c) => `${c.name}=${c.value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly${secure}; SameSite=Lax`,
-  );
+  const domain = config.cloudfront.signing.cookieDomain;
+  const attrs = [
+    ...(domain === undefined ? [] : [`Domain=${domain}`]),
+    'Path=/',
+    ...(maxAgeSeconds === undefined ? [] : [`Max-Age=${maxAgeSeconds}`]),
+    ...(viewerBaseUrl(config).startsWith('http:') ? [] : ['Secure']),
+    'HttpOnly',
+  ];
+  return cookies.map((c) => [`${c.name}=${c.value}`, ...attrs].join('; '));
 }

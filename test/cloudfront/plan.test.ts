@@ -251,5 +251,27 @@ describe('CLI', () => {
     expect(verifySignedRequest(config, { url, clientIp: '203.0.113.5' })).toEqual({ ok: true });
     const badIp = await runCli(['sign', 'url', 'u/a.jpg', '--ip', 'nope'], { cwd: dir });
     expect(badIp.code).toBe(2);
+    const v6 = await runCli(['sign', 'url', 'u/a.jpg', '--ip', '2001:db8::/32'], { cwd: dir });
+    expect(v6.code).toBe(2);
+    expect(v6.stderr).toMatch(
+      /IPv6 range "2001:db8::\/32" cannot be signed: CloudFront policies restrict by IPv4/,
+    );
+    expect(v6.stdout).toBe('');
+    // --cookies prints whole Set-Cookie header lines a server can send as they are.
+    const jar = await runCli(['sign', 'url', '/u/album/1.jpg', '--wildcard', '/u/album/*', '--cookies'], {
+      cwd: dir,
+    });
+    expect(jar.code).toBe(0);
+    const lines = jar.stdout.trim().split('\n');
+    expect(lines.map((l) => /^Set-Cookie: (CloudFront-[A-Za-z-]+)=/.exec(l)?.[1]).sort()).toEqual([
+      'CloudFront-Key-Pair-Id',
+      'CloudFront-Policy',
+      'CloudFront-Signature',
+    ]);
+    for (const l of lines) expect(l).toMatch(/^Set-Cookie: [^;]+=[^;]+; Path=\/; Secure; HttpOnly$/);
+    const cookieHeader = lines.map((l) => l.slice('Set-Cookie: '.length).split(';')[0]).join('; ');
+    expect(
+      verifySignedRequest(config, { url: '/u/album/2.jpg', clientIp: '198.51.100.1', cookies: cookieHeader }),
+    ).toEqual({ ok: true });
   });
 });

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
 import {
   canonicalUrl,
+  setCookieHeaders,
   signViewerCookies,
   signViewerUrl,
   viewerUrlForKey,
@@ -22,15 +23,13 @@ const keys = ensureDevSigningKeys(dir);
 const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-const { config } = buildConfig(
-  {
-    cloudfront: {
-      distribution: { baseUrl: 'https://cdn.example.com' },
-      signing: { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile },
-    },
+const raw = {
+  cloudfront: {
+    distribution: { baseUrl: 'https://cdn.example.com' },
+    signing: { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile },
   },
-  undefined,
-);
+};
+const { config } = buildConfig(raw, undefined);
 const ip = '203.0.113.7';
 const ok = { ok: true };
 
@@ -84,16 +83,15 @@ describe('round trips', () => {
     expect(canonicalUrl(once)).toBe(once);
   });
 
-  test('wildcard resource covers sibling paths, IPv6 ranges work, SHA256 signatures verify', () => {
+  test('wildcard resource covers sibling paths, an IPv6 viewer misses an IPv4 range, SHA256 signatures verify', () => {
     const signed = signViewerUrl(config, '/u/album/1.jpg', { wildcardResource: '/u/album/*' });
     const sibling = signed.replace('/u/album/1.jpg', '/u/album/2.jpg');
     expect(code(sibling)).toBe('ok');
     expect(code(signed.replace('/u/album/1.jpg', '/u/other/1.jpg'))).toBe(
       'EDGEWISE_SIGNATURE_RESOURCE_MISMATCH',
     );
-    const v6 = signViewerUrl(config, '/u/x.jpg', { ipRange: '2001:db8::/32' });
-    expect(code(v6, '2001:db8::1')).toBe('ok');
-    expect(code(v6, '2001:db9::1')).toBe('EDGEWISE_SIGNATURE_IP_MISMATCH');
+    const v4 = signViewerUrl(config, '/u/x.jpg', { ipRange: '203.0.113.0/24' });
+    expect(code(v4, '2001:db8::1')).toBe('EDGEWISE_SIGNATURE_IP_MISMATCH');
     const sha = buildConfig(
       {
         cloudfront: {
@@ -117,6 +115,41 @@ describe('round trips', () => {
     );
     const jar = Object.fromEntries(cookies.map((c) => [c.name, c.value]));
     expect(verifySignedRequest(config, { url: '/u/a.jpg', clientIp: ip, cookies: jar })).toEqual(ok);
+  });
+
+  test('Set-Cookie lines in the form AWS documents: Domain when configured, Path=/, Secure, HttpOnly', () => {
+    const cookies = signViewerCookies(config, { resource: '/u/*' });
+    expect(cookies.map((c) => c.name)).toEqual([
+      'CloudFront-Key-Pair-Id',
+      'CloudFront-Signature',
+      'CloudFront-Policy',
+    ]);
+    const lines = setCookieHeaders(config, cookies);
+    expect(lines).toEqual(cookies.map((c) => `${c.name}=${c.value}; Path=/; Secure; HttpOnly`));
+    const withDomain = buildConfig(
+      {
+        cloudfront: {
+          ...raw.cloudfront,
+          signing: { ...raw.cloudfront.signing, cookieDomain: 'example.com' },
+        },
+      },
+      undefined,
+    ).config;
+    expect(setCookieHeaders(withDomain, cookies, 600)[0]).toBe(
+      `${cookies[0]!.name}=${cookies[0]!.value}; Domain=example.com; Path=/; Max-Age=600; Secure; HttpOnly`,
+    );
+    // The local edge is plain http: a browser drops Secure cookies there, so none is sent.
+    const local = buildConfig(
+      { cloudfront: { signing: raw.cloudfront.signing, distribution: { baseUrl: 'http://127.0.0.1:8080' } } },
+      undefined,
+    ).config;
+    expect(setCookieHeaders(local, cookies)[0]).not.toMatch(/Secure/);
+    expect(() =>
+      buildConfig(
+        { cloudfront: { signing: { ...raw.cloudfront.signing, cookieDomain: 'bad domain' } } },
+        undefined,
+      ),
+    ).toThrow(/cookieDomain/);
   });
 
   test('dev keys: generated once (0600), reused, id stable', () => {
@@ -240,6 +273,15 @@ describe('signing input errors', () => {
     expect(bad({ expiresInSeconds: 1.5 })).toThrow(badReq);
     expect(bad({ ipRange: '300.1.1.1' })).toThrow(badReq);
     expect(bad({ ipRange: '10.0.0.0/33' })).toThrow(badReq);
+    expect(bad({ ipRange: '10.0.0.0/008' })).toThrow(badReq);
+    // CloudFront's AWS:SourceIp condition is IPv4 only: an IPv6 range is refused, by name.
+    for (const v6 of ['2001:db8::/32', '::1', '::ffff:203.0.113.7'])
+      expect(bad({ ipRange: v6 })).toThrow(
+        expect.objectContaining({
+          code: 'EDGEWISE_BAD_SIGN_REQUEST',
+          message: expect.stringMatching(/IPv6/),
+        }),
+      );
     expect(bad({ notBefore: new Date('2027-01-01T00:00:00Z') })).toThrow(badReq);
     expect(bad({ notBefore: new Date('nope') })).toThrow(badReq);
     expect(() => signViewerUrl(config, 'ftp://x/y')).toThrow(badReq);

@@ -102,6 +102,15 @@ export const CloudfrontSection = Type.Object(
           maximum: 31536000,
           description: 'Longest lifetime a caller may ask for; a week by default so a leaked URL dies soon.',
         }),
+        cookieDomain: Type.Optional(
+          Type.String({
+            pattern:
+              '^\\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$',
+            maxLength: 253,
+            description:
+              'Domain attribute of signed-cookie Set-Cookie lines (example.com, so cookies set by www.example.com reach cdn.example.com). Unset: host-only cookies.',
+          }),
+        ),
         algorithm: Type.Union([Type.Literal('SHA1'), Type.Literal('SHA256')], {
           default: 'SHA1',
           description:
