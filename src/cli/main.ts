@@ -1,4 +1,5 @@
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parse, UsageError } from './command.js';
+import { packageVersion } from './version.js';
 
 /**
  * Command modules by first word, loaded on demand: `edgewise config check` should not pay for
@@ -30,27 +31,67 @@ export async function allCommands(): Promise<Command[]> {
   return (await Promise.all(Object.values(modules).map((load) => load()))).flat();
 }
 
-function topHelp(commands: Command[]): string {
+function commandList(commands: Command[]): string[] {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
+  return commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary.split('. ')[0]}`);
+}
+
+function topHelp(commands: Command[]): string {
   return [
     'Usage: edgewise <command> [options]',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary.split('. ')[0]}`),
+    ...commandList(commands),
+    '',
+    'Options:',
+    '  -V, --version  Print the version of edgewise',
+    '  -h, --help     Show this help',
     '',
     "Run `edgewise <command> --help` for a command's options.",
   ].join('\n');
 }
 
+/** Help for a group of subcommands (`edgewise config`). */
+export function groupHelp(group: string, commands: Command[]): string {
+  return [
+    `Usage: edgewise ${group} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...commandList(commands),
+    '',
+    `Run \`edgewise ${group} <subcommand> --help\` for a subcommand's options.`,
+  ].join('\n');
+}
+
+const isHelp = (word: string | undefined) => word === '--help' || word === '-h' || word === 'help';
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return EXIT_OK;
+  }
   const load = argv[0] === undefined ? undefined : modules[argv[0]];
   const commands = load ? await load() : await allCommands();
   // Longest path first, so `config check` wins over a hypothetical `config`.
   const sorted = [...commands].sort((a, b) => b.path.length - a.path.length);
   const cmd = sorted.find((c) => c.path.every((word, i) => argv[i] === word));
+  if (!cmd && load) {
+    // A group (`edgewise config`): its own help; without a subcommand that is a usage error.
+    const group = argv[0]!;
+    if (isHelp(argv[1])) {
+      process.stdout.write(`${groupHelp(group, commands)}\n`);
+      return EXIT_OK;
+    }
+    const problem =
+      argv[1] === undefined
+        ? `missing subcommand: one of ${commands.map((c) => c.path.slice(1).join(' ')).join(', ')}`
+        : `unknown subcommand "${argv.slice(1).join(' ')}"`;
+    process.stderr.write(`${groupHelp(group, commands)}\n\nedgewise ${group}: ${problem}\n`);
+    return EXIT_USAGE;
+  }
   if (!cmd) {
-    const asksHelp = argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help';
-    (asksHelp ? process.stdout : process.stderr).write(`${topHelp(load ? await allCommands() : commands)}\n`);
+    const asksHelp = argv.length === 0 || isHelp(argv[0]);
+    (asksHelp ? process.stdout : process.stderr).write(`${topHelp(commands)}\n`);
     if (!asksHelp) process.stderr.write(`\nedgewise: unknown command "${argv.join(' ')}"\n`);
     return asksHelp ? EXIT_OK : EXIT_USAGE;
   }

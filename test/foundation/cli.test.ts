@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,47 @@ describe('edgewise CLI', () => {
       expect(res.code).toBe(0);
       expect(res.stdout).toContain(`Usage: edgewise ${cmd.path.join(' ')}`);
       for (const opt of Object.keys(cmd.options)) expect(res.stdout).toContain(`--${opt}`);
+    },
+  );
+
+  it('--version and -V print the package version', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const res = await runCli([flag]);
+      expect(res.code, flag).toBe(0);
+      expect(res.stdout).toBe(`${version}\n`);
+    }
+  });
+
+  // Every first word that has subcommands, from the command table itself.
+  const groups = [...new Set(commands.filter((c) => c.path.length > 1).map((c) => c.path[0]!))];
+  it('has command groups to test', () => expect(groups.length).toBeGreaterThan(3));
+
+  it.each(groups)('`%s --help` prints the group help and exits 0', async (group) => {
+    for (const flag of ['--help', '-h']) {
+      const res = await runCli([group, flag]);
+      expect(res.code, flag).toBe(0);
+      expect(res.stdout).toContain(`Usage: edgewise ${group} <subcommand>`);
+      for (const c of commands.filter((c) => c.path[0] === group))
+        expect(res.stdout).toContain(c.path.join(' '));
+    }
+  });
+
+  it.each(groups)(
+    '`%s` alone prints the group help and exits 2 with the missing subcommand',
+    async (group) => {
+      const res = await runCli([group]);
+      expect(res.code).toBe(2);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toContain(`Usage: edgewise ${group} <subcommand>`);
+      expect(res.stderr).toMatch(new RegExp(`edgewise ${group}: missing subcommand: one of `));
+      const wrong = await runCli([group, 'frobnicate']);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain(`edgewise ${group}: unknown subcommand "frobnicate"`);
     },
   );
 
