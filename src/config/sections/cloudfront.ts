@@ -104,8 +104,7 @@ export const CloudfrontSection = Type.Object(
         }),
         cookieDomain: Type.Optional(
           Type.String({
-            pattern:
-              '^\\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$',
+            pattern: '^\\.?[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63})*$',
             maxLength: 253,
             description:
               'Domain attribute of signed-cookie Set-Cookie lines (example.com, so cookies set by www.example.com reach cdn.example.com). Unset: host-only cookies.',
