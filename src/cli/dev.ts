@@ -10,12 +10,20 @@ import { startDevPrefetch } from '../prefetch/dev.js';
 import { startOrigin } from '../server.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
 import { loadStoreOrReport } from './load.js';
-import { reloadOnSighup, shutdownOnSignals } from './signals.js';
+import { reloadConfig, shutdownOnSignals } from './signals.js';
+import { watchFile } from './watch-file.js';
+
+/**
+ * dev promises to be gone within 2 s of Ctrl-C, SIGTERM or a terminal hangup, whatever it is
+ * doing: each server gets DEV_DRAIN_MS for requests in flight, and DEV_EXIT_MS bounds the lot.
+ */
+const DEV_DRAIN_MS = 500;
+const DEV_EXIT_MS = 1800;
 
 export const dev: Command = {
   path: ['dev'],
   summary:
-    'Run everything on this machine with embedded defaults: the origin on filesystem storage (./data), seeded with sample assets on first run, and the local edge in front of it (open the edge URL). Prints the URLs to open.',
+    'Run everything on this machine with embedded defaults: the origin on filesystem storage (./data), seeded with sample assets on first run, and the local edge in front of it (open the edge URL). Prints the URLs to open. Saving the config file reloads it; Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stops it within 2 s.',
   usage: '[--config <file>]',
   options: configOption,
   optionHelp: configOptionHelp,
@@ -60,12 +68,26 @@ export const dev: Command = {
         '',
       ].join('\n'),
     );
-    reloadOnSighup(store, logger);
-    shutdownOnSignals(logger, async () => {
-      await prefetch?.stop();
-      await edge.shutdown();
-      await origin.shutdown();
+    // dev runs in a terminal: saving the file reloads it, and SIGHUP is the terminal hanging
+    // up, which stops dev like Ctrl-C (serve and edge keep SIGHUP = reload). Output has nowhere
+    // to go once the terminal is gone, so write errors (EIO) no longer matter.
+    const live = store;
+    const watcher = live.loaded.file
+      ? watchFile(live.loaded.file, () => reloadConfig(live, logger, 'file saved'))
+      : undefined;
+    process.once('SIGHUP', () => {
+      for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
     });
+    shutdownOnSignals(
+      logger,
+      async () => {
+        watcher?.close();
+        await prefetch?.stop();
+        await edge.shutdown(DEV_DRAIN_MS);
+        await origin.shutdown(DEV_DRAIN_MS);
+      },
+      { signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], exitDeadlineMs: DEV_EXIT_MS },
+    );
     // Runs until a signal ends the process.
     return new Promise<number>(() => {});
   },

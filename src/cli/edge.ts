@@ -36,7 +36,16 @@ export const edge: Command = {
     if (link) {
       link.send({ t: 'listening', url: running.url });
       reloadOnSighup(store, logger);
-      shutdownOnSignals(logger, () => running.shutdown());
+      // One Ctrl-C reaches a worker twice: the terminal's SIGINT (same process group) and then
+      // the primary's SIGTERM. The second must not cut the drain short with exit 1.
+      shutdownOnSignals(
+        logger,
+        async () => {
+          const result = await running.shutdown();
+          logger.info({ result, worker: process.pid }, 'edge worker stopped');
+        },
+        { repeat: 'ignore' },
+      );
       return new Promise<number>(() => {});
     }
     logger.info(

@@ -4,6 +4,7 @@
  * with its results as Prometheus series in the edge's registry (served at edge.metricsPath).
  */
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
@@ -97,14 +98,9 @@ export function startDevPrefetch(
       } catch (err) {
         if (!ac.signal.aborted) log.error({ err }, 'prefetch pass failed');
       }
-      await new Promise<void>((done) => {
-        const t = setTimeout(done, worker.nextWait(Date.now()));
-        t.unref();
-        ac.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          done();
-        });
-      });
+      // The signal may have fired during the pass: a listener added now would never run.
+      if (ac.signal.aborted) break;
+      await sleep(worker.nextWait(Date.now()), undefined, { signal: ac.signal, ref: false }).catch(() => {});
     }
   })();
   return {

@@ -24,9 +24,13 @@ export class Limiter {
     return this.#active;
   }
 
-  /** Runs `fn` once a slot is free and the rate allows; resolves with its result. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    await this.#acquire();
+  /**
+   * Runs `fn` once a slot is free and the rate allows; resolves with its result. An aborted
+   * `signal` rejects at once, queued or spaced, so a stopped pass does not wait out the rate
+   * budget of every task it had planned.
+   */
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.#acquire(signal);
     try {
       return await fn();
     } finally {
@@ -34,9 +38,16 @@ export class Limiter {
     }
   }
 
-  async #acquire(): Promise<void> {
+  async #acquire(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     if (this.#active >= this.#concurrency) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await abortable(signal, (resolve) => {
+        this.#waiting.push(resolve);
+        return () => {
+          const i = this.#waiting.indexOf(resolve);
+          if (i >= 0) this.#waiting.splice(i, 1);
+        };
+      });
     }
     this.#active++;
     this.peak = Math.max(this.peak, this.#active);
@@ -44,7 +55,17 @@ export class Limiter {
     const now = Date.now();
     const start = Math.max(now, this.#nextStart);
     this.#nextStart = start + this.#intervalMs;
-    if (start > now) await new Promise((r) => setTimeout(r, start - now));
+    if (start > now) {
+      try {
+        await abortable(signal, (resolve) => {
+          const t = setTimeout(resolve, start - now);
+          return () => clearTimeout(t);
+        });
+      } catch (err) {
+        this.#release();
+        throw err;
+      }
+    }
   }
 
   #release(): void {
@@ -52,4 +73,22 @@ export class Limiter {
     const next = this.#waiting.shift();
     next?.();
   }
+}
+
+/** A wait that `signal` cuts short: `begin` starts it and returns how to cancel it. */
+function abortable(
+  signal: AbortSignal | undefined,
+  begin: (resolve: () => void) => () => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = begin(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

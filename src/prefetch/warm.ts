@@ -110,16 +110,18 @@ export async function warm(tasks: WarmTask[], options: WarmOptions): Promise<War
     const url = new URL(t.url, target.url).toString();
     const headers = { ...t.headers, 'user-agent': options.userAgent };
     if (options.freshCheck) {
-      const probe = await limiter.run(() =>
-        request(url, {
-          method: 'HEAD',
-          dispatcher,
-          headers: { ...headers, 'cache-control': 'only-if-cached' },
-          signal: options.signal,
-        }).then(async (r) => {
-          await r.body.dump();
-          return r.statusCode;
-        }),
+      const probe = await limiter.run(
+        () =>
+          request(url, {
+            method: 'HEAD',
+            dispatcher,
+            headers: { ...headers, 'cache-control': 'only-if-cached' },
+            signal: options.signal,
+          }).then(async (r) => {
+            await r.body.dump();
+            return r.statusCode;
+          }),
+        options.signal,
       );
       if (probe >= 200 && probe < 400) {
         report.fresh++;
@@ -155,7 +157,7 @@ export async function warm(tasks: WarmTask[], options: WarmOptions): Promise<War
       }
       report.warmed++;
       if (/^(Miss|RefreshHit)\b/i.test(xc)) report.originRequests++;
-    });
+    }, options.signal);
   };
 
   try {

@@ -169,6 +169,9 @@ export class PrefetchWorker {
       options.onFile?.(f.name, i, fresh.length);
       try {
         for await (const r of parseLog(await this.#source.open(f.name), f.name, result.parse)) {
+          // Stopped halfway through a file: keep the saved state as it was, so the next start
+          // reads this pass's files again instead of counting half a file as read.
+          if (options.signal?.aborted) return result;
           const why = this.learn(r);
           if (why === 'learned') result.records.learned++;
           else if (why === 'own') result.records.ownRequests++;
