@@ -19,9 +19,9 @@ import {
 } from '../http/conditional.js';
 import type { Logger } from '../logger.js';
 import type { TieredStore } from './cache/tiered-store.js';
-import { Collapser, type Fill } from './collapse.js';
+import { Collapser, Fill } from './collapse.js';
 import type { EdgeContext } from './context.js';
-import { type CachedResponse, headerString } from './entry.js';
+import { type CachedResponse, headerString, type StoredHeaders } from './entry.js';
 import {
   applyNotModified,
   type FillDeps,
@@ -31,10 +31,12 @@ import {
   startFill,
   storedHeaders,
   variantKey,
+  varyNames,
 } from './fill.js';
 import { forwardInterim } from './interim.js';
 import type { EdgeMetrics, ResultType } from './metrics.js';
-import type { OriginClient } from './origin-client.js';
+import type { OriginClient, OriginResponse } from './origin-client.js';
+import { combine, forwardableRange, inside, type Part, parseContentRange, partHeaders } from './partial.js';
 import type { PassThrough } from './pass-through.js';
 import { drain, type Replies } from './reply.js';
 import { entryHeaders, viewerHeaders } from './respond.js';
@@ -88,7 +90,9 @@ export class CacheFlow {
   async #cached(ctx: EdgeContext, r: FillRequest, mayCollapse: boolean): Promise<void> {
     const store = this.#d.store;
     const fullKey = variantKey(r.key.key, store.variesOn(r.key.key), ctx.headers);
-    const entry = store.get(fullKey);
+    const found = store.get(fullKey);
+    // A stored part answers only what lies inside it; for anything else the key is a miss.
+    const entry = found?.part && !partAnswers(ctx, found) ? undefined : found;
     if (entry) {
       const age = entry.policy.age();
       if (age < entry.ttl) return this.#serveEntry(ctx, r, entry, 'Hit', age);
@@ -109,6 +113,11 @@ export class CacheFlow {
       // The leader's response was not shareable or was a revalidation: look again, alone.
       return this.#cached(ctx, r, false);
     }
+    // A range the edge holds no complete copy for goes to the origin as asked, and its 206 is
+    // stored as a part. It joins a whole-object fill already running (above), but never leads
+    // one: a viewer asking for the whole object must not wait on, or get, a part.
+    const range = entry && !entry.part ? undefined : forwardableRange(ctx.method, ctx.headers);
+    if (range !== undefined) return this.#fetch(ctx, { ...r, stale: entry, range }, undefined);
     if (!mayCollapse) return this.#fetch(ctx, { ...r, stale: entry }, undefined);
     const local = this.collapser.lead(fullKey);
     const fills = this.#d.fills;
@@ -168,6 +177,11 @@ export class CacheFlow {
       leader?.release();
       return this.#serveEntry(ctx, r, stale, 'Hit', stale.policy.age());
     }
+    // A forwarded range: a 206 is stored as a part; a 200 (the origin ignored Range) is a fill
+    // like any other; anything else goes to this viewer and leaves the store alone.
+    if (r.range !== undefined && res.status === 206) return this.#storePart(ctx, r, res, upstreamMs);
+    if (r.range !== undefined && res.status !== 200)
+      return this.#sendUnstored(ctx, res, viewerHeaders(storedHeaders(res.headers)), upstreamMs);
     const headers = storedHeaders(res.headers);
     const { policy, fresh } = freshnessOf(deps, r, res.status, headers);
     const declared = Number(headerString(headers['content-length']) ?? 0);
@@ -175,23 +189,92 @@ export class CacheFlow {
       // A response that may not be stored replaces the stale copy, which must not be reused.
       if (stale) this.#d.store.delete(stale.key);
       leader?.release();
-      res.body.on('data', (c: Buffer) => deps.metrics.originBytes.inc(c.length));
-      const out = viewerHeaders(headers);
-      // Surrogate-Control is for the edge alone (Edge Architecture 1.0).
-      delete out['surrogate-control'];
-      return replies.send(
-        ctx,
-        'Miss',
-        res.status,
-        out,
-        ctx.method === 'HEAD' ? drain(res.body) : { kind: 'stream', stream: res.body },
-        upstreamMs,
-      );
+      return this.#sendUnstored(ctx, res, viewerHeaders(headers), upstreamMs);
     }
     const started = startFill(deps, r, res, fresh, policy, () => leader?.release());
     leader?.share(started.fill);
     void started.stored.then(() => leader?.release());
     return this.#serveFill(ctx, r, started.fill, 'Miss', upstreamMs);
+  }
+
+  /** An origin answer that is not stored, streamed to this viewer alone. */
+  #sendUnstored(
+    ctx: EdgeContext,
+    res: OriginResponse,
+    out: OutgoingHttpHeaders,
+    upstreamMs: number,
+  ): Promise<void> {
+    res.body.on('data', (c: Buffer) => this.#d.metrics.originBytes.inc(c.length));
+    // Surrogate-Control is for the edge alone (Edge Architecture 1.0).
+    delete out['surrogate-control'];
+    const body = ctx.method === 'HEAD' ? drain(res.body) : ({ kind: 'stream', stream: res.body } as const);
+    return this.#d.replies.send(ctx, 'Miss', res.status, out, body, upstreamMs);
+  }
+
+  /**
+   * The origin's 206 to a forwarded range: streamed to the viewer as it arrives and, when
+   * storable (a known complete length, freshness, within the object limit), stored as a part,
+   * combined with a stored part of the same strong validator (src/edge/partial.ts).
+   */
+  #storePart(ctx: EdgeContext, r: FillRequest, res: OriginResponse, upstreamMs: number): Promise<void> {
+    const deps = this.#fillDeps();
+    const origin = storedHeaders(res.headers);
+    const part = parseContentRange(headerString(origin['content-range']));
+    // A part is as fresh as the representation it belongs to (RFC 9111 §3.3): the TTL rules of
+    // a 200 apply (the plain-206 refusal in ttl.ts guards the whole-object paths).
+    const { policy, fresh } = freshnessOf(deps, r, 200, origin);
+    if (!part || !fresh.store || part.end - part.start + 1 > deps.maxObjectBytes)
+      return this.#sendUnstored(ctx, res, viewerHeaders(origin), upstreamMs);
+    const forViewers: StoredHeaders = { ...origin };
+    delete forViewers['surrogate-control'];
+    const fill = new Fill(206, forViewers);
+    res.body.on('data', (c: Buffer) => {
+      deps.metrics.originBytes.inc(c.length);
+      fill.push(c);
+    });
+    res.body.once('error', (err) => fill.fail(err));
+    res.body.once('end', () => {
+      fill.end();
+      const body = fill.body();
+      // A part whose bytes are not what Content-Range says is not kept.
+      if (body.length !== part.end - part.start + 1) return;
+      const names = varyNames(origin);
+      const key = variantKey(r.key.key, names, r.viewerHeaders);
+      const headers = partHeaders(forViewers);
+      void combine(this.#d.store.peek(key), { part, body, headers })
+        .then((whole) => {
+          if (!whole.part) headers['content-length'] = String(whole.body.length);
+          const entry: CachedResponse & { body: Buffer } = {
+            key,
+            path: r.key.path,
+            status: 200,
+            headers,
+            policy,
+            ttl: fresh.ttl,
+            swr: fresh.swr,
+            sie: fresh.sie,
+            body: whole.body,
+            size: whole.body.length,
+            part: whole.part,
+            coding: undefined,
+            surrogateControl: origin['surrogate-control'],
+            validators: {
+              etag: headerString(origin.etag),
+              lastModified: headerString(origin['last-modified']),
+            },
+          };
+          return this.#d.store.set(entry, r.key.key, names);
+        })
+        .catch((err: unknown) => this.#d.logger.warn({ err, path: r.key.path }, 'storing a part failed'));
+    });
+    return this.#d.replies.send(
+      ctx,
+      'Miss',
+      206,
+      viewerHeaders(forViewers),
+      { kind: 'fill', fill },
+      upstreamMs,
+    );
   }
 
   /** stale-while-revalidate: one background refresh per key; viewers keep getting the stale copy. */
@@ -246,29 +329,36 @@ export class CacheFlow {
       for (const f of NOT_MODIFIED_FIELDS) if (headers[f] !== undefined) h[f] = headers[f];
       return replies.send(ctx, result, 304, h, { kind: 'none' });
     }
+    // A part is served only for ranges inside it (#cached made sure): offsets are the
+    // representation's, the body holds bytes from `base` on.
+    const total = entry.part?.total ?? entry.size;
+    const base = entry.part?.start ?? 0;
     if (sel.kind === 'unsatisfiable') {
-      return replies.error(ctx, new RangeNotSatisfiable(entry.size), {
-        'content-range': `bytes */${entry.size}`,
+      return replies.error(ctx, new RangeNotSatisfiable(total), {
+        'content-range': `bytes */${total}`,
         ...(headers.vary === undefined ? {} : { vary: headers.vary }),
       });
     }
     let start = 0;
-    let end = entry.size - 1;
+    let end = total - 1;
     let status = entry.status;
     if (sel.kind === 'partial') {
       ({ start, end } = sel.range);
       status = 206;
-      headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
+      headers['content-range'] = `bytes ${start}-${end}/${total}`;
       ctx.range = { start, end };
     }
     if (entry.status === 200) headers['accept-ranges'] = 'bytes';
-    const length = entry.size === 0 ? 0 : end - start + 1;
+    const length = total === 0 ? 0 : end - start + 1;
     // 204 and 304 never carry Content-Length-bearing bodies (RFC 9110 §8.6).
     if (entry.status !== 204) headers['content-length'] = String(length);
     if (ctx.method === 'HEAD' || length === 0)
       return replies.send(ctx, result, status, headers, { kind: 'none' });
     if (Buffer.isBuffer(entry.body)) {
-      const data = start === 0 && end === entry.size - 1 ? entry.body : entry.body.subarray(start, end + 1);
+      const data =
+        start === base && end === base + entry.size - 1
+          ? entry.body
+          : entry.body.subarray(start - base, end - base + 1);
       return replies.send(ctx, result, status, headers, { kind: 'buffer', data });
     }
     let handle: Awaited<ReturnType<typeof open>>;
@@ -279,7 +369,12 @@ export class CacheFlow {
       this.#d.store.delete(entry.key);
       return r ? this.#cached(ctx, r, true) : replies.originError(ctx, new Error('cached file vanished'));
     }
-    return replies.send(ctx, result, status, headers, { kind: 'file', handle, start, end });
+    return replies.send(ctx, result, status, headers, {
+      kind: 'file',
+      handle,
+      start: start - base,
+      end: end - base,
+    });
   }
 
   async #serveFill(
@@ -329,7 +424,19 @@ function selectFromEntry(ctx: EdgeContext, entry: CachedResponse): Selection {
     lastModified: httpDate(headerString(entry.headers['last-modified'])),
     modifiedFallback: httpDate(headerString(entry.headers.date)),
   };
-  return selectRepresentation(ctx.method, ctx.headers, v, entry.size);
+  return selectRepresentation(ctx.method, ctx.headers, v, entry.part?.total ?? entry.size);
+}
+
+/**
+ * Whether a stored part answers this request: a range inside it, or what depends only on the
+ * validators and the complete length (304, 412, 416). The whole representation it cannot give.
+ */
+function partAnswers(ctx: EdgeContext, entry: CachedResponse & { part?: Part | undefined }): boolean {
+  const sel = selectFromEntry(ctx, entry);
+  if (sel.kind === 'full') return false;
+  return (
+    sel.kind !== 'partial' || (entry.part !== undefined && inside(entry.part, sel.range.start, sel.range.end))
+  );
 }
 
 function staleOnError(entry: CachedResponse): boolean {

@@ -4,6 +4,7 @@
  * once at store time, and the body, in memory or in a disk-tier file.
  */
 import type CachePolicy from 'http-cache-semantics';
+import type { Part } from './partial.js';
 
 export type StoredHeaders = Record<string, string | string[]>;
 
@@ -24,7 +25,10 @@ export interface CachedResponse {
   sie: number;
   /** Body bytes in memory, or the disk-tier file holding them. */
   body: Buffer | { file: string };
+  /** Bytes of `body` (the part's length when `part` is set). */
   size: number;
+  /** Set when only a part of the representation is stored (src/edge/partial.ts). */
+  part?: Part | undefined;
   /** Set when the edge compressed the body (the origin's headers describe the identity form). */
   coding: 'br' | 'gzip' | undefined;
   /** The origin's Surrogate-Control (consumed by the edge, not shown to viewers). */

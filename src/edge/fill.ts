@@ -37,6 +37,8 @@ export interface FillRequest {
   stale: CachedResponse | undefined;
   /** Forwards the origin's interim responses to the viewer this fill was started for. */
   onInfo?: InterimListener | undefined;
+  /** The viewer's Range, forwarded on a miss (src/edge/partial.ts). */
+  range?: string | undefined;
 }
 
 /** Stored headers: the origin's minus hop-by-hop fields. */
@@ -103,6 +105,7 @@ export async function requestOrigin(deps: FillDeps, r: FillRequest): Promise<Ori
     if (r.stale.validators.etag) headers['if-none-match'] = r.stale.validators.etag;
     if (r.stale.validators.lastModified) headers['if-modified-since'] = r.stale.validators.lastModified;
   }
+  if (r.range !== undefined) headers.range = r.range;
   const path = r.key.forwardQuery ? `${r.key.path}?${r.key.forwardQuery}` : r.key.path;
   deps.metrics.originRequests.inc({ kind: r.stale ? 'revalidate' : 'fill' });
   return deps.origin.request({ origin: r.target, method: 'GET', path, headers, onInfo: r.onInfo });

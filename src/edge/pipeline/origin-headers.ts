@@ -5,7 +5,7 @@
  * key's allowlist (CloudFront forwards only those, so a session cookie cannot change a
  * shared response); Accept-Encoding, replaced by its normalised form; and, on fills, the
  * viewer's conditional and range fields, because the edge fetches the whole object and
- * answers those itself.
+ * answers those itself (a range miss adds the viewer's Range back, src/edge/partial.ts).
  */
 
 import type { CacheKey, NormalisedEncoding } from '../../cache-key.js';
