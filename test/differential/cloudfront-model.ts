@@ -227,13 +227,15 @@ export class CloudFrontModel {
       const v = fnHeaders[name.toLowerCase()];
       return Array.isArray(v) ? v.join(',') : v;
     };
-    // Query strings: the allowlist, in the order the (possibly rewritten) request has them.
+    // Query strings: the allowlist (or all of them), in the order the (possibly rewritten)
+    // request has them.
     const allowQ =
       p?.QueryStringsConfig?.QueryStringBehavior === 'whitelist'
         ? (p.QueryStringsConfig.QueryStrings?.Items ?? [])
         : [];
+    const allQ = p?.QueryStringsConfig?.QueryStringBehavior === 'all';
     const kept: Record<string, (typeof rq.querystring)[string]> = {};
-    for (const [k, v] of Object.entries(rq.querystring)) if (allowQ.includes(k)) kept[k] = v;
+    for (const [k, v] of Object.entries(rq.querystring)) if (allQ || allowQ.includes(k)) kept[k] = v;
     const query = serializeQuery(kept);
     const headers: Record<string, string> = {};
     const keyHeaders: string[] = [];
