@@ -113,7 +113,8 @@ for (const mode of ['inline', 'kvs'] as const) {
       expect(res.statusCode).toBe(301);
       expect(res.headers?.location?.value).toBe('https://cdn.example.com/static/app.css?v=1');
       const api = asRequest(await fns.request.run(fixture('viewer-request', 'api-http-allowed')));
-      expect(api.querystring).toEqual({});
+      // The API class keys on every parameter (cacheKey.queryStringBehavior all).
+      expect(api.querystring).toEqual({ page: { value: '2' } });
       expect(api.headers.authorization?.value).toBe('Bearer t0ken');
     });
 
