@@ -1,6 +1,6 @@
 /**
  * The cache key, as a CloudFront cache policy builds it: the path, plus only the query
- * strings, headers and cookies the behavior allowlists, plus the normalised Accept-Encoding
+ * strings (or all of them, QueryStringBehavior all), headers and cookies the behavior allowlists, plus the normalised Accept-Encoding
  * when the behavior compresses. Everything else the viewer sends cannot split the cache.
  * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/controlling-the-cache-key.html
  *
@@ -47,15 +47,18 @@ export interface CacheKey {
 export function buildCacheKey(input: KeyInput, policy: ContentClassConfig['cacheKey']): CacheKey {
   let forwardQuery = '';
   let keyQuery = '';
-  if (input.query !== '' && policy.queryStrings.length > 0) {
+  if (input.query !== '' && policy.queryStringBehavior === 'all') {
+    // CloudFront QueryStringBehavior all: the origin gets the query as the request has it; the
+    // key is every parameter decoded and re-encoded one way, ordered by name (a stable sort, so
+    // repeated names keep their order), as for an allowlist below.
+    forwardQuery = input.query;
+    keyQuery = sortedQuery([...new URLSearchParams(input.query)]);
+  } else if (input.query !== '' && policy.queryStrings.length > 0) {
     const params = new URLSearchParams(input.query);
     const kept: Array<[string, string]> = [];
     for (const [k, v] of params) if (policy.queryStrings.includes(k)) kept.push([k, v]);
     forwardQuery = new URLSearchParams(kept).toString();
-    // Sorted in the key so `?w=1&h=2` and `?h=2&w=1` are one entry.
-    keyQuery = new URLSearchParams(
-      [...kept].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
-    ).toString();
+    keyQuery = sortedQuery(kept);
   }
   let keyHeaders = '';
   for (const name of policy.headers) {
@@ -80,6 +83,11 @@ export function buildCacheKey(input: KeyInput, policy: ContentClassConfig['cache
     forwardQuery,
     forwardCookie,
   };
+}
+
+/** Sorted by name in the key so `?w=1&h=2` and `?h=2&w=1` are one entry. */
+function sortedQuery(pairs: Array<[string, string]>): string {
+  return new URLSearchParams([...pairs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))).toString();
 }
 
 /** Path part of a cache key (everything before the first newline). */

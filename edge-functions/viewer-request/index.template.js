@@ -137,6 +137,15 @@ async function handler(event) {
   // through signed upload URLs) reach the origin with the query the signature covers.
   if (req.method !== 'GET' && req.method !== 'HEAD') return req;
 
+  // queryStringBehavior all (the cache policy's QueryStringBehavior all): every parameter and
+  // every value stays, in one order by name, so only the order cannot split the cache.
+  if (cls.qa) {
+    var all = Object.keys(req.querystring).sort();
+    var kept = {};
+    for (var a = 0; a < all.length; a++) kept[all[a]] = req.querystring[all[a]];
+    req.querystring = kept;
+    return req;
+  }
   var q = {};
   for (var k in req.querystring)
     if (cls.q.indexOf(k) !== -1 && SIGNING.indexOf(k) === -1) q[k] = req.querystring[k].value;

@@ -72,6 +72,7 @@ function classSettings(cls: ContentClassConfig) {
   return {
     n: cls.name,
     q: [...cls.cacheKey.queryStrings],
+    qa: cls.cacheKey.queryStringBehavior === 'all' ? 1 : 0,
     v: cls.viewerProtocolPolicy,
     b: cls.browserTtl,
     swr: cls.staleWhileRevalidate,

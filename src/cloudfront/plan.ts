@@ -305,7 +305,8 @@ function cachePolicy(
   const lower = k.headers.map((h) => h.toLowerCase());
   if (new Set(lower).size !== lower.length) problem('a header appears twice in the cache key');
   // With caching off (MaxTTL 0) CloudFront refuses cache-key settings: there is no key.
-  const keyed = k.headers.length + k.cookies.length + k.queryStrings.length > 0 || cls.compress;
+  const allQuery = k.queryStringBehavior === 'all';
+  const keyed = k.headers.length + k.cookies.length + k.queryStrings.length > 0 || allQuery || cls.compress;
   if (max === 0 && keyed)
     problem(
       'MaxTTL 0 disables caching, so the cache key must be empty and compress false (use an origin request policy to forward values)',
@@ -327,8 +328,10 @@ function cachePolicy(
         k.cookies.length > 0
           ? { CookieBehavior: 'whitelist', Cookies: list([...k.cookies]) }
           : { CookieBehavior: 'none' },
-      QueryStringsConfig:
-        k.queryStrings.length > 0
+      // The same rule as src/cache-key.ts and the viewer-request function's query step.
+      QueryStringsConfig: allQuery
+        ? { QueryStringBehavior: 'all' }
+        : k.queryStrings.length > 0
           ? { QueryStringBehavior: 'whitelist', QueryStrings: list([...k.queryStrings].sort()) }
           : { QueryStringBehavior: 'none' },
     },

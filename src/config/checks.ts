@@ -26,6 +26,12 @@ const classRules: CrossCheck = (config, report) => {
     if (min > max) report({ path: `${at}.ttl.min`, message: `must be ≤ ttl.max (${max})`, value: min });
     if (dflt < min) report({ path: `${at}.ttl.default`, message: `must be ≥ ttl.min (${min})`, value: dflt });
     if (dflt > max) report({ path: `${at}.ttl.default`, message: `must be ≤ ttl.max (${max})`, value: dflt });
+    if (cls.cacheKey.queryStringBehavior === 'all' && cls.cacheKey.queryStrings.length > 0)
+      report({
+        path: `${at}.cacheKey.queryStrings`,
+        message: 'must be empty with queryStringBehavior all (every parameter is already in the key)',
+        value: cls.cacheKey.queryStrings,
+      });
     const authInKey = cls.cacheKey.headers.some((h) => h.toLowerCase() === 'authorization');
     if (authInKey && cls.ttl.max === 0) {
       report({

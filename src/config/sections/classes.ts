@@ -47,9 +47,14 @@ export const ContentClass = Type.Object(
         headers: NameList('Request headers in the cache key (CloudFront allows 10).', 10),
         cookies: NameList('Cookies in the cache key (CloudFront allows 10).', 10),
         queryStrings: NameList(
-          'Query parameters in the cache key (CloudFront allows 10); others are dropped.',
+          'Query parameters in the cache key (CloudFront allows 10); others are dropped. Used with queryStringBehavior allowlist.',
           10,
         ),
+        queryStringBehavior: Type.Union([Type.Literal('allowlist'), Type.Literal('all')], {
+          default: 'allowlist',
+          description:
+            "allowlist: only queryStrings are in the key and reach the origin (none when the list is empty); all: every parameter is (CloudFront's QueryStringBehavior all), for APIs whose parameters are not known in advance.",
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -85,7 +90,12 @@ export const DEFAULT_CLASSES: ContentClassConfig[] = [
     ttl: { min: 0, default: day, max: 365 * day },
     browserTtl: 3600,
     compress: true,
-    cacheKey: { headers: [], cookies: [], queryStrings: ['w', 'h', 'fit', 'q', 'fmt'] },
+    cacheKey: {
+      headers: [],
+      cookies: [],
+      queryStrings: ['w', 'h', 'fit', 'q', 'fmt'],
+      queryStringBehavior: 'allowlist',
+    },
     signed: false,
     viewerProtocolPolicy: 'redirect-to-https',
     staleWhileRevalidate: 60,
@@ -97,7 +107,8 @@ export const DEFAULT_CLASSES: ContentClassConfig[] = [
     ttl: { min: 0, default: 300, max: 3600 },
     browserTtl: 0,
     compress: false,
-    cacheKey: { headers: ['authorization'], cookies: [], queryStrings: [] },
+    // Every query parameter: `/api/items?page=2` and `?page=3` are different answers.
+    cacheKey: { headers: ['authorization'], cookies: [], queryStrings: [], queryStringBehavior: 'all' },
     signed: false,
     viewerProtocolPolicy: 'allow-all',
     staleWhileRevalidate: 0,
@@ -109,7 +120,7 @@ export const DEFAULT_CLASSES: ContentClassConfig[] = [
     ttl: { min: 0, default: 3600, max: day },
     browserTtl: 3600,
     compress: true,
-    cacheKey: { headers: [], cookies: [], queryStrings: [] },
+    cacheKey: { headers: [], cookies: [], queryStrings: [], queryStringBehavior: 'allowlist' },
     signed: true,
     viewerProtocolPolicy: 'redirect-to-https',
     staleWhileRevalidate: 0,
