@@ -10,7 +10,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QueryStringsConfig } from '@aws-sdk/client-cloudfront';
+import type { CachePolicyQueryStringsConfig as QueryStringsConfig } from '@aws-sdk/client-cloudfront';
 import { describe, expect, it } from 'vitest';
 import { buildFunctions, writeBuild } from '../../src/cloudfront/build.js';
 import { buildPlan } from '../../src/cloudfront/plan.js';
