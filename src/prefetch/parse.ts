@@ -1,7 +1,9 @@
 /**
- * Streaming parser for CloudFront standard access logs:
- * - legacy W3C: `#Version: 1.0`, `#Fields: …` (any order, 19–33 known fields; unknown names
- *   are ignored), tab-separated values, URL-encoded, `-` for empty;
+ * Streaming parser for CloudFront access logs:
+ * - W3C (standard logs legacy and v2, and real-time log records under a `#Fields` line):
+ *   `#Version: 1.0`, `#Fields: …` (any order, any subset holding the fields the worker needs;
+ *   unknown names are ignored), tab-separated values, URL-encoded, `-` for empty; a record
+ *   whose value count differs from the header is read as fields.ts says;
  * - v2 JSON: one JSON object per line with the same field names (plus `timestamp` and
  *   `timestamp(ms)`), values as strings or numbers.
  * Input may be gzip or plain (sniffed from the magic bytes, not the file name). A bad line is
@@ -12,7 +14,8 @@
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { type AccessRecord, CLOUDFRONT_FIELDS, MIN_FIELDS } from './record.js';
+import { alignValues, defaultLayout, type FieldLayout, readFieldsHeader } from './fields.js';
+import { type AccessRecord, CLOUDFRONT_FIELDS } from './record.js';
 
 /** Longest line read; longer ones are malformed (CloudFront caps URLs at 8 KB, headers at 20 KB). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -103,9 +106,21 @@ async function* lines(src: AsyncIterable<Buffer>): AsyncGenerator<string | { too
 
 type Getter = (name: string) => string;
 
-function buildRecord(get: Getter, timeMs: number | undefined): AccessRecord | string {
-  let time = timeMs;
-  if (time === undefined) {
+/** Seconds (or ms) since the epoch with an optional fraction, as real-time logs and v2 write them. */
+const EPOCH = /^\d{1,16}(\.\d{1,9})?$/;
+
+function recordTime(get: Getter): number | string {
+  const ms = get('timestamp(ms)');
+  if (ms !== '') return EPOCH.test(ms) ? Number(ms) : 'bad timestamp(ms)';
+  const s = get('timestamp');
+  if (s !== '') return EPOCH.test(s) ? Math.round(Number(s) * 1000) : 'bad timestamp';
+  return Number.NaN;
+}
+
+function buildRecord(get: Getter): AccessRecord | string {
+  let time = recordTime(get);
+  if (typeof time === 'string') return time;
+  if (Number.isNaN(time)) {
     const date = get('date');
     const clock = get('time');
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || !/^\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(clock))
@@ -116,7 +131,18 @@ function buildRecord(get: Getter, timeMs: number | undefined): AccessRecord | st
   const statusText = get('sc-status');
   const status = statusText === '' ? 0 : Number(statusText);
   if (!Number.isInteger(status) || status < 0 || status > 999) return 'bad sc-status';
-  const path = decodeField(get('cs-uri-stem'));
+  // The stem never holds the query in a standard log; a real-time log record has been seen
+  // with it (`/i?stm=…`). A raw `?` cannot be part of a logged path (CloudFront encodes a
+  // viewer's `%3F` as `%253F`), so it splits the two.
+  let stem = get('cs-uri-stem');
+  let rawQuery = get('cs-uri-query');
+  const q = stem.indexOf('?');
+  if (q !== -1) {
+    if (rawQuery === '') rawQuery = stem.slice(q + 1);
+    stem = stem.slice(0, q);
+  }
+  const path = decodeField(stem);
+  const query = decodeField(rawQuery);
   if (!path.startsWith('/')) return 'bad cs-uri-stem';
   const method = get('cs-method');
   if (!/^[A-Z]{1,16}$/.test(method)) return 'bad cs-method';
@@ -133,7 +159,7 @@ function buildRecord(get: Getter, timeMs: number | undefined): AccessRecord | st
     host: decodeField(get('cs(Host)')),
     hostHeader: decodeField(get('x-host-header')),
     path,
-    query: decodeField(get('cs-uri-query')),
+    query,
     status,
     bytes,
     contentType: decodeField(get('sc-content-type')),
@@ -158,14 +184,9 @@ function jsonRecord(line: string): AccessRecord | string {
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     return '';
   };
-  let time: number | undefined;
-  const ms = get('timestamp(ms)');
-  const s = get('timestamp');
-  if (ms !== '') time = Number(ms);
-  else if (s !== '') time = Number(s) * 1000;
   // v2 JSON values are plain (not URL-encoded) unless the field itself carries encoding;
   // decodeField on an unencoded value is a no-op.
-  return buildRecord(get, time);
+  return buildRecord(get);
 }
 
 /**
@@ -177,8 +198,9 @@ export async function* parseLog(
   source: string,
   stats: ParseStats,
 ): AsyncGenerator<AccessRecord> {
-  let fields: string[] = [...CLOUDFRONT_FIELDS];
-  let index = new Map(fields.map((f, i) => [f, i]));
+  let fields: FieldLayout = defaultLayout(CLOUDFRONT_FIELDS);
+  // After a #Fields line the parser cannot use, records are not read by an older layout.
+  let unusable = false;
   let lineNo = 0;
   const bad = (reason: string, text: string) => {
     stats.malformed++;
@@ -193,21 +215,18 @@ export async function* parseLog(
         bad(`line longer than ${MAX_LINE_BYTES} bytes`, item.tooLong);
         continue;
       }
-      const line = item;
+      // A byte-order mark before the first header is not part of it.
+      const line = lineNo === 1 && item.startsWith('\uFEFF') ? item.slice(1) : item;
       if (line.trim() === '') continue;
       if (line.startsWith('#')) {
         if (line.startsWith('#Fields:')) {
-          const names = line.slice(8).trim().split(/\s+/);
-          const known = names.filter((n) => (CLOUDFRONT_FIELDS as readonly string[]).includes(n));
-          if (
-            names.length < MIN_FIELDS ||
-            !known.includes('cs-uri-stem') ||
-            new Set(names).size !== names.length
-          ) {
-            bad('unusable #Fields header', line);
+          const read = readFieldsHeader(line);
+          if (typeof read === 'string') {
+            bad(read, line);
+            unusable = true;
           } else {
-            fields = names;
-            index = new Map(fields.map((f, i) => [f, i]));
+            fields = read;
+            unusable = false;
           }
         }
         continue;
@@ -216,16 +235,21 @@ export async function* parseLog(
       if (line.startsWith('{')) {
         rec = jsonRecord(line);
       } else {
-        const cols = line.split('\t');
-        if (cols.length !== fields.length) {
-          bad(`expected ${fields.length} tab-separated fields, got ${cols.length}`, line);
+        if (unusable) {
+          bad('record under an unusable #Fields header', line);
           continue;
         }
+        const cols = alignValues(line.split('\t'), fields);
+        if (typeof cols === 'string') {
+          bad(cols, line);
+          continue;
+        }
+        const index = fields.index;
         rec = buildRecord((name) => {
           const i = index.get(name);
           const v = i === undefined ? '' : (cols[i] ?? '');
           return v === '-' ? '' : v;
-        }, undefined);
+        });
       }
       if (typeof rec === 'string') {
         bad(rec, line);

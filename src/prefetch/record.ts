@@ -30,9 +30,6 @@ export interface AccessRecord {
 /** The 33 fields of a CloudFront standard log (legacy), in CloudFront's order: the same list the edge writes. */
 export const CLOUDFRONT_FIELDS = LOG_FIELDS;
 
-/** Fewest fields a legacy log may have: CloudFront's format had 19 before fields were added. */
-export const MIN_FIELDS = 19;
-
 /** Results that mean the edge went to the origin for this request. */
 export function isFill(resultType: string): boolean {
   return resultType === 'Miss' || resultType === 'RefreshHit';

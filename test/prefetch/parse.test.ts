@@ -75,18 +75,47 @@ describe('CloudFront log parser', () => {
     });
   });
 
-  it('accepts a 19-field header and refuses an 18-field one', async () => {
-    const f19 = CLOUDFRONT_FIELDS.slice(0, 19);
-    const v19 = line33().split('\t').slice(0, 19).join('\t');
-    const ok = await parse(Buffer.from(`#Fields: ${f19.join(' ')}\n${v19}\n`));
+  it("accepts CloudFront's original 12-field header and refuses one without the fields the worker needs", async () => {
+    const f12 = CLOUDFRONT_FIELDS.slice(0, 12);
+    const v12 = line33().split('\t').slice(0, 12).join('\t');
+    const ok = await parse(Buffer.from(`#Fields: ${f12.join(' ')}\n${v12}\n`));
     expect(ok.records).toHaveLength(1);
     expect(ok.records[0]!.bytes).toBe(1200); // no sc-content-len: sc-bytes
-    const f18 = CLOUDFRONT_FIELDS.slice(0, 18);
-    const bad = await parse(Buffer.from(`#Fields: ${f18.join(' ')}\n${v19}\n`));
-    expect(bad.stats.samples[0]!.reason).toBe('unusable #Fields header');
-    // The default 33-field layout stays in force, so the 19-column line is malformed too.
+    const noStatus = CLOUDFRONT_FIELDS.filter((f) => f !== 'sc-status');
+    const bad = await parse(Buffer.from(`#Fields: ${noStatus.join(' ')}\n${line33()}\n`));
+    expect(bad.stats.samples.map((s) => s.reason)).toEqual([
+      'unusable #Fields header: no sc-status',
+      'record under an unusable #Fields header',
+    ]);
     expect(bad.records).toHaveLength(0);
-    expect(bad.stats.malformed).toBe(2);
+    const twice = await parse(Buffer.from(`#Fields: date time date cs-method cs-uri-stem sc-status\n`));
+    expect(twice.stats.samples[0]!.reason).toBe('unusable #Fields header: a field is named twice');
+  });
+
+  it('reads a record whose value count differs from #Fields where unambiguous, and says why otherwise', async () => {
+    const input = [
+      HEADER.trimEnd(),
+      `${line33({ 'cs-uri-stem': '/trailing-tab' })}\t`, // 34 values, the extra one empty
+      `${line33({ 'cs-uri-stem': '/two-tabs' })}\t\t`,
+      line33({ 'cs-uri-stem': '/older-layout' }).split('\t').slice(0, 24).join('\t'), // 24 of 33
+      `${line33({ 'cs-uri-stem': '/extra' })}\tsurprise`,
+      line33().split('\t').slice(0, 8).join('\t'), // ends before sc-status
+      line33({ 'cs-uri-stem': '/short-last' }).split('\t').slice(0, 31).join('\t'), // no final newline
+    ].join('\n');
+    const { records, stats } = await parse(Buffer.from(input), 11);
+    expect(records.map((r) => r.path)).toEqual([
+      '/trailing-tab',
+      '/two-tabs',
+      '/older-layout',
+      '/short-last',
+    ]);
+    // A short record reads its absent trailing fields as empty: sc-content-len gone, sc-bytes used.
+    expect(records[2]).toMatchObject({ bytes: 1200, contentType: '', resultType: 'Miss' });
+    expect(records[3]).toMatchObject({ bytes: 1000, contentType: 'text/javascript' });
+    expect(stats.samples.map((s) => s.reason)).toEqual([
+      '34 tab-separated values for 33 #Fields names, and the extra values are not empty',
+      '8 tab-separated values for 33 #Fields names: the record ends before sc-status',
+    ]);
   });
 
   it('reads v2 JSON lines (timestamp(ms), numbers, nulls)', async () => {
@@ -150,7 +179,7 @@ describe('CloudFront log parser', () => {
     expect(stats.malformed).toBe(8);
     expect(stats.samples).toHaveLength(5);
     expect(stats.samples.map((s) => s.reason)).toEqual([
-      'expected 33 tab-separated fields, got 1',
+      '1 tab-separated values for 33 #Fields names: the record ends before time',
       'bad date/time',
       'bad sc-status',
       'bad cs-uri-stem',
@@ -198,6 +227,7 @@ describe('CloudFront log parser', () => {
   });
 
   it('decodes a field once and keeps a bad escape', () => {
+    expect(decodeField('%EF%BB%BF')).toBe('\uFEFF');
     expect(decodeField('-')).toBe('');
     expect(decodeField('a%2520b')).toBe('a%20b');
     expect(decodeField('100%')).toBe('100%');
