@@ -16,6 +16,21 @@ afterEach(async () => {
   await origin.close();
 });
 
+/** The edge's collapsed-waiter count so far. */
+async function collapsedWaiters(): Promise<number> {
+  const m = await get('/_edge/metrics', scrape);
+  return Number(/edgewise_edge_collapsed_waiters_total (\d+)/.exec(m.text)?.[1] ?? 0);
+}
+
+/** Waits (bounded) until `n` requests have joined an origin fetch already running. */
+async function untilCollapsed(n: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if ((await collapsedWaiters()) >= n) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`fewer than ${n} requests joined the fill`);
+}
+
 async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
   const res = await request(`${edge.url}${path}`, { method: method as 'GET', headers });
   const body = Buffer.from(await res.body.arrayBuffer());
@@ -54,23 +69,30 @@ describe('hits and misses', () => {
       res.end(Buffer.alloc(1000, 2));
     });
     const all = Promise.all(Array.from({ length: 50 }, () => get('/t/slow.bin')));
-    await new Promise((r) => setTimeout(r, 100));
+    // The origin holds its answer until every other viewer has joined the one fetch.
+    await untilCollapsed(49);
     release();
     const results = await all;
     expect(results.every((r) => r.status === 200 && r.body.length === 2000)).toBe(true);
     expect(origin.count('/t/slow.bin')).toBe(1);
-    const metrics = await get('/_edge/metrics', scrape);
-    expect(metrics.text).toMatch(/edgewise_edge_collapsed_waiters_total \d+/);
-    expect(Number(/edgewise_edge_collapsed_waiters_total (\d+)/.exec(metrics.text)?.[1])).toBeGreaterThan(0);
+    expect(await collapsedWaiters()).toBe(49);
   });
 
   it('does not share a private response between collapsed viewers', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     origin.route('/t/private', async (_req, res, n) => {
-      await new Promise((r) => setTimeout(r, 50));
+      // The first answer waits until the other four viewers have joined its fetch.
+      if (n === 1) await gate;
       res.writeHead(200, { 'cache-control': 'private' });
       res.end(`user-${n}`);
     });
-    const results = await Promise.all(Array.from({ length: 5 }, () => get('/t/private')));
+    const all = Promise.all(Array.from({ length: 5 }, () => get('/t/private')));
+    await untilCollapsed(4);
+    release();
+    const results = await all;
     expect(new Set(results.map((r) => r.text)).size).toBe(5);
     expect(origin.count('/t/private')).toBe(5);
   });

@@ -3,7 +3,7 @@
  * `cacheStoreTests` pattern). Call it inside a `describe` per driver.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { StorageDriver } from '../../src/storage/types.js';
 
@@ -27,12 +27,28 @@ function* chunks(buf: Buffer, size: number): Generator<Buffer> {
 }
 
 /** A body that sends `head`, then waits for `release()` before sending `tail` (or failing). */
+/** A body that sends `head`, then waits; `reading` settles once the driver has asked for bytes. */
 function gatedBody(head: Buffer, tail: Buffer) {
-  const stream = new PassThrough();
-  stream.write(head);
+  let started!: () => void;
+  const reading = new Promise<void>((r) => {
+    started = r;
+  });
+  let sent = false;
+  const stream = new Readable({
+    read() {
+      if (sent) return;
+      sent = true;
+      this.push(head);
+      started();
+    },
+  });
   return {
     stream,
-    release: () => stream.end(tail),
+    reading,
+    release: () => {
+      stream.push(tail);
+      stream.push(null);
+    },
     fail: (err: Error) => stream.destroy(err),
   };
 }
@@ -210,6 +226,8 @@ export function storageDriverTests(makeDriver: () => Promise<DriverFixture>): vo
     const tail = randomBytes(64 * 1024);
     const gate = gatedBody(head, tail);
     const writing = d.put(key, gate.stream, { contentType: 'application/octet-stream' });
+    // Poll only once the driver is writing (it has read the first bytes).
+    await gate.reading;
     const seen = new Set<number | undefined>();
     for (let i = 0; i < 20; i++) {
       seen.add((await d.head(key))?.size);
@@ -229,7 +247,7 @@ export function storageDriverTests(makeDriver: () => Promise<DriverFixture>): vo
     await d.put(key, Readable.from([Buffer.from('old')]), { contentType: 'text/plain' });
     const gate = gatedBody(randomBytes(32 * 1024), Buffer.alloc(0));
     const writing = rejection(d.put(key, gate.stream, { contentType: 'text/plain' }));
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reading;
     gate.fail(new Error('client went away'));
     await writing;
     expect((await readAll((await d.get(key))!.body)).toString()).toBe('old');
@@ -241,7 +259,7 @@ export function storageDriverTests(makeDriver: () => Promise<DriverFixture>): vo
     const gate = gatedBody(randomBytes(32 * 1024), Buffer.alloc(0));
     const ac = new AbortController();
     const writing = rejection(d.put(key, gate.stream, { contentType: 'text/plain', signal: ac.signal }));
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reading;
     ac.abort();
     expect((await writing).code).toBe('EDGEWISE_UPLOAD_ABORTED');
     expect(await d.head(key)).toBeUndefined();
