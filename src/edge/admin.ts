@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { EdgeBadInvalidation, MethodNotAllowed, Unauthorized } from '../errors.js';
 import { bearerMatches, type MetricsAccess, metricsGuard } from '../http/operator-access.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
@@ -23,7 +23,7 @@ const MAX_PATHS = 3000;
 const MAX_BODY = 1024 * 1024;
 
 export interface AdminDeps {
-  store: TieredStore;
+  store: EdgeCache;
   metrics: EdgeMetrics;
   metricsPath: () => string;
   apiKeys: () => readonly string[];

@@ -8,7 +8,7 @@ import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
 import { AccessLogWriter } from './access-log/writer.js';
 import { adminRoutes } from './admin.js';
-import { TieredStore } from './cache/tiered-store.js';
+import { EdgeCache } from './cache/edge-cache.js';
 import { ReplicatedStore } from './cluster/replicated-store.js';
 import type { WorkerLink } from './cluster/worker.js';
 import { Edge, type RequestStep } from './edge.js';
@@ -33,7 +33,7 @@ export interface BuildEdgeOptions {
 
 export interface EdgeApp {
   edge: Edge;
-  store: TieredStore;
+  store: EdgeCache;
   metrics: EdgeMetrics;
   logs: AccessLogWriter | undefined;
   functions: string[];
@@ -58,7 +58,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     diskThresholdBytes: e.cache.diskThresholdBytes,
     onEvict: (tier: 'memory' | 'disk') => metrics?.evictions.inc({ tier }),
   };
-  const store = link ? new ReplicatedStore(storeOptions, (m) => link.send(m)) : new TieredStore(storeOptions);
+  const store = link ? new ReplicatedStore(storeOptions, (m) => link.send(m)) : new EdgeCache(storeOptions);
   metrics = new EdgeMetrics(store);
   if (link) {
     link.store = store as ReplicatedStore;

@@ -18,7 +18,7 @@ import {
   type Validators,
 } from '../http/conditional.js';
 import type { Logger } from '../logger.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 import { Collapser, Fill } from './collapse.js';
 import type { EdgeContext } from './context.js';
 import { type CachedResponse, headerString, type StoredHeaders } from './entry.js';
@@ -43,7 +43,7 @@ import { entryHeaders, viewerHeaders } from './respond.js';
 
 export interface CacheFlowDeps {
   config: ConfigStore;
-  store: TieredStore;
+  store: EdgeCache;
   origin: OriginClient;
   metrics: EdgeMetrics;
   logger: Logger;

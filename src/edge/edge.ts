@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
 import { isAdminPath } from './admin.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 import { CacheFlow, type FillLeases } from './cache-flow.js';
 import { createContext, type EdgeContext, type ViewerRequest, type ViewerResponse } from './context.js';
 import { headerString } from './entry.js';
@@ -44,7 +44,7 @@ export type RequestStep = (
 export interface EdgeDeps {
   config: ConfigStore;
   logger: Logger;
-  store: TieredStore;
+  store: EdgeCache;
   metrics: EdgeMetrics;
   origin: OriginClient;
   logs: AccessLogWriter | undefined;

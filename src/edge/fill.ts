@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { CacheKey, NormalisedEncoding } from '../cache-key.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 import { Fill } from './collapse.js';
 import { compressedHeaders, compressionFor, compressor } from './compress.js';
 import type { RequestHeaders } from './context.js';
@@ -18,7 +18,7 @@ import { originHeaders } from './pipeline/origin-headers.js';
 import { edgeTtl, type Freshness, policyFor } from './ttl.js';
 
 export interface FillDeps {
-  store: TieredStore;
+  store: EdgeCache;
   origin: OriginClient;
   metrics: EdgeMetrics;
   errorCachingMinTtl: number;

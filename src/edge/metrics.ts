@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ResultType } from '../access-log/format.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 
 export type { ResultType };
 
@@ -72,11 +72,11 @@ export class EdgeMetrics {
     if (bodyBytes > 0) b.bytes.inc(bodyBytes);
   }
 
-  constructor(store: TieredStore) {
+  constructor(store: EdgeCache) {
     const requests = this.requests;
     const bytes = this.bytes;
     new Gauge({
-      name: 'edgewise_edge_store_bytes',
+      name: 'edgewise_edge_cache_bytes',
       help: 'Bytes held per cache tier',
       labelNames: ['tier'] as const,
       registers: [this.registry],

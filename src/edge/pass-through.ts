@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { lingerOnClose } from '../http/linger.js';
-import type { TieredStore } from './cache/tiered-store.js';
+import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import { storedHeaders } from './fill.js';
@@ -21,7 +21,7 @@ import { type Body, viewerHeaders } from './respond.js';
 const NON_INVALIDATING = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export interface PassThroughDeps {
-  store: TieredStore;
+  store: EdgeCache;
   metrics: EdgeMetrics;
   origin: OriginClient;
   replies: Replies;

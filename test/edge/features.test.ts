@@ -187,7 +187,7 @@ describe('metrics', () => {
     expect(m).toContain('edgewise_edge_hit_ratio 0.75');
     expect(m).toContain('edgewise_edge_byte_hit_ratio 0.75');
     expect(m).toContain('edgewise_edge_origin_requests_total{kind="fill"} 1');
-    expect(m).toMatch(/edgewise_edge_store_bytes\{tier="memory"\} [1-9]\d*/);
+    expect(m).toMatch(/edgewise_edge_cache_bytes\{tier="memory"\} [1-9]\d*/);
   });
 });
 

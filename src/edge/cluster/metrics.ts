@@ -7,7 +7,7 @@
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 const AGGREGATOR: Record<string, 'max' | 'omit'> = {
-  edgewise_edge_store_bytes: 'max',
+  edgewise_edge_cache_bytes: 'max',
   edgewise_edge_hit_ratio: 'omit',
   edgewise_edge_byte_hit_ratio: 'omit',
 };

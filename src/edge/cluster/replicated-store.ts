@@ -1,5 +1,5 @@
 /**
- * The worker side of the edge's one cache: a TieredStore whose changes (stored fills, 304
+ * The worker side of the edge's one cache: a EdgeCache whose changes (stored fills, 304
  * refreshes, deletions, invalidations) are sent to the primary, which relays them to every
  * other worker, and which applies the changes other workers made. Every worker therefore
  * holds the whole cache and a hit never leaves its process; eviction stays local (each
@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import CachePolicy from 'http-cache-semantics';
-import { TieredStore, type TieredStoreOptions } from '../cache/tiered-store.js';
+import { EdgeCache, type EdgeCacheOptions } from '../cache/edge-cache.js';
 import type { CachedResponse } from '../entry.js';
 import { varyNames } from '../fill.js';
 import type { StoreChange, ToPrimary, WireEntry } from './protocol.js';
@@ -21,14 +21,14 @@ function fromWire(w: WireEntry): CachedResponse & { body: Buffer } {
   return { ...w, policy: CachePolicy.fromObject(w.policy), body };
 }
 
-export class ReplicatedStore extends TieredStore {
+export class ReplicatedStore extends EdgeCache {
   readonly #send: (m: ToPrimary) => void;
   /** Set while a synchronous change made here must not be sent again (invalidate → delete). */
   #quiet = false;
   /** Remote disk-tier writes still running: a lease answer waits for them. */
   #applying: Promise<unknown> = Promise.resolve();
 
-  constructor(options: TieredStoreOptions, send: (m: ToPrimary) => void) {
+  constructor(options: EdgeCacheOptions, send: (m: ToPrimary) => void) {
     super(options);
     this.#send = send;
   }
@@ -37,7 +37,7 @@ export class ReplicatedStore extends TieredStore {
     entry: CachedResponse & { body: Buffer },
     primary: string,
     vary: string[],
-  ): ReturnType<TieredStore['set']> {
+  ): ReturnType<EdgeCache['set']> {
     const tier = await super.set(entry, primary, vary);
     if (tier) this.#send({ t: 'set', entry: toWire(entry, entry.body), primary, vary });
     return tier;

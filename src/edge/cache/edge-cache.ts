@@ -1,5 +1,5 @@
 /**
- * The edge's response store: two byte-bounded tiers behind the shared cache-store seam
+ * The edge cache: the local edge's stored responses, in two byte-bounded tiers behind the shared cache-store seam
  * (src/cache-store, `CacheStore<V>`). Small objects live in the memory tier; objects of at
  * least `diskThresholdBytes` go to the disk tier, whose entries point at files under `dir`, so
  * one large download cannot flush thousands of hot small objects. Each tier evicts by its own
@@ -19,7 +19,7 @@ import { type CachedResponse, headerBytes } from '../entry.js';
 
 export type Tier = 'memory' | 'disk';
 
-export interface TieredStoreOptions {
+export interface EdgeCacheOptions {
   policy: PolicyName;
   memoryBytes: number;
   diskBytes: number;
@@ -31,15 +31,15 @@ export interface TieredStoreOptions {
 /** At most this many primary keys remember their Vary header names (bounded like the tiers). */
 const MAX_VARY_KEYS = 100_000;
 
-export class TieredStore {
+export class EdgeCache {
   readonly memory: CacheStore<CachedResponse>;
   readonly disk: CacheStore<CachedResponse> | undefined;
-  readonly #options: TieredStoreOptions;
+  readonly #options: EdgeCacheOptions;
   readonly #vary = new Map<string, string[]>();
   #seq = 0;
   readonly #prefix = randomBytes(4).toString('hex');
 
-  constructor(options: TieredStoreOptions) {
+  constructor(options: EdgeCacheOptions) {
     this.#options = options;
     this.memory = createCacheStore<CachedResponse>(options.policy, {
       maxBytes: options.memoryBytes,
