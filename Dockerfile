@@ -2,6 +2,8 @@
 # JavaScript with production dependencies only, on Node 24 LTS, as the non-root `node` user.
 # test/foundation/production-layout.test.ts reproduces the runtime stage's layout without a
 # Docker engine (same COPY list, `npm ci --omit=dev`, same CMD and HEALTHCHECK).
+# The HEALTHCHECK is `edgewise health`: it reads the same config as `serve` and speaks the
+# protocol the origin is configured for (HTTP/1.1, h2c or TLS).
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -25,5 +27,5 @@ COPY edge-functions ./edge-functions
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.EDGEWISE__SERVER__PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 CMD ["node", "dist/src/cli.js", "health"]
 CMD ["node", "dist/src/cli.js", "serve"]

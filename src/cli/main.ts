@@ -24,6 +24,7 @@ const modules: Record<string, () => Promise<Command[]>> = {
   },
   sign: async () => [(await import('./sign-url.js')).signUrl, (await import('./sign-upload.js')).signUpload],
   storage: async () => [(await import('./storage.js')).storageCleanup],
+  health: async () => [(await import('./health.js')).health],
 };
 
 /** Every command (loads every command module). */

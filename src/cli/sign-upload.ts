@@ -8,8 +8,8 @@ import { createStorage } from '../storage/index.js';
 import { grantFor, uploadUrlResponse } from '../uploads/grant.js';
 import { presignedPost } from '../uploads/presign.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { durationOption } from './duration.js';
 import { loadStoreOrReport } from './load.js';
-import { parseDuration } from './storage.js';
 
 export const signUpload: Command = {
   path: ['sign', 'upload'],
@@ -53,9 +53,7 @@ export const signUpload: Command = {
     if (method !== undefined && method !== 'PUT' && method !== 'POST')
       throw new UsageError('--method must be PUT or POST');
     const expires =
-      values.expires === undefined
-        ? undefined
-        : parseDuration(normalise(String(values.expires)), '--expires') / 1000;
+      values.expires === undefined ? undefined : durationOption(String(values.expires), '--expires') / 1000;
     let grant: ReturnType<typeof grantFor>;
     try {
       grant = grantFor(config.uploads, {
@@ -92,8 +90,3 @@ export const signUpload: Command = {
     return EXIT_OK;
   },
 };
-
-/** Bare seconds are allowed for --expires. */
-function normalise(raw: string): string {
-  return /^\d+$/.test(raw) ? `${raw}s` : raw;
-}

@@ -8,14 +8,8 @@ import { createLogger } from '../logger.js';
 import { cleanupIncomplete, lifecycleRule } from '../storage/cleanup.js';
 import { createStorage } from '../storage/index.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { durationOption } from './duration.js';
 import { loadStoreOrReport } from './load.js';
-
-export function parseDuration(raw: string, option: string): number {
-  const m = /^(\d+)([smhd])$/.exec(raw);
-  if (!m) throw new UsageError(`${option} must be a number with s/m/h/d, e.g. 24h (got "${raw}")`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit * 1000;
-}
 
 export const storageCleanup: Command = {
   path: ['storage', 'cleanup'],
@@ -31,7 +25,7 @@ export const storageCleanup: Command = {
   optionHelp: {
     ...configOptionHelp,
     'older-than':
-      'Only remove leftovers at least this old: 30m, 24h, 7d (default 24h; must exceed server.uploadTimeoutMs)',
+      'Only remove leftovers at least this old, a duration: 2h, 24h, 7d (default 24h; at least server.uploadTimeoutMs, 1h by default, since younger writes may still be running)',
     'dry-run': 'List what would be removed; remove nothing',
     'print-rule':
       'Print the S3 lifecycle configuration (JSON) that aborts incomplete multipart uploads after 1 day',
@@ -45,7 +39,7 @@ export const storageCleanup: Command = {
       process.stdout.write(`${JSON.stringify(lifecycleRule(config.storage.s3.prefix), null, 2)}\n`);
       return EXIT_OK;
     }
-    const olderThanMs = parseDuration(String(values['older-than'] ?? '24h'), '--older-than');
+    const olderThanMs = durationOption(String(values['older-than'] ?? '24h'), '--older-than');
     // Younger leftovers may be uploads still running.
     if (olderThanMs < config.server.uploadTimeoutMs)
       throw new UsageError(

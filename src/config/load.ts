@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ConfigInvalid } from '../errors.js';
 import { crossChecks } from './checks.js';
+import { applyDurations } from './durations.js';
 import { applyEnvOverrides, type EnvSource } from './env.js';
 import { type ConfigIssue, ConfigSchema, type EdgewiseConfig } from './schema.js';
 
@@ -85,8 +86,16 @@ export function buildConfig(
   const envPaths = applyEnvOverrides(candidate, env, envIssues);
   if (envIssues.length > 0) throw new ConfigError(file, envIssues);
 
-  const valid = validate(candidate);
-  const issues: ConfigIssue[] = valid ? [] : ajvIssues(validate.errors ?? []);
+  // `30m` in a duration option becomes the number of its unit (src/config/duration.ts); a bad
+  // one is reported once, in duration terms, not again as "must be integer".
+  const durationIssues: ConfigIssue[] = [];
+  applyDurations(candidate, ConfigSchema, durationIssues);
+  const badDurations = new Set(durationIssues.map((i) => i.path));
+  const valid = validate(candidate) && durationIssues.length === 0;
+  const issues: ConfigIssue[] = [
+    ...durationIssues,
+    ...ajvIssues(validate.errors ?? []).filter((i) => !badDurations.has(i.path)),
+  ];
   // Cross-field rules run even when the schema failed, so one pass shows every mistake; a
   // rule's finding is kept only if the section it names passed the schema (otherwise the
   // schema error already explains it), and a rule that trips over a wrong type is skipped.
