@@ -16,7 +16,8 @@ function walk(node: unknown, schema: TSchema, keys: string[], path: string, issu
   if (node === null || typeof node !== 'object') return;
   if (Array.isArray(node)) {
     if (schema.type !== 'array') return;
-    node.forEach((item, i) => walk(item, schema.items as TSchema, keys, `${path}[${i}]`, issues));
+    for (const [i, item] of node.entries())
+      walk(item, schema.items as TSchema, keys, `${path}[${i}]`, issues);
     return;
   }
   const props = schema.type === 'object' ? ((schema.properties ?? {}) as Record<string, TSchema>) : {};
