@@ -53,7 +53,10 @@ export interface LogRecord {
   scBytes: number;
   clientIp: string;
   method: string;
+  /** cs(Host): the distribution's domain name at CloudFront. */
   host: string;
+  /** x-host-header: the Host header as the viewer sent it. */
+  hostHeader: string;
   path: string;
   status: number;
   referer: string | undefined;
@@ -81,22 +84,25 @@ export interface LogRecord {
 }
 
 /**
- * Percent-encodes bytes outside visible ASCII, `"`, `\` and `%` itself. Encoding `%` is what
- * CloudFront does (a viewer's `%20` is logged as `%2520`), so one decode gives back exactly
- * what the viewer sent.
+ * CloudFront's log encoding: "URL-encoded equivalents are used for ASCII character codes 0
+ * through 32, inclusive, ASCII character codes 127 and higher, and < > " # % { } | \ ^ ~ [ ] ` '"
+ * (the table of standard-logs-reference, RFC 1738's unsafe set). Encoding `%` itself means a
+ * viewer's `%20` is logged `%2520`, so one decode gives back exactly what the viewer sent.
  */
-/** Visible ASCII except `"` (0x22), `%` (0x25) and `\` (0x5c): such a value is written as is. */
-const SAFE_FIELD = /^[\x21\x23\x24\x26-\x5b\x5d-\x7e]+$/;
+const ENCODED_ASCII = '<>"#%{}|\\^~[]`\'';
+const KEEP = new Uint8Array(128);
+for (let c = 0x21; c < 0x7f; c++) KEEP[c] = ENCODED_ASCII.includes(String.fromCharCode(c)) ? 0 : 1;
+/** A value made only of kept characters is written as is (the common case: no work). */
+const SAFE_FIELD = /^[!$&(-;=?-Z_a-z]+$/;
 
 export function encodeField(value: string | number | undefined): string {
   if (value === undefined || value === '') return '-';
   const s = String(value);
-  // Fast path: most values need nothing.
   if (SAFE_FIELD.test(s)) return s;
   let out = '';
   for (const byte of Buffer.from(s, 'utf8')) {
     out +=
-      byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 && byte !== 0x5c
+      byte < 0x80 && KEEP[byte] === 1
         ? String.fromCharCode(byte)
         : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
@@ -121,7 +127,7 @@ export function formatLine(r: LogRecord): string {
     r.cookie,
     r.resultType,
     r.requestId,
-    r.host,
+    r.hostHeader,
     r.protocol,
     r.csBytes,
     r.timeTaken.toFixed(3),

@@ -18,6 +18,49 @@ import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
 
+/**
+ * cs(Host) is the distribution's domain name (d111111abcdef8.cloudfront.net) at CloudFront; the
+ * local edge has none, so it writes the viewer's Host without its port (x-host-header keeps
+ * the Host as sent).
+ */
+export function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/**
+ * cs-bytes: "the total number of bytes of data that the viewer included in the request,
+ * including headers". The head is counted as HTTP/1.1 frames it (request line, each header
+ * as sent, the blank line) from the raw headers; an HTTP/2 request is counted the same way
+ * (its HPACK-compressed size is not exposed). The body counts as its Content-Length once
+ * fully received (Node checks the length); a chunked body's size is not known here and counts 0.
+ */
+export function requestBytes(ctx: EdgeContext): number {
+  const req = ctx.req;
+  const raw = req.rawHeaders;
+  let head = `${ctx.method} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`.length + 2;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers are in the request line
+    head += Buffer.byteLength(name) + 2 + Buffer.byteLength(raw[i + 1] ?? '') + 2;
+  }
+  const declared = Number(headerString(ctx.headers['content-length']) ?? 0);
+  return head + (req.complete && Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
+}
+
+/**
+ * The response head's bytes: exactly what Node wrote for HTTP/1.x (the serialised header
+ * block), the edge's estimate otherwise (HTTP/2 heads are HPACK-compressed).
+ */
+function responseHeadBytes(ctx: EdgeContext): number {
+  const written = (ctx.res as { _header?: unknown })._header;
+  return typeof written === 'string' ? Buffer.byteLength(written) : ctx.headerBytes;
+}
+
 /** The settings of edge.logs a record depends on. */
 export type RecordOptions = Pick<EdgeConfig['logs'], 'edgeLocation' | 'includeCookies' | 'redactCookies'>;
 
@@ -30,10 +73,11 @@ export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: numb
   return {
     end,
     edgeLocation: options.edgeLocation,
-    scBytes: ctx.bodyBytes + ctx.headerBytes,
+    scBytes: responseHeadBytes(ctx) + ctx.bodyBytes,
     clientIp: ctx.clientIp,
     method: ctx.method,
-    host: ctx.host,
+    host: hostWithoutPort(ctx.host),
+    hostHeader: ctx.host,
     path: ctx.path,
     status: ctx.status || 0,
     referer: referer === undefined ? undefined : redactUrl(referer),
@@ -43,7 +87,7 @@ export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: numb
     resultType: ctx.resultType,
     requestId: ctx.requestId,
     protocol: ctx.scheme,
-    csBytes: Number(headerString(h['content-length']) ?? 0) || 0,
+    csBytes: requestBytes(ctx),
     timeTaken: (performance.now() - ctx.start) / 1000,
     forwardedFor: headerString(h['x-forwarded-for']),
     sslProtocol: ctx.tls?.protocol,

@@ -87,8 +87,10 @@ export async function deliver(
   body: Body,
   options: DeliverOptions,
 ): Promise<void> {
-  // CloudFront logs every 4xx/5xx as Error, whether it came from the cache or not.
-  ctx.resultType = status >= 400 ? 'Error' : result;
+  // CloudFront logs every 4xx/5xx as Error, whether it came from the cache or not, except
+  // a response a viewer-request function made: that is FunctionGeneratedResponse whatever
+  // its status (X-Cache: FunctionGeneratedResponse from cloudfront).
+  ctx.resultType = status >= 400 && result !== 'FunctionGeneratedResponse' ? 'Error' : result;
   headers['x-cache'] = X_CACHE[ctx.resultType];
   headers.via = '1.1 edgewise';
   headers['x-amz-cf-pop'] = options.pop;

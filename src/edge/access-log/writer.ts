@@ -6,13 +6,16 @@
  * reader listing `*.gz` never sees half a file.
  *
  * `write` only appends to an array: formatting happens on the response path, but disk and
- * gzip work happen on a timer, batched, so logging never waits on I/O.
+ * gzip work happen on a timer, batched, so logging never waits on I/O. Each batch ends with a
+ * zlib sync flush, so what was logged is on disk (in the `.partial` file) within one flush
+ * interval, not only when the file is published: without it gzip holds up to its window of
+ * input, and a quiet edge's log stayed at its 10-byte gzip header for the whole hour.
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createGzip, type Gzip } from 'node:zlib';
+import { constants, createGzip, type Gzip } from 'node:zlib';
 import { LOG_HEADER } from '../../access-log/format.js';
 
 export interface AccessLogOptions {
@@ -92,6 +95,16 @@ export class AccessLogWriter {
       text += `${line}\n`;
     }
     if (text && this.#file) this.#file.gzip.write(text);
+    if (batch.length > 0 && this.#file) await this.#sync(this.#file);
+  }
+
+  /** Pushes what gzip holds through to the file: a sync flush, then the write stream drained. */
+  async #sync(f: OpenFile): Promise<void> {
+    await new Promise<void>((resolve) => f.gzip.flush(constants.Z_SYNC_FLUSH, () => resolve()));
+    // fs writes are in order: once this empty one is done, the flushed bytes are in the file.
+    await new Promise<void>((resolve, reject) =>
+      f.out.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   #open(hour: string, now: number): OpenFile {
