@@ -120,7 +120,8 @@ export function formatLine(r: LogRecord): string {
     r.method,
     r.host,
     r.path,
-    r.status,
+    // CloudFront writes 000 when the viewer closed the connection before any response.
+    r.status === 0 ? '000' : r.status,
     r.referer,
     r.userAgent,
     r.query,

@@ -6,9 +6,48 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeField, formatLine, LOG_FIELDS, LOG_HEADER } from '../../src/access-log/format.js';
+import {
+  encodeField,
+  formatLine,
+  LOG_FIELDS,
+  LOG_HEADER,
+  type LogRecord,
+} from '../../src/access-log/format.js';
 import { newParseStats, parseLog } from '../../src/prefetch/parse.js';
 import { useCountingOriginAndEdge } from './helpers.js';
+
+const SAMPLE_RECORD: LogRecord = {
+  end: Date.UTC(2026, 10, 28, 5, 0, 0),
+  edgeLocation: 'LCL1-P1',
+  scBytes: 10,
+  clientIp: '127.0.0.1',
+  method: 'GET',
+  host: 'h\tx',
+  hostHeader: 'h\tx:1',
+  path: '/p\n',
+  status: 200,
+  referer: undefined,
+  userAgent: 'ua\r\n\tinjected',
+  query: '',
+  cookie: undefined,
+  resultType: 'Hit',
+  requestId: 'id',
+  protocol: 'http',
+  csBytes: 0,
+  timeTaken: 0.001,
+  forwardedFor: undefined,
+  sslProtocol: undefined,
+  sslCipher: undefined,
+  responseResultType: 'Hit',
+  protocolVersion: 'HTTP/1.1',
+  clientPort: 1234,
+  timeToFirstByte: 0.001,
+  detailedResultType: 'Hit',
+  contentType: undefined,
+  contentLength: undefined,
+  rangeStart: undefined,
+  rangeEnd: undefined,
+};
 
 describe('access log field encoding', () => {
   it("writes - for empty and percent-encodes exactly AWS's list: 0-32, 127 and up, < > \" # % { } | \\ ^ ~ [ ] ` '", () => {
@@ -30,41 +69,17 @@ describe('access log field encoding', () => {
   });
 
   it('a line never holds a raw tab or newline, whatever the viewer sent', () => {
-    const line = formatLine({
-      end: Date.UTC(2026, 10, 28, 5, 0, 0),
-      edgeLocation: 'LCL1-P1',
-      scBytes: 10,
-      clientIp: '127.0.0.1',
-      method: 'GET',
-      host: 'h\tx',
-      hostHeader: 'h\tx:1',
-      path: '/p\n',
-      status: 200,
-      referer: undefined,
-      userAgent: 'ua\r\n\tinjected',
-      query: '',
-      cookie: undefined,
-      resultType: 'Hit',
-      requestId: 'id',
-      protocol: 'http',
-      csBytes: 0,
-      timeTaken: 0.001,
-      forwardedFor: undefined,
-      sslProtocol: undefined,
-      sslCipher: undefined,
-      responseResultType: 'Hit',
-      protocolVersion: 'HTTP/1.1',
-      clientPort: 1234,
-      timeToFirstByte: 0.001,
-      detailedResultType: 'Hit',
-      contentType: undefined,
-      contentLength: undefined,
-      rangeStart: undefined,
-      rangeEnd: undefined,
-    });
+    const line = formatLine(SAMPLE_RECORD);
     expect(line.split('\t')).toHaveLength(LOG_FIELDS.length);
     expect(line).not.toMatch(/[\r\n]/);
     expect(line.startsWith('2026-11-28\t05:00:00\tLCL1-P1')).toBe(true);
+    expect(line.split('\t')[15]).toBe('h%09x:1'); // x-host-header
+  });
+
+  it('writes sc-status 000 for a viewer that left before any response, as CloudFront', () => {
+    const cols = formatLine({ ...SAMPLE_RECORD, status: 0 }).split('\t');
+    expect(cols[8]).toBe('000');
+    expect(formatLine({ ...SAMPLE_RECORD, status: 404 }).split('\t')[8]).toBe('404');
   });
 });
 
