@@ -20,8 +20,8 @@ import type { EdgeMetrics } from './metrics.js';
 
 /**
  * cs(Host) is the distribution's domain name (d111111abcdef8.cloudfront.net) at CloudFront; the
- * local edge has none, so it writes the viewer's Host without its port (x-host-header keeps
- * the Host as sent).
+ * local edge has none of its own: it writes `edge.logs.distributionDomain` when set, else the
+ * viewer's Host without its port (x-host-header keeps the Host as sent).
  */
 export function hostWithoutPort(host: string): string {
   if (host.startsWith('[')) {
@@ -62,7 +62,10 @@ function responseHeadBytes(ctx: EdgeContext): number {
 }
 
 /** The settings of edge.logs a record depends on. */
-export type RecordOptions = Pick<EdgeConfig['logs'], 'edgeLocation' | 'includeCookies' | 'redactCookies'>;
+export type RecordOptions = Pick<
+  EdgeConfig['logs'],
+  'edgeLocation' | 'distributionDomain' | 'includeCookies' | 'redactCookies'
+>;
 
 /** The access-log record of a finished request, `end` being its wall-clock end in ms. */
 export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: number): LogRecord {
@@ -76,7 +79,7 @@ export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: numb
     scBytes: responseHeadBytes(ctx) + ctx.bodyBytes,
     clientIp: ctx.clientIp,
     method: ctx.method,
-    host: hostWithoutPort(ctx.host),
+    host: options.distributionDomain || hostWithoutPort(ctx.host),
     hostHeader: ctx.host,
     path: ctx.path,
     status: ctx.status || 0,

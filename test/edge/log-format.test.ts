@@ -277,4 +277,32 @@ describe('the edge writes each field with CloudFront’s meaning and encoding (s
     });
     expect(records.map((r) => r.resultType)).toEqual(['Miss', 'Hit', 'Miss', 'FunctionGeneratedResponse']);
   });
+
+  it('cs(Host) is edge.logs.distributionDomain when configured', async () => {
+    const { origin, edge } = await setup(
+      {},
+      { logs: { distributionDomain: 'd111111abcdef8.cloudfront.net' } },
+    );
+    origin.route('/t/a', (_req, res) => {
+      res.writeHead(200, { 'content-length': '1' });
+      res.end('a');
+    });
+    const port = Number(new URL(edge.url).port);
+    await exchange(
+      port,
+      ['GET /t/a HTTP/1.1', 'Host: shop.example:8443', 'Connection: close', ''].join('\r\n'),
+    );
+    await edge.edge.app.logs!.close();
+    const dir = join(edge.dir, 'logs', 'edge');
+    const text = readdirSync(dir)
+      .filter((f) => f.endsWith('.gz'))
+      .map((f) => gunzipSync(readFileSync(join(dir, f))).toString())
+      .join('');
+    const cols = text
+      .split('\n')
+      .find((l) => l !== '' && !l.startsWith('#'))!
+      .split('\t');
+    expect(cols[LOG_FIELDS.indexOf('cs(Host)')]).toBe('d111111abcdef8.cloudfront.net');
+    expect(cols[LOG_FIELDS.indexOf('x-host-header')]).toBe('shop.example:8443');
+  });
 });

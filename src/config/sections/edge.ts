@@ -167,6 +167,13 @@ export const EdgeSection = Type.Object(
           pattern: '^[A-Za-z0-9-]{1,32}$',
           description: 'x-edge-location written in every line.',
         }),
+        distributionDomain: Type.String({
+          default: '',
+          maxLength: 253,
+          pattern: '^([A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*)?$',
+          description:
+            "cs(Host) in every line: CloudFront writes the distribution's domain name (d111111abcdef8.cloudfront.net); empty (the default): the viewer's Host without its port.",
+        }),
         includeCookies: Type.Boolean({
           default: false,
           description:
