@@ -230,9 +230,16 @@ export const prefetchSimulate: Command<typeof simOptions> = {
       throw new UsageError(`--policy ${policyName}: expected s3fifo, sieve or lru`);
     const policy: PolicyName = policyName;
     const t0 = performance.now();
+    // Progress on stderr when it is a terminal (a 10 M-request trace takes minutes); stdout
+    // keeps only the report, and pipes and logs get no progress at all.
+    const bar = new ProgressBar(process.stderr);
+    const mib = (b: number) => Math.round(b / 1048576);
     let trace: Awaited<ReturnType<typeof loadTrace>>;
     try {
-      trace = await loadTrace(file);
+      trace = await loadTrace(file, (read, size) =>
+        bar.update('loading', read, size, `${mib(read)}/${mib(size)} MiB`),
+      );
+      bar.done();
     } catch (err) {
       if (err instanceof TraceError) {
         process.stderr.write(`edgewise prefetch simulate: ${err.message}\n`);
@@ -245,11 +252,14 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     const delay =
       (positiveNumber('fetch-delay', values['fetch-delay']) ?? DEFAULT_SIM_PREFETCH.fetchDelay) * unit;
     const sessionWindow = trace.format === 'cloudfront' ? 30_000 : DEFAULT_SIM_PREFETCH.window;
-    const report = simulateSizes(trace, sizes, policy, {
-      ...DEFAULT_SIM_PREFETCH,
-      fetchDelay: delay,
-      window: sessionWindow,
-    });
+    const report = simulateSizes(
+      trace,
+      sizes,
+      policy,
+      { ...DEFAULT_SIM_PREFETCH, fetchDelay: delay, window: sessionWindow },
+      (done, total) => bar.update('replay', done, total, `${done}/${total} replays`),
+    );
+    bar.done();
     const totalMs = performance.now() - t0;
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
     if (values.json) {

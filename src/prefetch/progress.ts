@@ -12,7 +12,8 @@ export class ProgressBar {
     this.#enabled = enabled;
   }
 
-  update(label: string, done: number, total: number): void {
+  /** Draws `label [####....] counts`; `counts` defaults to `done/total`. */
+  update(label: string, done: number, total: number, counts = `${done}/${total}`): void {
     if (!this.#enabled) return;
     const now = Date.now();
     // At most ~20 redraws a second, but always draw the last step.
@@ -21,7 +22,7 @@ export class ProgressBar {
     const width = 30;
     const filled = total > 0 ? Math.round((done / total) * width) : width;
     this.#out.write(
-      `\r${label.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}\x1b[K`,
+      `\r${label.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${counts}\x1b[K`,
     );
   }
 

@@ -75,18 +75,26 @@ export function simulateSizes(
   sizes: CacheSize[],
   policy: PolicyName,
   prefetch: SimPrefetchOptions,
+  /** After each replay of the trace (1 + 4 per cache size), for a progress bar. */
+  onStep?: (done: number, total: number) => void,
 ): SimulationReport {
+  const total = 1 + 4 * sizes.length;
+  let done = 0;
+  const step = <T>(value: T): T => {
+    onStep?.(++done, total);
+    return value;
+  };
   const unique = uniqueBytes(trace);
   const next = nextUses(trace);
-  const infinite = runInfinite(trace);
+  const infinite = step(runInfinite(trace));
   const out: SizeResult[] = [];
   for (const s of sizes) {
     const cacheBytes = s.kind === 'bytes' ? s.bytes : Math.max(1, Math.floor((unique * s.percent) / 100));
     const label = s.kind === 'percent' ? `${s.percent}%` : `${cacheBytes} B`;
-    const lru = runStore(trace, cacheBytes, 'lru');
-    const store = runStore(trace, cacheBytes, policy);
-    const pf = runPrefetch(trace, cacheBytes, policy, prefetch);
-    const offline = runOffline(trace, cacheBytes, next);
+    const lru = step(runStore(trace, cacheBytes, 'lru'));
+    const store = step(runStore(trace, cacheBytes, policy));
+    const pf = step(runPrefetch(trace, cacheBytes, policy, prefetch));
+    const offline = step(runOffline(trace, cacheBytes, next));
     const gap = objectHitRatio(offline) - objectHitRatio(lru);
     out.push({
       label,

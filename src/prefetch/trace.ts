@@ -93,17 +93,33 @@ export class TraceError extends Error {
   override name = 'TraceError';
 }
 
-async function openTrace(file: string): Promise<Readable> {
+/** Bytes of the file read so far and its size, for a progress bar. */
+export type OnRead = (read: number, size: number) => void;
+
+async function openTrace(file: string, onRead?: OnRead): Promise<Readable> {
   // Open first so a missing file is a clear error, not a failed child process.
   const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
     throw new TraceError(`cannot read trace ${file}: ${err.code ?? err.message}`);
   });
   const head = Buffer.alloc(6);
   await fh.read(head, 0, 6, 0);
+  const { size } = await fh.stat();
   await fh.close();
   const isXz = head.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
-  if (!isXz) return createReadStream(file);
-  const child = spawn('xz', ['-dc', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The file itself is read here (xz decompresses from its stdin), so progress counts file bytes.
+  const raw = createReadStream(file);
+  if (onRead) {
+    let read = 0;
+    raw.on('data', (chunk) => {
+      read += chunk.length;
+      onRead(read, size);
+    });
+  }
+  if (!isXz) return raw;
+  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  raw.pipe(child.stdin);
+  // xz exiting early (bad data) closes its stdin: its exit code is the error reported below.
+  child.stdin.on('error', () => {});
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -128,8 +144,8 @@ async function openTrace(file: string): Promise<Readable> {
 }
 
 /** Reads a whole trace file (see the module header for formats). */
-export async function loadTrace(file: string): Promise<Trace> {
-  const src = await openTrace(file);
+export async function loadTrace(file: string, onRead?: OnRead): Promise<Trace> {
+  const src = await openTrace(file, onRead);
   const b = new Builder();
   // Sniff the format from the first bytes, then parse the whole stream in that format.
   const chunks: Buffer[] = [];
