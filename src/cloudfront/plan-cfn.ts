@@ -3,7 +3,8 @@
  * policy, function, key and the distribution in one step with references instead of ids.
  * CloudFormation's CloudFront types mirror the API with two differences handled here: lists
  * are plain arrays (no Quantity/Items wrapper), and a behavior's CachedMethods sits beside
- * AllowedMethods; origins spell OriginSSLProtocols; the distribution spells IPV6Enabled.
+ * AllowedMethods; origins spell OriginSSLProtocols; the distribution spells IPV6Enabled and
+ * AcmCertificateArn/SslSupportMethod, and its Logging has no Enabled flag.
  */
 import type { BuildOutput } from './build.js';
 import type { Plan } from './plan.js';
@@ -114,6 +115,21 @@ export function toCloudFormation(plan: Plan, built: BuildOutput): Json {
   if ('IsIPV6Enabled' in dist) {
     dist.IPV6Enabled = dist.IsIPV6Enabled ?? true;
     delete dist.IsIPV6Enabled;
+  }
+  // CloudFormation spells the API's ACMCertificateArn/SSLSupportMethod AcmCertificateArn/
+  // SslSupportMethod, and has no Logging.Enabled: a Logging block is on, its absence off.
+  const vc = dist.ViewerCertificate as Record<string, Json> | undefined;
+  if (vc && 'ACMCertificateArn' in vc) {
+    dist.ViewerCertificate = {
+      AcmCertificateArn: vc.ACMCertificateArn ?? '',
+      SslSupportMethod: vc.SSLSupportMethod ?? 'sni-only',
+      MinimumProtocolVersion: vc.MinimumProtocolVersion ?? 'TLSv1.2_2021',
+    };
+  }
+  const logging = dist.Logging as Record<string, Json> | undefined;
+  if (logging) {
+    if (logging.Enabled) delete logging.Enabled;
+    else delete dist.Logging;
   }
   const fixBehavior = (b: Json) => {
     const o = b as Record<string, Json>;

@@ -17,11 +17,13 @@ import type {
   DistributionConfig,
   FunctionConfig,
   KeyGroupConfig,
+  LoggingConfig,
   Method,
   OriginRequestPolicyConfig,
   PublicKeyConfig,
   ReferrerPolicyList,
   ResponseHeadersPolicyConfig,
+  ViewerCertificate,
 } from '@aws-sdk/client-cloudfront';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
@@ -31,7 +33,7 @@ import { ALL_METHODS, classMethods, uploadPaths } from './methods.js';
 
 type PlanConfig = Pick<
   EdgewiseConfig,
-  'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images' | 'dev'
+  'classes' | 'defaultClass' | 'cloudfront' | 'origin' | 'images' | 'dev' | 'prefetch' | 'storage'
 >;
 
 export class PlanError extends Error {
@@ -242,6 +244,11 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
   const defaultCls = config.classes.find((c) => c.name === config.defaultClass) ?? config.classes[0]!;
   const defaultCacheBehavior: DefaultCacheBehavior = behavior(defaultCls);
 
+  const logging = standardLogging(config);
+  if (!logging.Enabled)
+    warnings.push(
+      'no standard logging: CloudFront writes access logs only where the prefetch worker reads them (prefetch.logs.source storage with storage.driver s3)',
+    );
   const toSeconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
   const distributionConfig: DistributionConfig = {
     CallerReference: '',
@@ -251,6 +258,8 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
     PriceClass: cf.distribution.priceClass,
     HttpVersion: cf.distribution.httpVersion,
     IsIPV6Enabled: true,
+    ViewerCertificate: viewerCertificate(cf.distribution.certificateArn),
+    Logging: logging,
     Origins: list([
       {
         Id: cf.distribution.originId,
@@ -284,6 +293,37 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
   // Same config → same CallerReference, so a re-run create is recognised as a duplicate.
   distributionConfig.CallerReference = `${prefix}-${createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16)}`;
   return plan;
+}
+
+/**
+ * Aliases need an ACM certificate (config check); it is served by SNI (no dedicated-IP fee)
+ * with TLSv1.2_2021, AWS's recommended minimum. Without one, the *.cloudfront.net certificate.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/secure-connections-supported-viewer-protocols-ciphers.html
+ */
+function viewerCertificate(arn: string | undefined): ViewerCertificate {
+  if (arn === undefined) return { CloudFrontDefaultCertificate: true };
+  return { ACMCertificateArn: arn, SSLSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021' };
+}
+
+/**
+ * Standard logging goes exactly where the prefetch worker reads: the storage bucket, under
+ * storage.s3.prefix + prefetch.logs.prefix (the S3 driver prepends its prefix to every key), so
+ * one setting feeds both and they cannot drift apart. CloudFront names each file
+ * `<prefix><distribution id>.<YYYY-MM-DD-HH>.<unique>.gz`; the bucket must allow ACLs (log
+ * delivery writes with the awslogsdelivery account's grant).
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html
+ */
+function standardLogging(config: Readonly<PlanConfig>): LoggingConfig {
+  const { logs } = config.prefetch;
+  const { s3 } = config.storage;
+  if (logs.source !== 'storage' || config.storage.driver !== 's3' || s3.bucket === undefined)
+    return { Enabled: false, IncludeCookies: false, Bucket: '', Prefix: '' };
+  return {
+    Enabled: true,
+    IncludeCookies: false,
+    Bucket: `${s3.bucket}.s3.amazonaws.com`,
+    Prefix: s3.prefix + logs.prefix,
+  };
 }
 
 function cachePolicy(

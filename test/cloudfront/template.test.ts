@@ -28,6 +28,16 @@ const signing = { keyPairId: keys.keyPairId, privateKeyFile: keys.privateKeyFile
 const configs: Record<string, Record<string, unknown>> = {
   'the default config': {},
   'a signing key (public key and key group resources)': { cloudfront: { signing } },
+  'aliases with an ACM certificate, and standard logging to the S3 log bucket': {
+    cloudfront: {
+      distribution: {
+        aliases: ['cdn.example.com', 'static.example.com'],
+        certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+      },
+    },
+    storage: { driver: 's3', s3: { bucket: 'example-edgewise', prefix: 'site/' } },
+    prefetch: { logs: { source: 'storage', prefix: 'cloudfront-logs/' } },
+  },
   'class settings from a KeyValueStore': {
     cloudfront: { signing, functions: { classSource: 'kvs', kvsId: 'edgewise-classes' } },
   },

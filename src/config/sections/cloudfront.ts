@@ -30,6 +30,13 @@ export const CloudfrontSection = Type.Object(
           uniqueItems: true,
           description: 'Alternate domain names (CNAMEs) of the distribution; CloudFront allows 100.',
         }),
+        certificateArn: Type.Optional(
+          Type.String({
+            pattern: '^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]{1,128}$',
+            description:
+              'ACM certificate (in us-east-1, where CloudFront reads certificates) covering the aliases; served by SNI with TLSv1.2_2021 as the minimum. Required when aliases are set; unset: the *.cloudfront.net certificate.',
+          }),
+        ),
         originDomainName: Type.String({
           default: 'origin.example.com',
           minLength: 1,
@@ -254,6 +261,14 @@ export const cloudfrontRules: CrossCheck = (config, report) => {
     );
     if (problem) report({ path: at, message: problem });
   }
+  // CloudFront refuses alternate domain names without a certificate that covers them.
+  if (cf.distribution.aliases.length > 0 && cf.distribution.certificateArn === undefined)
+    report({
+      path: 'cloudfront.distribution.aliases',
+      message:
+        'need cloudfront.distribution.certificateArn: CloudFront serves alternate domain names only with an ACM certificate (us-east-1) that covers them',
+      value: cf.distribution.aliases,
+    });
   const classNames = new Set(config.classes.map((c) => c.name));
   for (const name of Object.keys(cf.forwardHeaders))
     if (!classNames.has(name))
