@@ -133,6 +133,15 @@ export const UploadsBusy = coded(
   'Too many uploads in progress (%s); retry shortly',
   503,
 );
+// A body that stalls or trickles (src/uploads/slow-body.ts): it would hold an upload slot for
+// the whole upload deadline, so it is cut and answered, and nothing is stored.
+export const UploadTooSlow = coded('EDGEWISE_UPLOAD_TOO_SLOW', 'Upload body too slow: %s', 408);
+// One signed upload URL may not take every slot (uploads.maxConcurrentPerGrant).
+export const UploadGrantBusy = coded(
+  'EDGEWISE_UPLOAD_GRANT_BUSY',
+  'Too many uploads in progress with this upload URL (%s); retry shortly',
+  429,
+);
 
 // Image variants (src/images, src/routes/images.ts): every failure a source or a query can cause
 // is a 4xx; only a full transform queue is a 503, with Retry-After.
@@ -251,6 +260,8 @@ export const catalogue = {
   EDGEWISE_TOO_MANY_PARTS: TooManyParts,
   EDGEWISE_BAD_UPLOAD_REQUEST: BadUploadRequest,
   EDGEWISE_UPLOADS_BUSY: UploadsBusy,
+  EDGEWISE_UPLOAD_TOO_SLOW: UploadTooSlow,
+  EDGEWISE_UPLOAD_GRANT_BUSY: UploadGrantBusy,
   // Image variants
   EDGEWISE_IMAGE_BAD_PARAM: ImageBadParam,
   EDGEWISE_IMAGE_UNSUPPORTED: ImageUnsupported,

@@ -19,6 +19,7 @@ import {
   isCodedError,
   TooManyParts,
   UploadAborted,
+  UploadGrantBusy,
   UploadSignatureWrongKey,
   UploadsBusy,
   UploadTooLarge,
@@ -34,6 +35,7 @@ import { Precompressor } from '../uploads/precompress.js';
 import { publicBase } from '../uploads/public-base.js';
 import { receiveUpload } from '../uploads/receive.js';
 import { grantCoversKey } from '../uploads/signing.js';
+import { watchSlowBody } from '../uploads/slow-body.js';
 
 export interface UploadRoutesOptions {
   /** Replaces the default background precompressor (tests observe it; null disables). */
@@ -88,27 +90,68 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   await app.register(multipart, { throwFileSizeLimit: false });
 
-  /** Runs one upload: concurrency slot, abort on disconnect, metrics, error shaping. */
+  /** Uploads running per signed grant (absent when none), for uploads.maxConcurrentPerGrant. */
+  const perGrant = new Map<string, number>();
+
+  /**
+   * Runs one upload: concurrency slots (server-wide and per grant), abort on disconnect or on a
+   * slow body, metrics, error shaping. An aborted upload releases its slots and is answered at
+   * once; its work settles in the background (the drivers remove what they wrote).
+   */
   async function track<T>(
     request: FastifyRequest,
     reply: FastifyReply,
     route: string,
+    grant: { id: string | undefined },
     work: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const cap = config.current.uploads.maxConcurrent;
+    const u = config.current.uploads;
+    const cap = u.maxConcurrent;
+    const id = grant.id;
+    if (id !== undefined && (perGrant.get(id) ?? 0) >= u.maxConcurrentPerGrant) {
+      reply.header('retry-after', '1');
+      throw new UploadGrantBusy(`${u.maxConcurrentPerGrant} running`);
+    }
     if (active >= cap) {
       reply.header('retry-after', '1');
       throw new UploadsBusy(`${cap} running`);
     }
     active++;
+    if (id !== undefined) perGrant.set(id, (perGrant.get(id) ?? 0) + 1);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      active--;
+      if (id === undefined) return;
+      const n = (perGrant.get(id) ?? 1) - 1;
+      if (n === 0) perGrant.delete(id);
+      else perGrant.set(id, n);
+    };
     const started = process.hrtime.bigint();
     const ac = new AbortController();
     const onClose = () => {
       if (!request.raw.complete) ac.abort(new UploadAborted('the client disconnected'));
     };
     request.raw.once('close', onClose);
+    const stopWatch = request.raw.complete
+      ? () => {}
+      : watchSlowBody(request.raw, u.slowBody, (err) => ac.abort(err));
+    const aborted = new Promise<never>((_resolve, reject) => {
+      ac.signal.addEventListener(
+        'abort',
+        () => {
+          release();
+          reject(ac.signal.reason);
+        },
+        { once: true },
+      );
+    });
+    const running = work(ac.signal);
+    // After an abort the work still settles (driver cleanup); its outcome is the abort's.
+    running.catch(() => {});
     try {
-      const out = await work(ac.signal);
+      const out = await Promise.race([running, aborted]);
       metrics.uploadDuration.observe({ route, outcome: 'ok' }, seconds(started));
       return out;
     } catch (raw) {
@@ -118,10 +161,17 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
       metrics.uploadDuration.observe({ route, outcome: 'failed' }, seconds(started));
       metrics.uploadFailures.inc({ code: isCodedError(err) ? err.code : Internal.code });
       if (ac.signal.aborted)
-        request.log.info({ code: err.code }, 'upload aborted by the client; nothing stored');
+        request.log.info(
+          { code: err.code, reason: err.message },
+          err.code === UploadAborted.code
+            ? 'upload aborted by the client; nothing stored'
+            : 'upload body too slow: cut, nothing stored',
+        );
       throw err;
     } finally {
-      active--;
+      aborted.catch(() => {});
+      stopWatch();
+      release();
       request.raw.off('close', onClose);
     }
   }
@@ -150,7 +200,7 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
     // Refuse before reading a byte when the client says up front that it is too large.
     if (declared !== undefined && declared > grant.maxBytes) throw new UploadTooLarge(grant.maxBytes);
     const sha = expectedSha256(request.headers);
-    const meta = await track(request, reply, '/uploads/*', (signal) =>
+    const meta = await track(request, reply, '/uploads/*', grant, (signal) =>
       receiveUpload({
         storage,
         config: cfg.uploads,
@@ -176,7 +226,7 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
     const created: string[] = [];
     const fields: Record<string, string> = {};
     try {
-      await track(request, reply, '/uploads', async (signal) => {
+      await track(request, reply, '/uploads', grant, async (signal) => {
         const parts = request.parts({
           limits: {
             files: m.maxFiles,
@@ -207,6 +257,11 @@ async function uploadScope(app: FastifyInstance, precompressor: Precompressor | 
             body: part.file,
             signal,
           });
+          if (signal.aborted) {
+            // Finished just as the upload was cut: the answer says nothing was stored.
+            if (!existed) await storage.delete(key).catch(() => false);
+            throw signal.reason;
+          }
           done.push(meta);
           if (!existed) created.push(key);
         }

@@ -37,6 +37,14 @@ export function requireApiKey(config: Pick<UploadsConfig, 'apiKeys'>, request: F
   if (key === undefined || !apiKeyValid(config, key)) throw new Unauthorized();
 }
 
+/**
+ * What identifies a grant for uploads.maxConcurrentPerGrant: everything the signature covers
+ * except the key id, so the same grant signed again (another kid during a rotation) is one grant.
+ */
+export function grantId(g: UploadGrant): string {
+  return [g.method, g.scope, g.target, g.types.join(','), g.maxBytes, g.expires].join('\n');
+}
+
 export function queryOf(request: FastifyRequest): URLSearchParams {
   const q = request.url.indexOf('?');
   return new URLSearchParams(q === -1 ? '' : request.url.slice(q + 1));
@@ -52,11 +60,16 @@ export function authorizeUpload(
   request: FastifyRequest,
   method: UploadMethod,
   key: string | undefined,
-): UploadGrant & { via: 'signature' | 'apiKey' } {
+): UploadGrant & { via: 'signature' | 'apiKey'; id: string | undefined } {
   const query = queryOf(request);
   if (hasSignature(query)) {
     const grant = verifyUploadParams(config, query, { method, key });
-    return { ...grant, maxBytes: Math.min(grant.maxBytes, config.maxBytes), via: 'signature' };
+    return {
+      ...grant,
+      maxBytes: Math.min(grant.maxBytes, config.maxBytes),
+      via: 'signature',
+      id: grantId(grant),
+    };
   }
   const apiKey = presentedApiKey(request);
   if (apiKey === undefined) throw new UploadSignatureMissing();
@@ -69,5 +82,7 @@ export function authorizeUpload(
     maxBytes: config.maxBytes,
     expires: Number.POSITIVE_INFINITY,
     via: 'apiKey',
+    // API keys are the operator's own backends: bounded by uploads.maxConcurrent only.
+    id: undefined,
   };
 }

@@ -50,6 +50,39 @@ export const UploadsSection = Type.Object(
       description:
         'Uploads in progress at once; more get 503 EDGEWISE_UPLOADS_BUSY with Retry-After. Bounds the server’s upload memory.',
     }),
+    maxConcurrentPerGrant: Type.Integer({
+      default: 8,
+      minimum: 1,
+      maximum: 4096,
+      description:
+        'Uploads in progress at once with one signed upload URL (one grant: its key or prefix, types, size and expiry); more get 429 EDGEWISE_UPLOAD_GRANT_BUSY with Retry-After, so one URL cannot take every maxConcurrent slot. API-key uploads (the operator’s own backends) are bounded by maxConcurrent only.',
+    }),
+    slowBody: Type.Object(
+      {
+        idleTimeoutMs: Type.Integer({
+          default: 30000,
+          minimum: 100,
+          maximum: 3600000,
+          description:
+            'An upload body that sends no byte for this long is cut with 408 EDGEWISE_UPLOAD_TOO_SLOW and its slot released; time the server itself is behind (storage backpressure) does not count.',
+        }),
+        minBytesPerSecond: Type.Integer({
+          default: 1024,
+          minimum: 0,
+          maximum: 1024 * MiB,
+          description:
+            'Least average rate over each windowMs of an upload body (1 KiB/s is far below a 2G link); a trickle under it is cut with 408 EDGEWISE_UPLOAD_TOO_SLOW. 0 disables the rate check (the idle timeout stays).',
+        }),
+        windowMs: Type.Integer({
+          default: 30000,
+          minimum: 100,
+          maximum: 3600000,
+          description:
+            'Window of the rate check; the first check comes one window after the body starts (the grace period), and a window in which the server was behind starts again.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     allowedTypes: Type.Array(MimePattern, {
       default: DEFAULT_ALLOWED_TYPES,
       maxItems: 100,
