@@ -49,11 +49,16 @@ export const storageCleanup: Command = {
     const driver = await createStorage(config.storage, logger);
     try {
       const dryRun = Boolean(values['dry-run']);
-      const found = await cleanupIncomplete(driver, { olderThanMs, dryRun });
-      for (const f of found)
-        process.stdout.write(
-          `${dryRun ? 'would remove' : 'removed'} ${f.kind} ${f.name}${f.uploadId ? ` (${f.uploadId})` : ''} started ${f.startedAt.toISOString()}\n`,
-        );
+      // Each leftover is printed as it is handled, so a long S3 listing shows its progress as
+      // it goes (the total is not known until the listing ends), on a terminal or not.
+      const found = await cleanupIncomplete(driver, {
+        olderThanMs,
+        dryRun,
+        onFound: (f) =>
+          process.stdout.write(
+            `${dryRun ? 'would remove' : 'removed'} ${f.kind} ${f.name}${f.uploadId ? ` (${f.uploadId})` : ''} started ${f.startedAt.toISOString()}\n`,
+          ),
+      });
       process.stdout.write(`${found.length} ${dryRun ? 'to remove' : 'removed'} (${driver.name})\n`);
       return EXIT_OK;
     } finally {

@@ -21,6 +21,8 @@ export interface CleanupOptions {
   /** List what would be removed without removing it. */
   dryRun?: boolean;
   now?: number;
+  /** Called for each leftover once it is removed (or, with dryRun, found). */
+  onFound?: (l: Leftover) => void;
 }
 
 export async function cleanupIncomplete(driver: StorageDriver, options: CleanupOptions): Promise<Leftover[]> {
@@ -29,11 +31,16 @@ export async function cleanupIncomplete(driver: StorageDriver, options: CleanupO
   // holds its bytes only until it fails.
   if (!driver.cleanupIncomplete)
     throw new Error(`storage driver ${driver.name} has no cleanup of unfinished writes`);
-  return driver.cleanupIncomplete(cutoff, options.dryRun ?? false);
+  return driver.cleanupIncomplete(cutoff, options.dryRun ?? false, options.onFound);
 }
 
 /** The fs driver's capability: temp files in `<dataDir>/tmp`. */
-export async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+export async function cleanupFs(
+  dataDir: string,
+  cutoff: number,
+  dryRun: boolean,
+  onFound?: (l: Leftover) => void,
+): Promise<Leftover[]> {
   const dir = join(dataDir, 'tmp');
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
@@ -44,14 +51,21 @@ export async function cleanupFs(dataDir: string, cutoff: number, dryRun: boolean
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
     if (!info || info.mtimeMs > cutoff) continue;
-    found.push({ kind: 'temp-file', name, startedAt: info.mtime });
+    const leftover: Leftover = { kind: 'temp-file', name, startedAt: info.mtime };
+    found.push(leftover);
     if (!dryRun) await rm(path, { force: true });
+    onFound?.(leftover);
   }
   return found;
 }
 
 /** The s3 driver's capability: multipart uploads under the prefix. */
-export async function cleanupS3(driver: S3Target, cutoff: number, dryRun: boolean): Promise<Leftover[]> {
+export async function cleanupS3(
+  driver: S3Target,
+  cutoff: number,
+  dryRun: boolean,
+  onFound?: (l: Leftover) => void,
+): Promise<Leftover[]> {
   const found: Leftover[] = [];
   let KeyMarker: string | undefined;
   let UploadIdMarker: string | undefined;
@@ -67,16 +81,18 @@ export async function cleanupS3(driver: S3Target, cutoff: number, dryRun: boolea
       );
       for (const u of page.Uploads ?? []) {
         if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff) continue;
-        found.push({
+        const leftover: Leftover = {
           kind: 'multipart-upload',
           name: u.Key.slice(driver.prefix.length),
           uploadId: u.UploadId,
           startedAt: u.Initiated,
-        });
+        };
+        found.push(leftover);
         if (!dryRun)
           await driver.client.send(
             new AbortMultipartUploadCommand({ Bucket: driver.bucket, Key: u.Key, UploadId: u.UploadId }),
           );
+        onFound?.(leftover);
       }
       if (!page.IsTruncated) break;
       KeyMarker = page.NextKeyMarker;

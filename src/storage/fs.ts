@@ -212,8 +212,11 @@ export class FsDriver implements StorageDriver {
   async close(): Promise<void> {}
 
   /** Capability: a crashed write leaves its temp file in tmp/. */
-  readonly cleanupIncomplete = (cutoff: number, dryRun: boolean): Promise<Leftover[]> =>
-    cleanupFs(this.options.dataDir, cutoff, dryRun);
+  readonly cleanupIncomplete = (
+    cutoff: number,
+    dryRun: boolean,
+    onFound?: (l: Leftover) => void,
+  ): Promise<Leftover[]> => cleanupFs(this.options.dataDir, cutoff, dryRun, onFound);
 }
 
 async function openOrUndefined(path: string): Promise<FileHandle | undefined> {

@@ -109,8 +109,11 @@ export class S3Driver implements StorageDriver {
     this.multipart = { partBytes: this.#partSize };
   }
 
-  readonly cleanupIncomplete = (cutoff: number, dryRun: boolean): Promise<Leftover[]> =>
-    cleanupS3(this.presignedPost, cutoff, dryRun);
+  readonly cleanupIncomplete = (
+    cutoff: number,
+    dryRun: boolean,
+    onFound?: (l: Leftover) => void,
+  ): Promise<Leftover[]> => cleanupS3(this.presignedPost, cutoff, dryRun, onFound);
 
   /** The bucket key for one of our keys; our key rules apply before any request. */
   objectKey(key: string): string {

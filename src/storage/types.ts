@@ -97,7 +97,10 @@ export interface StorageDriver {
   readonly multipart?: { readonly partBytes: number } | undefined;
   /**
    * Removes (or with `dryRun` only lists) unfinished writes that started before `cutoff` (ms
-   * since the epoch): they sit outside the key space but hold disk or are billed.
+   * since the epoch): they sit outside the key space but hold disk or are billed. `onFound`
+   * hears of each one as it is handled (a long listing shows progress as it goes).
    */
-  readonly cleanupIncomplete?: ((cutoff: number, dryRun: boolean) => Promise<Leftover[]>) | undefined;
+  readonly cleanupIncomplete?:
+    | ((cutoff: number, dryRun: boolean, onFound?: (l: Leftover) => void) => Promise<Leftover[]>)
+    | undefined;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
@@ -24,7 +25,13 @@ describe('storage cleanup: fs', () => {
     const dry = await cleanupIncomplete(driver, { olderThanMs: 24 * HOUR, dryRun: true });
     expect(dry.map((l) => l.name)).toEqual(['old.part']);
     expect((await readdir(join(dataDir, 'tmp'))).sort()).toEqual(['old.part', 'young.part']);
-    const done = await cleanupIncomplete(driver, { olderThanMs: 24 * HOUR });
+    // onFound hears of each leftover once it is gone (the CLI prints it then: its progress).
+    const heard: Array<[string, boolean]> = [];
+    const done = await cleanupIncomplete(driver, {
+      olderThanMs: 24 * HOUR,
+      onFound: (l) => heard.push([l.name, existsSync(join(dataDir, 'tmp', l.name))]),
+    });
+    expect(heard).toEqual([['old.part', false]]);
     expect(done.map((l) => [l.kind, l.name])).toEqual([['temp-file', 'old.part']]);
     expect(await readdir(join(dataDir, 'tmp'))).toEqual(['young.part']);
   });
