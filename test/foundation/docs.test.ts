@@ -61,6 +61,39 @@ function runnableBlocks(): Block[] {
   return blocks;
 }
 
+/**
+ * Every fenced shell block is run, or says why it cannot be: `sh not-run <reason>` (an AWS
+ * account, a Docker engine, a command synopsis, the README's two commands that CI itself runs).
+ * A bare `sh` block would be a command nobody checks.
+ */
+function unmarkedShellBlocks(): string[] {
+  const out: string[] = [];
+  for (const page of PAGES) {
+    const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
+    let open = false;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      if (!l.startsWith('```')) continue;
+      if (open) {
+        open = false;
+        continue;
+      }
+      open = true;
+      const info = l.slice(3).trim();
+      if (!/^(sh|bash|shell|console|zsh)\b/.test(info)) continue;
+      if (info === 'sh runnable' || /^sh not-run \S.{4,}/.test(info)) continue;
+      out.push(`${page}:${i + 1} \`\`\`${info}`);
+    }
+  }
+  return out;
+}
+
+describe('docs shell blocks', () => {
+  it('every shell block is `sh runnable` or `sh not-run <reason>`', () => {
+    expect(unmarkedShellBlocks()).toEqual([]);
+  });
+});
+
 describe('docs links', () => {
   for (const page of PAGES) {
     it(`${page}: every relative link resolves`, () => {
