@@ -44,8 +44,19 @@ export interface BuildOriginOptions {
 }
 
 export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyInstance> {
+  let seq = 0;
   const app = fastify({
     loggerInstance: options.logger,
+    // The request id in the origin's logs is the edge's X-Amz-Cf-Id when there is one (the local
+    // edge sends it as CloudFront does), so an edge log line and an origin log line join on it.
+    // Only a plausible id is taken (CloudFront's are base64url, 56 characters).
+    requestIdHeader: false,
+    genReqId(req: IncomingMessage): string {
+      const id = req.headers['x-amz-cf-id'];
+      return typeof id === 'string' && /^[A-Za-z0-9_=-]{1,128}$/.test(id)
+        ? id
+        : `req-${(++seq).toString(36)}`;
+    },
     // Keys may be long and contain unicode; the storage layer enforces its own 1024-byte cap.
     routerOptions: { maxParamLength: 2048 },
     // The router refuses a URL it cannot decode (FST_ERR_BAD_URL: invalid UTF-8, malformed

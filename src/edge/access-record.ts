@@ -118,7 +118,7 @@ export function recordAccess(
     metrics.probes.inc({ held: ctx.status === 504 ? 'no' : 'yes' });
     return;
   }
-  metrics.count(ctx.resultType, ctx.bodyBytes);
+  metrics.count(ctx);
   if (!logs) return;
   const now = Date.now();
   logs.write(now, formatLine(accessRecord(ctx, options, now)));

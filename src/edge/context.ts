@@ -3,12 +3,14 @@
  * (after the viewer-request function may have rewritten it), timings, and what the access
  * log and metrics record at the end.
  */
+
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import { absoluteFormTarget } from '../http/request-target.js';
+import type { Traffic } from '../prefetch/own-traffic.js';
 import type { ResultType } from './metrics.js';
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
@@ -50,6 +52,8 @@ export interface EdgeContext {
   range: { start: number; end: number } | undefined;
   /** A cache probe (only-if-cached): not logged or counted as a viewer request. */
   probe: boolean;
+  /** The prefetch worker's own requests are labelled apart from viewers' (src/prefetch/own-traffic.ts). */
+  traffic: Traffic;
 }
 
 const ID_PREFIX = randomBytes(6).toString('base64url');
@@ -121,5 +125,6 @@ export function createContext(
     contentLength: undefined,
     range: undefined,
     probe: false,
+    traffic: 'viewer',
   };
 }

@@ -14,6 +14,7 @@ import type { ContentClassConfig } from '../config/sections/classes.js';
 import type { ConfigStore } from '../config/store.js';
 import { BadPath, EdgeHttpsRequired, EdgeMethodForbidden, Internal, isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { trafficOf } from '../prefetch/own-traffic.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import { recordAccess } from './access-record.js';
 import { isAdminPath } from './admin.js';
@@ -115,6 +116,10 @@ export class Edge {
       res.end(body);
       return;
     }
+    ctx.traffic = trafficOf(
+      headerString(ctx.headers['user-agent']),
+      this.#d.config.current.prefetch.userAgent,
+    );
     (res as NodeJS.EventEmitter).once('close', () =>
       recordAccess(ctx, this.#d.metrics, this.#d.logs, this.#edge.logs),
     );
@@ -189,6 +194,7 @@ export class Edge {
       encoding,
       viewerHeaders: ctx.headers,
       clientIp: ctx.clientIp,
+      requestId: ctx.requestId,
       stale: undefined,
     };
     return this.#cache.run(ctx, r);

@@ -34,6 +34,8 @@ export interface FillRequest {
   encoding: NormalisedEncoding;
   viewerHeaders: RequestHeaders;
   clientIp: string;
+  /** The viewer request's id, sent to the origin as X-Amz-Cf-Id (CloudFront does the same). */
+  requestId: string;
   stale: CachedResponse | undefined;
   /** Forwards the origin's interim responses to the viewer this fill was started for. */
   onInfo?: InterimListener | undefined;
@@ -97,6 +99,7 @@ export async function requestOrigin(deps: FillDeps, r: FillRequest): Promise<Ori
     key: r.key,
     encoding: r.encoding,
     clientIp: r.clientIp,
+    requestId: r.requestId,
     fill: true,
   });
   if (r.stale) {
@@ -107,8 +110,13 @@ export async function requestOrigin(deps: FillDeps, r: FillRequest): Promise<Ori
   }
   if (r.range !== undefined) headers.range = r.range;
   const path = r.key.forwardQuery ? `${r.key.path}?${r.key.forwardQuery}` : r.key.path;
-  deps.metrics.originRequests.inc({ kind: r.stale ? 'revalidate' : 'fill' });
-  return deps.origin.request({ origin: r.target, method: 'GET', path, headers, onInfo: r.onInfo });
+  const kind = r.stale ? 'revalidate' : 'fill';
+  deps.metrics.originRequests.inc({ kind });
+  return deps.metrics.timeOrigin(
+    kind,
+    r.cls.name,
+    deps.origin.request({ origin: r.target, method: 'GET', path, headers, onInfo: r.onInfo }),
+  );
 }
 
 function unkeyedAuthorization(r: FillRequest): boolean {

@@ -2,30 +2,69 @@
  * The edge's Prometheus metrics, in a registry of its own (the origin has another), so an
  * edge and an origin in one process never mix series.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResultType } from '../access-log/format.js';
+import type { Traffic } from '../prefetch/own-traffic.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 
 export type { ResultType };
+
+/**
+ * Latency buckets in seconds, with edges at the dashboard's KPI targets and alert thresholds
+ * (origin < 50 ms, alert > 100 ms; viewer p95 < 200 ms, alert > 500 ms), so those quantiles are
+ * read off bucket boundaries, not interpolated across them.
+ */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
+
+/** What a finished viewer request is counted by. */
+export interface CountedRequest {
+  resultType: ResultType;
+  bodyBytes: number;
+  status: number;
+  cls: { name: string } | undefined;
+  traffic: Traffic;
+  /** performance.now() at arrival. */
+  start: number;
+}
+
+interface Bound {
+  requests: { inc(n?: number): void };
+  bytes: { inc(n?: number): void };
+  duration: { observe(v: number): void };
+}
 
 export class EdgeMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: 'edgewise_edge_requests_total',
-    help: 'Viewer requests by x-edge-result-type',
-    labelNames: ['result'] as const,
+    help: 'Requests by x-edge-result-type, class and traffic (viewer, or the prefetch worker)',
+    labelNames: ['result', 'class', 'traffic'] as const,
     registers: [this.registry],
   });
   readonly bytes = new Counter({
     name: 'edgewise_edge_response_bytes_total',
-    help: 'Body bytes sent to viewers by x-edge-result-type',
-    labelNames: ['result'] as const,
+    help: 'Body bytes sent, by x-edge-result-type, class and traffic',
+    labelNames: ['result', 'class', 'traffic'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'edgewise_edge_request_duration_seconds',
+    help: 'From a request’s arrival to its last byte handed to the connection',
+    labelNames: ['class', 'result', 'status_class', 'traffic'] as const,
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly originRequests = new Counter({
     name: 'edgewise_edge_origin_requests_total',
     help: 'Requests sent to origins (fills, revalidations, pass-through)',
     labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly originDuration = new Histogram({
+    name: 'edgewise_edge_origin_duration_seconds',
+    help: 'Origin fetches: from the request sent to the response headers received (or the failure)',
+    labelNames: ['kind', 'class', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly originBytes = new Counter({
@@ -56,20 +95,38 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
-  readonly #bound = new Map<
-    ResultType,
-    { requests: { inc(n?: number): void }; bytes: { inc(n?: number): void } }
-  >();
+  readonly #bound = new Map<string, Bound>();
 
-  /** Counts one viewer request (label children bound once: this runs on every hit). */
-  count(result: ResultType, bodyBytes: number): void {
-    let b = this.#bound.get(result);
+  /** Counts one finished request (label children bound once per label set: this runs on every hit). */
+  count(r: CountedRequest): void {
+    const cls = r.cls?.name ?? '-';
+    const statusClass = `${Math.floor(r.status / 100)}xx`;
+    const id = `${r.resultType}\u0000${cls}\u0000${r.traffic}\u0000${statusClass}`;
+    let b = this.#bound.get(id);
     if (!b) {
-      b = { requests: this.requests.labels(result), bytes: this.bytes.labels(result) };
-      this.#bound.set(result, b);
+      const labels = { result: r.resultType, class: cls, traffic: r.traffic };
+      b = {
+        requests: this.requests.labels(labels),
+        bytes: this.bytes.labels(labels),
+        duration: this.duration.labels({ ...labels, status_class: statusClass }),
+      };
+      this.#bound.set(id, b);
     }
     b.requests.inc();
-    if (bodyBytes > 0) b.bytes.inc(bodyBytes);
+    if (r.bodyBytes > 0) b.bytes.inc(r.bodyBytes);
+    b.duration.observe((performance.now() - r.start) / 1000);
+  }
+
+  /** Times one origin fetch: resolves as `pending` does. */
+  timeOrigin<T>(kind: string, cls: string, pending: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const done = (outcome: string) =>
+      this.originDuration.observe({ kind, class: cls, outcome }, (performance.now() - t0) / 1000);
+    pending.then(
+      () => done('response'),
+      () => done('error'),
+    );
+    return pending;
   }
 
   constructor(store: EdgeCache) {
@@ -85,32 +142,54 @@ export class EdgeMetrics {
         this.set({ tier: 'disk' }, store.bytes('disk'));
       },
     });
-    const ratio = async (c: Counter<'result'>) => {
-      const values = (await c.get()).values;
-      let hit = 0;
-      let total = 0;
-      for (const v of values) {
-        const r = v.labels.result;
-        total += v.value;
-        if (r === 'Hit' || r === 'RefreshHit') hit += v.value;
-      }
-      return total === 0 ? 0 : hit / total;
-    };
     new Gauge({
       name: 'edgewise_edge_hit_ratio',
-      help: 'Share of viewer requests served from cache (Hit + RefreshHit) since start',
+      help: 'Share of viewer requests served from cache (Hit + RefreshHit) since start; prefetch traffic excluded',
+      labelNames: ['class'] as const,
       registers: [this.registry],
       async collect() {
-        this.set(await ratio(requests));
+        setRatios(this, hitRatios((await requests.get()).values));
       },
     });
     new Gauge({
       name: 'edgewise_edge_byte_hit_ratio',
-      help: 'Share of body bytes served from cache since start',
+      help: 'Share of viewer body bytes served from cache since start; prefetch traffic excluded',
+      labelNames: ['class'] as const,
       registers: [this.registry],
       async collect() {
-        this.set(await ratio(bytes));
+        setRatios(this, hitRatios((await bytes.get()).values));
       },
     });
   }
+}
+
+/**
+ * Hit ratios of viewer traffic from a requests/bytes counter's values: overall (class "*")
+ * and per class. One rule for a single edge and for the totals across workers
+ * (src/edge/cluster/metrics.ts), where ratios must be recomputed from summed counters.
+ */
+export function hitRatios(
+  values: ReadonlyArray<{ value: number; labels: Partial<Record<string, string | number>> }>,
+): Map<string, number> {
+  const sums = new Map<string, { hit: number; total: number }>();
+  const add = (cls: string, v: number, hit: boolean) => {
+    const s = sums.get(cls) ?? { hit: 0, total: 0 };
+    s.total += v;
+    if (hit) s.hit += v;
+    sums.set(cls, s);
+  };
+  for (const v of values) {
+    if (v.labels.traffic === 'prefetch') continue;
+    const hit = v.labels.result === 'Hit' || v.labels.result === 'RefreshHit';
+    add('*', v.value, hit);
+    add(String(v.labels.class ?? '-'), v.value, hit);
+  }
+  const out = new Map<string, number>([['*', 0]]);
+  for (const [cls, s] of sums) out.set(cls, s.total === 0 ? 0 : s.hit / s.total);
+  return out;
+}
+
+function setRatios(g: Gauge<'class'>, ratios: Map<string, number>): void {
+  g.reset();
+  for (const [cls, r] of ratios) g.set({ class: cls }, r);
 }

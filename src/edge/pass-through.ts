@@ -39,6 +39,7 @@ export class PassThrough {
       key: undefined,
       encoding: undefined,
       clientIp: ctx.clientIp,
+      requestId: ctx.requestId,
       fill: false,
     });
     const hasBody =
@@ -47,15 +48,19 @@ export class PassThrough {
     let res: Awaited<ReturnType<OriginClient['request']>>;
     try {
       this.#d.metrics.originRequests.inc({ kind: 'pass' });
-      res = await this.#d.origin.request({
-        origin: target,
-        method: ctx.method,
-        path: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
-        headers,
-        // The viewer's body is streamed, never buffered: uploads run at line speed.
-        body: hasBody && ctx.method !== 'HEAD' ? (ctx.req as unknown as Readable) : undefined,
-        onInfo: forwardInterim(ctx.res),
-      });
+      res = await this.#d.metrics.timeOrigin(
+        'pass',
+        ctx.cls?.name ?? '-',
+        this.#d.origin.request({
+          origin: target,
+          method: ctx.method,
+          path: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+          headers,
+          // The viewer's body is streamed, never buffered: uploads run at line speed.
+          body: hasBody && ctx.method !== 'HEAD' ? (ctx.req as unknown as Readable) : undefined,
+          onInfo: forwardInterim(ctx.res),
+        }),
+      );
     } catch (err) {
       return this.#d.replies.originError(ctx, err);
     }

@@ -3,10 +3,12 @@
  * feed their records to the model, plan within the budgets, warm every target, remember what
  * was read. `prefetch run` does one pass; `prefetch watch` repeats it.
  */
+
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { PrefetchTargetConfig } from '../config/sections/prefetch.js';
 import { PrefetchModel } from './model.js';
+import { trafficOf } from './own-traffic.js';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
 import { budgetBytes, inWindow, makePlan, modelKey, type Plan } from './plan.js';
 import { type AccessRecord, isFill } from './record.js';
@@ -120,7 +122,7 @@ export class PrefetchWorker {
   /** Feeds one record to the model; returns why it was not learned from, if it was not. */
   learn(r: AccessRecord): 'learned' | 'own' | 'notCacheable' {
     const config = this.#config();
-    if (r.userAgent.startsWith(config.prefetch.userAgent)) return 'own';
+    if (trafficOf(r.userAgent, config.prefetch.userAgent) === 'prefetch') return 'own';
     if ((r.method !== 'GET' && r.method !== 'HEAD') || !CACHEABLE.has(r.status)) return 'notCacheable';
     const cls = classify(config, r.path);
     const key = modelKey(r.path, r.query, cls);

@@ -106,9 +106,13 @@ describe('edgewise edge with two workers', () => {
 
       // Totals, not one worker's share.
       const m = await get(`${url}/_edge/metrics`, { headers: { authorization: `Bearer ${KEY}metrics` } });
-      const hits = metric(m.body, 'edgewise_edge_requests_total{result="Hit"}');
-      const misses = metric(m.body, 'edgewise_edge_requests_total{result="Miss"}');
+      const series = (result: string) =>
+        `edgewise_edge_requests_total{result="${result}",class="static_assets",traffic="viewer"}`;
+      const hits = metric(m.body, series('Hit'));
+      const misses = metric(m.body, series('Miss'));
       expect(hits + misses).toBe(46);
+      // The ratio is recomputed from the summed counters (src/edge/metrics.ts hitRatios).
+      expect(metric(m.body, 'edgewise_edge_hit_ratio{class="*"}')).toBeCloseTo(hits / 46, 5);
       expect(hits).toBeGreaterThanOrEqual(6);
       expect(metric(m.body, 'edgewise_edge_workers')).toBe(2);
 

@@ -184,8 +184,8 @@ describe('metrics', () => {
     });
     for (let i = 0; i < 4; i++) await get(edge, '/t/m');
     const m = (await get(edge, '/_edge/metrics', scrape)).text;
-    expect(m).toContain('edgewise_edge_hit_ratio 0.75');
-    expect(m).toContain('edgewise_edge_byte_hit_ratio 0.75');
+    expect(m).toContain('edgewise_edge_hit_ratio{class="*"} 0.75');
+    expect(m).toContain('edgewise_edge_byte_hit_ratio{class="*"} 0.75');
     expect(m).toContain('edgewise_edge_origin_requests_total{kind="fill"} 1');
     expect(m).toMatch(/edgewise_edge_cache_bytes\{tier="memory"\} [1-9]\d*/);
   });

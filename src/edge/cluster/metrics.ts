@@ -5,6 +5,7 @@
  * ratios are recomputed from the summed counters (an average of ratios would be wrong).
  */
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { hitRatios } from '../metrics.js';
 
 const AGGREGATOR: Record<string, 'max' | 'omit'> = {
   edgewise_edge_cache_bytes: 'max',
@@ -21,28 +22,21 @@ export async function aggregateMetrics(
     (list as Json[]).map((m) => (AGGREGATOR[m.name] ? { ...m, aggregator: AGGREGATOR[m.name] } : m)),
   );
   const reg = AggregatorRegistry.aggregate(lists as never);
-  const ratio = async (name: string) => {
+  const ratios = async (name: string, gauge: string, help: string) => {
     const values = ((await reg.getSingleMetric(name)?.get()) as Json | undefined)?.values ?? [];
-    let hit = 0;
-    let total = 0;
-    for (const v of values) {
-      total += v.value;
-      if (v.labels.result === 'Hit' || v.labels.result === 'RefreshHit') hit += v.value;
-    }
-    return total === 0 ? 0 : hit / total;
+    const g = new Gauge({ name: gauge, help, labelNames: ['class'], registers: [reg] });
+    for (const [cls, r] of hitRatios(values)) g.set({ class: cls }, r);
   };
-  const requests = await ratio('edgewise_edge_requests_total');
-  const bytes = await ratio('edgewise_edge_response_bytes_total');
-  new Gauge({
-    name: 'edgewise_edge_hit_ratio',
-    help: 'Share of viewer requests served from cache (Hit + RefreshHit) since start, all workers',
-    registers: [reg],
-  }).set(requests);
-  new Gauge({
-    name: 'edgewise_edge_byte_hit_ratio',
-    help: 'Share of body bytes served from cache since start, all workers',
-    registers: [reg],
-  }).set(bytes);
+  await ratios(
+    'edgewise_edge_requests_total',
+    'edgewise_edge_hit_ratio',
+    'Share of viewer requests served from cache (Hit + RefreshHit) since start, all workers; prefetch excluded',
+  );
+  await ratios(
+    'edgewise_edge_response_bytes_total',
+    'edgewise_edge_byte_hit_ratio',
+    'Share of viewer body bytes served from cache since start, all workers; prefetch excluded',
+  );
   new Gauge({
     name: 'edgewise_edge_workers',
     help: 'Edge worker processes that answered this scrape',

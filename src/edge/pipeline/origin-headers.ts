@@ -28,6 +28,8 @@ export function originHeaders(
     key: CacheKey | undefined;
     encoding: NormalisedEncoding | undefined;
     clientIp: string;
+    /** Sent as X-Amz-Cf-Id, as CloudFront identifies each request to the origin; both sides log it. */
+    requestId: string;
     /** A fill or revalidation (the edge answers conditionals from its copy). */
     fill: boolean;
   },
@@ -66,5 +68,6 @@ export function originHeaders(
   const sc = viewer['surrogate-capability'];
   out['surrogate-capability'] = sc ? `${Array.isArray(sc) ? sc.join(', ') : sc}, ${capability}` : capability;
   out.via = viewer.via ? `${viewer.via}, 1.1 edgewise` : '1.1 edgewise';
+  out['x-amz-cf-id'] = opts.requestId;
   return out;
 }
