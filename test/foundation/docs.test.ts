@@ -152,6 +152,8 @@ describe('docs commands', () => {
       PATH: `${bin}:${process.env.PATH}`,
       EDGEWISE_API_KEY: UPLOAD_KEY,
       EDGEWISE_EDGE_KEY: EDGE_KEY,
+      // `edgewise sign upload` signs with the config's secrets; the docs' folder has no config.
+      EDGEWISE__UPLOADS__SIGNING__SECRETS: '[{id: docs, secret: docs-test-signing-secret-0123456789abcdef}]',
     };
   }, 120_000);
 
