@@ -3,8 +3,10 @@
  * never stored; a non-error answer to an unsafe method invalidates what it names
  * (RFC 9111 §4.4).
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { buildCacheKey } from '../cache-key.js';
 import { lingerOnClose } from '../http/linger.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
@@ -25,6 +27,24 @@ export interface PassThroughDeps {
   metrics: EdgeMetrics;
   origin: OriginClient;
   replies: Replies;
+}
+
+/**
+ * The path and query an uncached request takes to the origin. CloudFront forwards the query
+ * strings the behavior's cache policy names, for every method (there is no origin request
+ * policy for them in the plan); the upload behaviors forward every query string (their signed
+ * grants live there, managed policy AllViewerExceptHostHeader), as does a request with no class.
+ */
+function forwardedTarget(ctx: EdgeContext): string {
+  if (!ctx.query) return ctx.path;
+  const query =
+    ctx.cls && ctx.functions
+      ? buildCacheKey(
+          { path: ctx.path, query: ctx.query, headers: ctx.headers, encoding: '' },
+          ctx.cls.cacheKey,
+        ).forwardQuery
+      : ctx.query;
+  return query ? `${ctx.path}?${query}` : ctx.path;
 }
 
 export class PassThrough {
@@ -54,7 +74,7 @@ export class PassThrough {
         this.#d.origin.request({
           origin: target,
           method: ctx.method,
-          path: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+          path: forwardedTarget(ctx),
           headers,
           // The viewer's body is streamed, never buffered: uploads run at line speed.
           body: hasBody && ctx.method !== 'HEAD' ? (ctx.req as unknown as Readable) : undefined,

@@ -99,6 +99,22 @@ describe('API GETs are keyed on their query string', () => {
       .ParametersInCacheKeyAndForwardedToOrigin?.QueryStringsConfig;
     expect(forwardedNames(qs, ['v', 'w', 'utm_source'])).toEqual(['w']);
   });
+
+  it('an uncached method on an allowlist class forwards only the names its cache policy forwards', async () => {
+    const { origin, edge } = await setup({ ...shipped, cloudfront: { allowAllMethods: ['static_assets'] } });
+    origin.route('/static/form', (_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
+    const res = await fetch(`${edge.url}/static/form?w=320&utm_source=x`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(204);
+    const head = await fetch(`${edge.url}/static/form?w=640&v=1`, { method: 'HEAD' });
+    expect(head.status).toBe(204);
+    expect(origin.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /static/form?w=320',
+      'HEAD /static/form?w=640',
+    ]);
+  });
 });
 
 it('config: queryStringBehavior all with a queryStrings list is an error naming the path', () => {
