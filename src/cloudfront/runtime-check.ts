@@ -12,29 +12,113 @@ import { MAX_FUNCTION_BYTES } from './build.js';
 
 export const RUNTIME_MODULES = ['crypto', 'querystring', 'buffer', 'cloudfront'] as const;
 
-/** Globals that exist in Node or browsers but not in the CloudFront runtime (or are code generation). */
-const FORBIDDEN_GLOBALS = new Set([
-  'eval',
-  'Function',
-  'setTimeout',
-  'setInterval',
-  'setImmediate',
-  'clearTimeout',
-  'clearInterval',
-  'clearImmediate',
-  'queueMicrotask',
-  'process',
-  'global',
+/**
+ * The globals runtime 2.0 lists (core types, built-in objects, error types, "Globals"), plus
+ * `require`, `console` and `Buffer` (module helpers the samples use as globals). Any other free
+ * identifier (Map, Set, Reflect, Proxy, BigInt, Intl, setTimeout, process, fetch, eval, Function
+ * as a constructor, ...) is not there at CloudFront.
+ */
+const LISTED_GLOBALS = new Set([
+  'Object',
+  'String',
+  'Number',
+  'Boolean',
+  'Array',
+  'RegExp',
+  'Date',
+  'Math',
+  'JSON',
+  'Promise',
+  'Symbol',
+  'ArrayBuffer',
+  'DataView',
+  'TextDecoder',
+  'TextEncoder',
+  'console',
+  'Float32Array',
+  'Float64Array',
+  'Int8Array',
+  'Int16Array',
+  'Int32Array',
+  'Uint8Array',
+  'Uint8ClampedArray',
+  'Uint16Array',
+  'Uint32Array',
+  'Error',
+  'EvalError',
+  'InternalError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'TypeError',
+  'URIError',
   'globalThis',
-  'fetch',
-  'XMLHttpRequest',
-  'WebAssembly',
-  'importScripts',
-  'module',
-  'exports',
-  '__dirname',
-  '__filename',
+  'decodeURI',
+  'decodeURIComponent',
+  'encodeURI',
+  'encodeURIComponent',
+  'isFinite',
+  'isNaN',
+  'parseFloat',
+  'parseInt',
+  'atob',
+  'btoa',
+  'NaN',
+  'Infinity',
+  'undefined',
+  'arguments',
+  'require',
+  'Buffer',
 ]);
+
+/** Static members of listed globals that the page lists; others on these objects are absent. */
+const LISTED_STATICS: Record<string, readonly string[]> = {
+  Object: [
+    'create',
+    'defineProperties',
+    'defineProperty',
+    'freeze',
+    'getOwnPropertyDescriptor',
+    'getOwnPropertyDescriptors',
+    'getOwnPropertyNames',
+    'getPrototypeOf',
+    'isExtensible',
+    'isFrozen',
+    'isSealed',
+    'keys',
+    'preventExtensions',
+    'seal',
+    'assign',
+    'entries',
+    'values',
+    'is',
+    'setPrototypeOf',
+    'prototype',
+  ],
+  String: ['fromCharCode', 'fromCodePoint', 'prototype'],
+  Array: ['isArray', 'of', 'prototype'],
+  Promise: ['all', 'allSettled', 'any', 'reject', 'resolve', 'race', 'prototype'],
+  Symbol: ['for', 'keyFor', 'iterator', 'prototype'],
+  JSON: ['parse', 'stringify'],
+  ArrayBuffer: ['isView', 'prototype'],
+  Number: [
+    'EPSILON',
+    'MAX_SAFE_INTEGER',
+    'MIN_SAFE_INTEGER',
+    'MAX_VALUE',
+    'MIN_VALUE',
+    'NaN',
+    'NEGATIVE_INFINITY',
+    'POSITIVE_INFINITY',
+    'isFinite',
+    'isInteger',
+    'isNaN',
+    'isSafeInteger',
+    'parseInt',
+    'parseFloat',
+    'prototype',
+  ],
+};
 
 /** Syntax outside the runtime 2.0 feature list. */
 const FORBIDDEN_NODES: Record<string, string> = {
@@ -72,6 +156,7 @@ export function checkFunctionSource(source: string): CheckProblem[] {
     problems.push({ message: `syntax: ${(err as Error).message}`, line: 0 });
     return problems;
   }
+  const declared = declaredNames(ast);
   const report = (node: Node, message: string) => problems.push({ message, line: node.loc?.start.line ?? 0 });
   let handler = false;
 
@@ -80,10 +165,26 @@ export function checkFunctionSource(source: string): CheckProblem[] {
     const kind = FORBIDDEN_NODES[n.type];
     if (kind) report(node, `${kind} is not supported by the CloudFront runtime`);
     switch (n.type) {
-      case 'Identifier':
-        if (FORBIDDEN_GLOBALS.has(n.name as string) && !isPropertyKey(n, parent))
-          report(node, `${n.name as string} is not available in CloudFront Functions`);
+      case 'Identifier': {
+        const name = n.name as string;
+        if (!declared.has(name) && !LISTED_GLOBALS.has(name) && !isPropertyKey(n, parent))
+          report(node, `${name} is not available in CloudFront Functions (not in the runtime 2.0 list)`);
         break;
+      }
+      case 'MemberExpression': {
+        const obj = n.object as Node & { name?: string };
+        const prop = n.property as Node & { name?: string };
+        const allowed =
+          obj.type === 'Identifier' && !declared.has(obj.name ?? '')
+            ? LISTED_STATICS[obj.name ?? '']
+            : undefined;
+        if (allowed && !n.computed && prop.type === 'Identifier' && !allowed.includes(prop.name ?? ''))
+          report(
+            node,
+            `${obj.name}.${prop.name} is not available in CloudFront Functions (not in the runtime 2.0 list)`,
+          );
+        break;
+      }
       case 'Literal':
         if (typeof n.bigint === 'string') report(node, 'BigInt is not supported');
         break;
@@ -141,15 +242,66 @@ export function checkFunctionSource(source: string): CheckProblem[] {
   return problems;
 }
 
+/**
+ * Every name the source binds anywhere (var/let/const, functions, parameters, catch clauses,
+ * imports). Scopes are merged: a name bound in one function and used free in another passes,
+ * which errs towards accepting.
+ */
+function declaredNames(ast: Node): Set<string> {
+  const names = new Set<string>();
+  const bind = (p: unknown): void => {
+    if (!isNode(p)) return;
+    const n = p as Node & Record<string, unknown>;
+    if (n.type === 'Identifier') names.add(n.name as string);
+    else if (n.type === 'AssignmentPattern') bind(n.left);
+    else if (n.type === 'RestElement') bind(n.argument);
+    else if (n.type === 'ArrayPattern') for (const e of n.elements as unknown[]) bind(e);
+    else if (n.type === 'ObjectPattern')
+      for (const prop of n.properties as Array<Record<string, unknown>>) bind(prop.value ?? prop.argument);
+  };
+  const walk = (node: Node): void => {
+    const n = node as Node & Record<string, unknown>;
+    if (n.type === 'VariableDeclarator') bind(n.id);
+    if (
+      n.type === 'FunctionDeclaration' ||
+      n.type === 'FunctionExpression' ||
+      n.type === 'ArrowFunctionExpression'
+    ) {
+      if (n.id) bind(n.id);
+      for (const p of n.params as unknown[]) bind(p);
+    }
+    if (n.type === 'CatchClause' && n.param) bind(n.param);
+    if (n.type === 'ClassDeclaration' && n.id) bind(n.id);
+    if (
+      n.type === 'ImportDefaultSpecifier' ||
+      n.type === 'ImportSpecifier' ||
+      n.type === 'ImportNamespaceSpecifier'
+    )
+      bind(n.local);
+    for (const value of Object.values(n)) {
+      if (Array.isArray(value)) {
+        for (const v of value) if (isNode(v)) walk(v);
+      } else if (isNode(value)) walk(value);
+    }
+  };
+  walk(ast);
+  return names;
+}
+
 function isNode(v: unknown): v is Node {
   return v !== null && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string';
 }
 
-/** `obj.eval` or `{ eval: 1 }` name a property, not the global. */
+/** `obj.eval`, `{ eval: 1 }` or a label name a property or label, not a global. */
 function isPropertyKey(n: Record<string, unknown>, parent: Node | undefined): boolean {
   const p = parent as (Node & Record<string, unknown>) | undefined;
   if (!p) return false;
   if (p.type === 'MemberExpression' && p.property === n && !p.computed) return true;
   if (p.type === 'Property' && p.key === n && !p.computed) return true;
+  if ((p.type === 'MethodDefinition' || p.type === 'PropertyDefinition') && p.key === n && !p.computed)
+    return true;
+  if (p.type === 'LabeledStatement' || p.type === 'BreakStatement' || p.type === 'ContinueStatement')
+    return true;
+  if (p.type === 'ImportSpecifier' && p.imported === n) return true;
   return false;
 }

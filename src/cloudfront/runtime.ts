@@ -162,7 +162,12 @@ export function loadViewerFunction(source: string, options: LoadOptions = {}): V
       if (name === 'buffer') return { Buffer };
       return cf;
     },
+    // Listed by runtime 2.0 but provided by Node, not V8, so absent from a bare vm context.
     Buffer,
+    atob,
+    btoa,
+    TextEncoder,
+    TextDecoder,
   };
   const context = createContext(sandbox, { codeGeneration: { strings: false, wasm: false } });
   let runStart = Date.now();

@@ -2,7 +2,7 @@
  * The CloudFront Functions emulator enforces what CloudFront enforces on a function's result,
  * and the static checker rejects what runtime 2.0 does not support.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { buildFunctions } from '../../src/cloudfront/build.js';
 import { requestEvent, responseEvent, serializeQuery } from '../../src/cloudfront/events.js';
 import { type CfEvent, loadViewerFunction } from '../../src/cloudfront/runtime.js';
@@ -228,5 +228,84 @@ describe('runtime 2.0 feature check', () => {
       const f = (a, ...rest) => \`\${a}\${rest.length}\`;
       async function handler(event) { var o = { eval: 1 }; o.setTimeout = 2; await cf.kvs('x').get('k'); return event.request; }`;
     expect(checkFunctionSource(src)).toEqual([]);
+  });
+
+  // "JavaScript runtime 2.0 features for CloudFront Functions" lists what exists; the rest does not.
+  const unlisted: Array<[string, string]> = [
+    ['Map', 'function handler(e) { var m = new Map(); return e.request; }'],
+    ['Set', 'function handler(e) { var m = new Set(); return e.request; }'],
+    ['Reflect', 'function handler(e) { Reflect.ownKeys(e); return e.request; }'],
+    ['Proxy', 'function handler(e) { return new Proxy(e.request, {}); }'],
+    ['Intl', 'function handler(e) { Intl.DateTimeFormat(); return e.request; }'],
+    ['Array.from', 'function handler(e) { Array.from([]); return e.request; }'],
+    ['Object.fromEntries', 'function handler(e) { Object.fromEntries([]); return e.request; }'],
+    ['escape', 'function handler(e) { escape("a"); return e.request; }'],
+  ];
+  for (const [name, src] of unlisted)
+    test(`rejects ${name}, which runtime 2.0 does not list`, () => {
+      expect(
+        checkFunctionSource(src)
+          .map((p) => p.message)
+          .join('; '),
+      ).toMatch(/not in the runtime 2\.0 list/);
+    });
+
+  test('accepts what the page lists: globalThis, atob/btoa, TextEncoder, Promise.allSettled, labels, local names', () => {
+    const src = `
+      function Map2() {}
+      async function handler(event) {
+        var g = globalThis; var b = btoa('a') + atob('YQ=='); var t = new TextEncoder().encode('x');
+        await Promise.allSettled([]);
+        outer: for (var i = 0; i < 1; i++) { continue outer; }
+        var Map = 1; new Map2();
+        return event.request;
+      }`;
+    expect(checkFunctionSource(src)).toEqual([]);
+  });
+});
+
+describe('the realm has only the listed built-ins (a source the checker was not asked about fails at run time)', () => {
+  for (const [name, body] of [
+    ['Map', 'new Map(); return event.request;'],
+    ['Array.from', 'Array.from([1]); return event.request;'],
+    ['[].flat', '[[1]].flat(); return event.request;'],
+    ['Reflect', 'Reflect.ownKeys({}); return event.request;'],
+    ['the event arrays too', 'event.request.querystring.a.multiValue.at(0); return event.request;'],
+  ] as const)
+    test(name, async () => {
+      expect(await fn(body).run(reqEvent())).toMatchObject({ kind: 'error', status: 503 });
+    });
+
+  test('globalThis, atob and Buffer work; Date is the run start time (fake timers reach it)', async () => {
+    vi.useFakeTimers({ now: new Date('2025-03-01T00:00:00Z'), toFake: ['Date'] });
+    try {
+      const f = fn(
+        "event.request.headers['x-t'] = { value: new Date().toISOString() + ' ' + Date.now() + ' ' + atob(btoa('ok')) + Buffer.from('a').toString('hex') + typeof globalThis.Map }; return event.request;",
+      );
+      const r = await f.run(reqEvent());
+      expect(r.kind === 'request' && r.request.headers['x-t']?.value).toBe(
+        `2025-03-01T00:00:00.000Z ${Date.parse('2025-03-01T00:00:00Z')} ok61undefined`,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('strict mode, as CloudFront runs every function', async () => {
+    expect(await fn('undeclared = 1; return event.request;').run(reqEvent())).toMatchObject({ status: 503 });
+  });
+
+  test('import syntax: default, namespace and named imports of runtime modules', async () => {
+    const f = loadViewerFunction(`import cf from 'cloudfront';
+      import * as crypto from 'crypto';
+      import { stringify } from 'querystring';
+      function handler(event) {
+        event.request.headers['x-a'] = { value: typeof cf.kvs + crypto.createHash('md5').update('').digest('hex') + stringify({ a: 1 }) };
+        return event.request;
+      }`);
+    const r = await f.run(reqEvent());
+    expect(r.kind === 'request' && r.request.headers['x-a']?.value).toBe(
+      'functiond41d8cd98f00b204e9800998ecf8427ea=1',
+    );
   });
 });

@@ -12,8 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { kvsLookup } from '../../cloudfront/build.js';
 import { fromCfHeaders, requestEvent, responseEvent, serializeQuery } from '../../cloudfront/events.js';
+import { KeyValueStore } from '../../cloudfront/kvs.js';
 import {
   type CfCookie,
   type CfMap,
@@ -64,11 +64,10 @@ export function loadViewerFunctions(
 ): ViewerFunctions {
   const loaded: string[] = [];
   // Functions built with classSource kvs read their classes from a KeyValueStore; the build
-  // writes its contents next to them (kvs.json), which stands in for the store locally.
+  // writes its contents next to them (kvs.json, AWS's import format), which stands in for the
+  // store locally; a file CloudFront would not import is refused at start (KvsFormatError).
   const kvsFile = join(options.dir, 'kvs.json');
-  const kvs = existsSync(kvsFile)
-    ? kvsLookup(JSON.parse(readFileSync(kvsFile, 'utf8')) as Parameters<typeof kvsLookup>[0])
-    : undefined;
+  const kvs = existsSync(kvsFile) ? KeyValueStore.fromFile(kvsFile) : undefined;
   const load = (name: string, enabled: boolean): ViewerFunction | undefined => {
     const file = join(options.dir, name);
     if (!enabled || !existsSync(file)) return undefined;
