@@ -4,7 +4,7 @@
  * product, and every layer between the socket and the cached buffer costs throughput.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   createServer as createH2Server,
   createSecureServer,
@@ -12,6 +12,7 @@ import {
   type Http2Server,
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { isUploadPath } from '../cloudfront/methods.js';
 import type { ConfigStore } from '../config/store.js';
 import { CONNECTION_SWEEP_MS, handleClientError } from '../http/client-error.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +24,41 @@ export interface RunningEdge {
   url: string;
   server: Server | Http2Server | Http2SecureServer;
   shutdown(deadlineMs?: number): Promise<'clean' | 'deadline'>;
+}
+
+type NodeServerTimeouts = Partial<Pick<Server, 'headersTimeout' | 'requestTimeout'>>;
+
+function hasBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return (
+    h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')
+  );
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+/**
+ * Node's own request timeout, for one request with a shorter limit: when the body has not
+ * arrived in `limitMs`, the connection gets what Node's sweep would give it, a clientError
+ * ERR_HTTP_REQUEST_TIMEOUT (answered 408 with the catalogue's JSON, then closed).
+ */
+function bodyDeadline(
+  req: IncomingMessage,
+  limitMs: number,
+  expire: (err: Error & { code: string }) => void,
+) {
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    expire(Object.assign(new Error('request body timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }));
+  }, limitMs);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  req.once('end', clear);
+  req.once('close', clear);
 }
 
 export async function startEdge(
@@ -46,8 +82,24 @@ export async function startEdge(
     ...(opts.functionsDir ? { functionsDir: opts.functionsDir } : {}),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
+  const log = logger.child({ module: 'edge' });
+  // Request deadlines, as at the origin (src/server.ts): Node's requestTimeout is one value per
+  // server, so it is the upload deadline (server.uploadTimeoutMs: upload routes legitimately
+  // last long; Node's default of 300 s cut them), and the shorter server.requestTimeoutMs is
+  // enforced here for the bodies of every other path. Upload paths are the upload behaviors'
+  // (src/cloudfront/methods.ts), the same rule that sends them through uncached.
+  const s = config.current.server;
+  const headersTimeout = e.keepAliveTimeoutMs + 1000;
+  const requestTimeout = Math.max(s.requestTimeoutMs, s.uploadTimeoutMs, headersTimeout);
+  const edgeHandle = app.edge.handle as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+  const timeouts: NodeServerTimeouts = { headersTimeout, requestTimeout };
+  const shortDeadline = { headersTimeout, requestTimeout: s.requestTimeoutMs };
   // One listener for both APIs: the pipeline only uses what http and http2 compat share.
-  const handler = app.edge.handle as unknown as (req: never, res: never) => void;
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor < 2 && hasBody(req) && !isUploadPath(pathOf(req.url), config.current.dev))
+      bodyDeadline(req, s.requestTimeoutMs, (err) => handleClientError(err, req.socket, log, shortDeadline));
+    edgeHandle(req, res);
+  }) as unknown as (req: never, res: never) => void;
   let server: Server | Http2Server | Http2SecureServer;
   if (e.tls) {
     server = createSecureServer(
@@ -60,7 +112,7 @@ export async function startEdge(
     const s = createServer(
       {
         keepAliveTimeout: e.keepAliveTimeoutMs,
-        headersTimeout: e.keepAliveTimeoutMs + 1000,
+        ...timeouts,
         // Node enforces headersTimeout/requestTimeout only on this sweep (default every 30 s,
         // so a slow client got up to 30 s more); one sweep a second keeps them within 1 s.
         connectionsCheckingInterval: CONNECTION_SWEEP_MS,
@@ -70,9 +122,11 @@ export async function startEdge(
     server = s;
   }
   if ('setTimeout' in server && (e.tls || e.h2c)) server.setTimeout(e.keepAliveTimeoutMs);
+  // The TLS server's HTTP/1.1 fallback connections run on Node's HTTP/1 machinery, which reads
+  // these from the server object (Node 20 sets 300 s there otherwise).
+  if (e.tls) Object.assign(server, { keepAliveTimeout: e.keepAliveTimeoutMs, ...timeouts });
   // What Node's parser refuses (malformed, headers too large, too slow) gets the catalogue's
   // JSON like every other edge answer, not Node's empty 400/408/431 (src/http/client-error.ts).
-  const log = logger.child({ module: 'edge' });
   server.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, log, server));
   const host = opts.host ?? e.host;
   const port = opts.port ?? e.port;

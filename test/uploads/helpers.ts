@@ -3,6 +3,7 @@
  * s3rver, with its log lines captured so tests can check what was logged (and what was not).
  */
 import { readdir, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -110,4 +111,69 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface Held {
+  socket: Socket;
+  /** Resolves with what the server wrote once it closes the connection. */
+  closed: Promise<{ status: number; json: Record<string, unknown> | undefined }>;
+  /** Stops trickling (the socket stays open). */
+  stopTrickle(): void;
+}
+
+/**
+ * A PUT (or `method`) on a raw socket that declares `length` bytes, sends `first` at once, then (optionally)
+ * one byte every `trickleMs`: the abusive client of the issue.
+ */
+export function heldPut(
+  base: string,
+  path: string,
+  o: { length: number; first: Buffer; trickleMs?: number; headers?: Record<string, string>; method?: string },
+): Held {
+  const u = new URL(base);
+  const socket = connect(Number(u.port), u.hostname);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => {});
+  const head = {
+    host: u.host,
+    'content-type': 'application/octet-stream',
+    'content-length': String(o.length),
+    ...(o.headers ?? { 'x-api-key': API_KEY }),
+  };
+  socket.write(
+    `${o.method ?? 'PUT'} ${path} HTTP/1.1\r\n${Object.entries(head)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`,
+  );
+  socket.write(o.first);
+  let sent = o.first.length;
+  const timer = o.trickleMs
+    ? setInterval(() => {
+        if (sent < o.length - 1 && socket.writable) {
+          socket.write('x');
+          sent++;
+        }
+      }, o.trickleMs)
+    : undefined;
+  const closed = new Promise<{ status: number; json: Record<string, unknown> | undefined }>((resolve) => {
+    socket.on('close', () => {
+      if (timer) clearInterval(timer);
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const status = Number(raw.split(' ')[1] ?? 0);
+      const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+      let json: Record<string, unknown> | undefined;
+      try {
+        // A chunked answer (the edge streams what the origin sends): the JSON inside the framing.
+        json = JSON.parse(body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1)) as Record<
+          string,
+          unknown
+        >;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status, json });
+    });
+  });
+  return { socket, closed, stopTrickle: () => timer && clearInterval(timer) };
 }

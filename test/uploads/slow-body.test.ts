@@ -5,75 +5,20 @@
  * so the tests run in seconds; they wait on socket closes and answers, never on sleeps.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { grantFor, signedUploadUrl } from '../../src/uploads/grant.js';
 import { BodyRateJudge } from '../../src/uploads/slow-body.js';
-import { API_KEY, type DriverKind, eventually, startUploadOrigin, type UploadOrigin } from './helpers.js';
+import {
+  API_KEY,
+  type DriverKind,
+  eventually,
+  heldPut,
+  startUploadOrigin,
+  type UploadOrigin,
+} from './helpers.js';
 
 const MiB = 1024 * 1024;
-
-interface Held {
-  socket: Socket;
-  /** Resolves with what the server wrote once it closes the connection. */
-  closed: Promise<{ status: number; json: Record<string, unknown> | undefined }>;
-  /** Stops trickling (the socket stays open). */
-  stopTrickle(): void;
-}
-
-/**
- * A PUT on a raw socket that declares `length` bytes, sends `first` at once, then (optionally)
- * one byte every `trickleMs`: the abusive client of the issue.
- */
-function heldPut(
-  base: string,
-  path: string,
-  o: { length: number; first: Buffer; trickleMs?: number; headers?: Record<string, string> },
-): Held {
-  const u = new URL(base);
-  const socket = connect(Number(u.port), u.hostname);
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => {});
-  const head = {
-    host: u.host,
-    'content-type': 'application/octet-stream',
-    'content-length': String(o.length),
-    ...(o.headers ?? { 'x-api-key': API_KEY }),
-  };
-  socket.write(
-    `PUT ${path} HTTP/1.1\r\n${Object.entries(head)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('')}\r\n`,
-  );
-  socket.write(o.first);
-  let sent = o.first.length;
-  const timer = o.trickleMs
-    ? setInterval(() => {
-        if (sent < o.length - 1 && socket.writable) {
-          socket.write('x');
-          sent++;
-        }
-      }, o.trickleMs)
-    : undefined;
-  const closed = new Promise<{ status: number; json: Record<string, unknown> | undefined }>((resolve) => {
-    socket.on('close', () => {
-      if (timer) clearInterval(timer);
-      const raw = Buffer.concat(chunks).toString('latin1');
-      const status = Number(raw.split(' ')[1] ?? 0);
-      const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(body) as Record<string, unknown>;
-      } catch {
-        json = undefined;
-      }
-      resolve({ status, json });
-    });
-  });
-  return { socket, closed, stopTrickle: () => timer && clearInterval(timer) };
-}
 
 async function putNow(url: string, body: Buffer, headers: Record<string, string> = { 'x-api-key': API_KEY }) {
   const res = await request(url, {
