@@ -38,7 +38,8 @@ describe('edge request deadlines on upload routes (server.uploadTimeoutMs)', () 
           keepAliveTimeoutMs: 1500,
           headersTimeoutMs: 2000,
         },
-        origin: { keepAliveMs: 1000 },
+        // Shorter than the upload: the edge's wait for the origin's answer must not cut the body.
+        origin: { keepAliveMs: 1000, responseTimeoutMs: 1000 },
       },
       { keepAliveTimeoutMs: 1000 },
     );
