@@ -102,6 +102,33 @@ describe.each<DriverKind>(['fs', 's3'])('a stalled upload body (%s driver)', (ki
     expect(await o.storage.head('stalled/big.bin')).toBeUndefined();
     expect(o.logs.some((l) => l.msg === 'upload body too slow: cut, nothing stored')).toBe(true);
   });
+
+  test('a multipart POST that stalls mid-file is cut the same way; no file of it is stored', async () => {
+    const boundary = 'edgewise-stall';
+    const first = Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\ncontent-disposition: form-data; name="a"; filename="one.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+      ),
+      randomBytes(1024),
+      Buffer.from(
+        `\r\n--${boundary}\r\ncontent-disposition: form-data; name="b"; filename="two.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+      ),
+      randomBytes(6 * MiB),
+    ]);
+    const held = heldPut(o.url, '/uploads', {
+      method: 'POST',
+      length: first.length + MiB,
+      first,
+      headers: { 'x-api-key': API_KEY, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    const answer = await held.closed;
+    expect(answer.status).toBe(408);
+    expect(answer.json?.code).toBe('EDGEWISE_UPLOAD_TOO_SLOW');
+    await eventually(async () => (await o.leftovers()) === 0, 'temp files / multipart uploads to go');
+    expect(await o.storage.head('one.bin')).toBeUndefined();
+    expect(await o.storage.head('two.bin')).toBeUndefined();
+    expect((await putNow(`${o.url}/uploads/stalled/after-post.bin`, randomBytes(16))).status).toBe(201);
+  });
 });
 
 describe('trickling bodies (the issue finding: 1 byte every few seconds on every slot)', () => {
