@@ -1,9 +1,16 @@
 /** Uploads over cleartext HTTP/2 (prior knowledge), as `server.h2c` serves them. */
 import { connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { API_KEY, startUploadOrigin, type UploadOrigin } from './helpers.js';
+import { API_KEY, eventually, startUploadOrigin, type UploadOrigin } from './helpers.js';
 
-function put(o: UploadOrigin, path: string, body: Buffer, headers: Record<string, string> = {}) {
+function put(
+  o: UploadOrigin,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+  /** Send the body without ending the stream (a client that stalls). */
+  stall = false,
+) {
   return new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
     const session = connect(o.url);
     session.on('error', reject);
@@ -28,7 +35,8 @@ function put(o: UploadOrigin, path: string, body: Buffer, headers: Record<string
       resolve({ status, json: JSON.parse(text) as Record<string, unknown> });
     });
     req.on('error', reject);
-    req.end(body);
+    if (stall) req.write(body);
+    else req.end(body);
   });
 }
 
@@ -37,7 +45,11 @@ describe('uploads over h2c', () => {
   beforeAll(async () => {
     o = await startUploadOrigin(
       'fs',
-      { maxBytes: 1024 * 1024, precompress: { enabled: false } },
+      {
+        maxBytes: 1024 * 1024,
+        precompress: { enabled: false },
+        slowBody: { idleTimeoutMs: 500, minBytesPerSecond: 0, windowMs: 500 },
+      },
       { dev: { demo: { maxBytes: 1024 } } },
       { http2: true },
     );
@@ -53,5 +65,19 @@ describe('uploads over h2c', () => {
     const r = await put(o, 'static/h2-big.txt', Buffer.alloc(2 * 1024 * 1024, 'x'));
     expect(r).toMatchObject({ status: 413, json: { code: 'EDGEWISE_UPLOAD_TOO_LARGE' } });
     expect(await o.storage.head('static/h2-big.txt')).toBeUndefined();
+  });
+
+  test('a stalled body over HTTP/2 is 408 EDGEWISE_UPLOAD_TOO_SLOW, and the stream ends', async () => {
+    const r = await put(
+      o,
+      'static/h2-stalled.txt',
+      Buffer.from('a start'),
+      { 'content-length': '100' },
+      true,
+    );
+    expect(r).toMatchObject({ status: 408, json: { code: 'EDGEWISE_UPLOAD_TOO_SLOW' } });
+    expect(await o.storage.head('static/h2-stalled.txt')).toBeUndefined();
+    // The answer goes out when the body is cut; the driver's cleanup follows.
+    await eventually(async () => (await o.leftovers()) === 0, 'the temp file to be removed');
   });
 });
