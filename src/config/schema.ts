@@ -9,6 +9,7 @@ import { CorsSection } from './sections/cors.js';
 import { DevSection } from './sections/dev.js';
 import { EdgeSection } from './sections/edge.js';
 import { ImagesSection } from './sections/images.js';
+import { KpiSection } from './sections/kpi.js';
 import { LoggingSection } from './sections/logging.js';
 import { OriginSection } from './sections/origin.js';
 import { PrefetchSection } from './sections/prefetch.js';
@@ -31,6 +32,7 @@ export const ConfigSchema = Type.Object(
     cors: CorsSection,
     dev: DevSection,
     prefetch: PrefetchSection,
+    kpi: KpiSection,
   },
   { additionalProperties: false, default: {} },
 );

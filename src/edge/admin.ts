@@ -9,10 +9,13 @@
  * (all query strings, encodings and Vary variants). Keys are compared in constant time.
  */
 import { randomBytes } from 'node:crypto';
+import type { KpiConfig } from '../config/sections/kpi.js';
 import { EdgeBadInvalidation, MethodNotAllowed, Unauthorized } from '../errors.js';
 import { bearerMatches, type MetricsAccess, metricsGuard } from '../http/operator-access.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
+import { dashboardPage } from './dashboard/page.js';
+import type { MetricsSampler } from './dashboard/sampler.js';
 import { headerString } from './entry.js';
 import type { EdgeMetrics } from './metrics.js';
 
@@ -33,7 +36,12 @@ export interface AdminDeps {
   clusterMetrics?: () => Promise<{ text: string; contentType: string }>;
   /** With edge workers: invalidates in every worker and resolves once all have applied it. */
   invalidateAll?: (paths: string[]) => Promise<number>;
+  /** The dashboard page and its data (guarded like the metrics). */
+  dashboard?: { sampler: MetricsSampler; kpi: () => KpiConfig };
 }
+
+export const DASHBOARD_PATH = '/_edge/dashboard';
+export const DASHBOARD_DATA_PATH = '/_edge/dashboard/data';
 
 function reply(
   ctx: EdgeContext,
@@ -44,6 +52,8 @@ function reply(
   const data = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   ctx.status = status;
   ctx.resultType = status >= 400 ? 'Error' : 'Miss';
+  // Metrics scrapes and dashboard refreshes are counted apart, never as viewers' misses.
+  ctx.traffic = 'operator';
   ctx.res.writeHead(status, {
     'content-type': type,
     'content-length': String(data.length),
@@ -130,6 +140,23 @@ export function adminRoutes(deps: AdminDeps): (ctx: EdgeContext) => Promise<bool
         ? await deps.clusterMetrics()
         : { text: await deps.metrics.registry.metrics(), contentType: deps.metrics.registry.contentType };
       reply(ctx, 200, m.text, m.contentType);
+      return true;
+    }
+    if (deps.dashboard && (ctx.path === DASHBOARD_PATH || ctx.path === DASHBOARD_DATA_PATH)) {
+      if (refused(ctx)) return true;
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        replyError(ctx, new MethodNotAllowed(ctx.method));
+        return true;
+      }
+      const kpi = deps.dashboard.kpi();
+      if (ctx.path === DASHBOARD_PATH)
+        reply(ctx, 200, dashboardPage(kpi, DASHBOARD_DATA_PATH), 'text/html; charset=utf-8');
+      else
+        reply(ctx, 200, {
+          sampleSeconds: kpi.sampleSeconds,
+          kpi,
+          points: await deps.dashboard.sampler.points(),
+        });
       return true;
     }
     if (ctx.path !== INVALIDATIONS_PATH) return false;

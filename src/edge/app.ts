@@ -3,6 +3,7 @@
  * buildOrigin): the tiered store over the cache-store seam, the origin pools, metrics, access
  * logs, viewer functions and the request pipeline. `close()` releases pools, flushes logs.
  */
+
 import { join, resolve } from 'node:path';
 import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +12,7 @@ import { adminRoutes } from './admin.js';
 import { EdgeCache } from './cache/edge-cache.js';
 import { ReplicatedStore } from './cluster/replicated-store.js';
 import type { WorkerLink } from './cluster/worker.js';
+import { MetricsSampler } from './dashboard/sampler.js';
 import { Edge, type RequestStep } from './edge.js';
 import { EdgeMetrics } from './metrics.js';
 import { OriginClient } from './origin-client.js';
@@ -92,6 +94,10 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     );
   // CloudFront's order: the trusted key group check, then the viewer-request function (which
   // refuses non-canonical paths; the edge refuses them itself too, functions or not).
+  // The dashboard's history: the edge's own metrics (all workers' totals with workers), sampled.
+  const scrape = link ? async () => (await link.metrics()).text : () => metrics.registry.metrics();
+  const sampler = new MetricsSampler(scrape, () => config.current.kpi.historySamples);
+  sampler.start(() => config.current.kpi.sampleSeconds);
   const steps: RequestStep[] = [signedCheck(config), canonicalPathStep];
   if (fns.request) steps.push(fns.request);
   const edge = new Edge({
@@ -117,6 +123,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       metricsPath: () => config.current.edge.metricsPath,
       apiKeys: () => config.current.edge.invalidation.apiKeys,
       metricsAccess: () => config.current.edge.metricsAccess,
+      dashboard: { sampler, kpi: () => config.current.kpi },
     }),
   });
   return {
@@ -126,6 +133,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     logs,
     functions: fns.loaded,
     async close() {
+      sampler.stop();
       await origin.close();
       await logs?.close();
     },

@@ -179,7 +179,7 @@ export function hitRatios(
     sums.set(cls, s);
   };
   for (const v of values) {
-    if (v.labels.traffic === 'prefetch') continue;
+    if (v.labels.traffic !== 'viewer') continue;
     const hit = v.labels.result === 'Hit' || v.labels.result === 'RefreshHit';
     add('*', v.value, hit);
     add(String(v.labels.class ?? '-'), v.value, hit);

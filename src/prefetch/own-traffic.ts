@@ -3,7 +3,8 @@
  * `prefetch.userAgent`. One rule for the worker (it skips its own lines when it reads the logs)
  * and the edge (it labels them `traffic="prefetch"` and keeps them out of the viewer hit ratio).
  */
-export type Traffic = 'viewer' | 'prefetch';
+/** `operator`: the edge's own admin routes (metrics, dashboard, invalidations), set by src/edge/admin.ts. */
+export type Traffic = 'viewer' | 'prefetch' | 'operator';
 
 export function trafficOf(userAgent: string | undefined, prefetchUserAgent: string): Traffic {
   return userAgent !== undefined && prefetchUserAgent !== '' && userAgent.startsWith(prefetchUserAgent)
