@@ -25,6 +25,10 @@ const modules: Record<string, () => Promise<Command[]>> = {
   sign: async () => [(await import('./sign-url.js')).signUrl, (await import('./sign-upload.js')).signUpload],
   storage: async () => [(await import('./storage.js')).storageCleanup],
   health: async () => [(await import('./health.js')).health],
+  kpi: async () => {
+    const m = await import('./kpi.js');
+    return [m.kpiRules, m.kpiGrafana];
+  },
 };
 
 /** Every command (loads every command module). */
