@@ -5,14 +5,11 @@
 import { setCookieHeaders, signViewerCookies, signViewerUrl, viewerUrlForKey } from '../cloudfront/signer.js';
 import { BadSignRequest, isCodedError, SigningNotConfigured } from '../errors.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { durationOption } from './duration.js';
 import { loadStoreOrReport } from './load.js';
 
 function seconds(raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const m = /^(\d+)([smhd]?)$/.exec(String(raw));
-  if (!m) throw new UsageError(`--expires must be seconds or a number with s/m/h/d (got "${String(raw)}")`);
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
+  return raw === undefined ? undefined : Math.round(durationOption(String(raw), '--expires') / 1000);
 }
 
 export const signUrl: Command = {

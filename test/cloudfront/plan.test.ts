@@ -249,6 +249,16 @@ describe('CLI', () => {
     const { verifySignedRequest } = await import('../../src/cloudfront/verifier.js');
     const config = loadConfig({ file: join(dir, 'edgewise.yaml'), cwd: dir, env: {} }).config;
     expect(verifySignedRequest(config, { url, clientIp: '203.0.113.5' })).toEqual({ ok: true });
+    // --expires takes the one duration syntax (src/config/duration.ts): compound values too.
+    const before = Math.floor(Date.now() / 1000);
+    const compound = await runCli(['sign', 'url', 'u/a.jpg', '--expires', '1h30m'], { cwd: dir });
+    expect(compound.code).toBe(0);
+    const exp = Number(/Expires=(\d+)/.exec(compound.stdout)?.[1]);
+    expect(exp - before).toBeGreaterThanOrEqual(5400);
+    expect(exp - before).toBeLessThan(5400 + 60);
+    const badExpires = await runCli(['sign', 'url', 'u/a.jpg', '--expires', '5 fortnights'], { cwd: dir });
+    expect(badExpires.code).toBe(2);
+    expect(badExpires.stderr).toMatch(/--expires/);
     const badIp = await runCli(['sign', 'url', 'u/a.jpg', '--ip', 'nope'], { cwd: dir });
     expect(badIp.code).toBe(2);
     const v6 = await runCli(['sign', 'url', 'u/a.jpg', '--ip', '2001:db8::/32'], { cwd: dir });
