@@ -2,6 +2,7 @@
  * Cross-field rules JSON Schema cannot express. Each check reports every problem it finds;
  * the loader lists them all together.
  */
+
 import { existsSync } from 'node:fs';
 import { patternShadows } from './patterns.js';
 import type { CrossCheck } from './schema.js';
@@ -10,6 +11,7 @@ import { corsRules } from './sections/cors.js';
 import { devRules } from './sections/dev.js';
 import { edgeRules } from './sections/edge.js';
 import { imagesRules } from './sections/images.js';
+import { kpiRules } from './sections/kpi.js';
 import { metricsAccessRules } from './sections/metrics-access.js';
 import { prefetchRules } from './sections/prefetch.js';
 import { serverServingRules } from './sections/server.js';
@@ -114,4 +116,5 @@ export const crossChecks: CrossCheck[] = [
   serverServingRules,
   uploadsRules,
   prefetchRules,
+  kpiRules,
 ];

@@ -108,6 +108,15 @@ describe('Prometheus alerting rules', () => {
     expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
   });
 
+  it('a threshold on the wrong side of its target is a config error naming the path', () => {
+    expect(() => buildConfig({ kpi: { hitRatio: { target: 0.8, alertBelow: 0.9 } } }, undefined)).toThrow(
+      /kpi\.hitRatio\.alertBelow: must be ≤ kpi\.hitRatio\.target/,
+    );
+    expect(() => buildConfig({ kpi: { viewerP95Ms: { target: 300, alertAbove: 200 } } }, undefined)).toThrow(
+      /kpi\.viewerP95Ms\.alertAbove/,
+    );
+  });
+
   it('thresholds come from the config', () => {
     const custom = buildConfig({ kpi: { hitRatio: { target: 0.95, alertBelow: 0.85 } } }, undefined).config
       .kpi;

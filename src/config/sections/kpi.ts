@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { CrossCheck } from '../schema.js';
 
 /**
  * The operators' KPIs (issue 16): each with its target and alert threshold. One source for the
@@ -70,3 +71,26 @@ export const KpiSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type KpiConfig = Static<typeof KpiSection>;
+
+/** A threshold on the wrong side of its target would alert while the KPI is met. */
+export const kpiRules: CrossCheck = (config, report) => {
+  const k = config.kpi;
+  if (k.hitRatio.alertBelow > k.hitRatio.target)
+    report({
+      path: 'kpi.hitRatio.alertBelow',
+      message: 'must be ≤ kpi.hitRatio.target',
+      value: k.hitRatio.alertBelow,
+    });
+  if (k.originLatencyMs.alertAbove < k.originLatencyMs.target)
+    report({
+      path: 'kpi.originLatencyMs.alertAbove',
+      message: 'must be ≥ kpi.originLatencyMs.target',
+      value: k.originLatencyMs.alertAbove,
+    });
+  if (k.viewerP95Ms.alertAbove < k.viewerP95Ms.target)
+    report({
+      path: 'kpi.viewerP95Ms.alertAbove',
+      message: 'must be ≥ kpi.viewerP95Ms.target',
+      value: k.viewerP95Ms.alertAbove,
+    });
+};
