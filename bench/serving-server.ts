@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import fastify from 'fastify';
+import { LiveConfig } from '../src/config/live.js';
 import { buildConfig } from '../src/config/load.js';
-import { ConfigStore } from '../src/config/store.js';
 import { createLogger } from '../src/logger.js';
 import { startOrigin } from '../src/server.js';
 
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
       },
       undefined,
     );
-    const store = new ConfigStore(loaded);
+    const store = new LiveConfig(loaded);
     const origin = await startOrigin(store, createLogger(store.current.logging));
     port = Number(new URL(origin.url).port);
     process.on('SIGTERM', () => void origin.shutdown(1000).then(() => process.exit(0)));

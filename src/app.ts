@@ -10,7 +10,7 @@ import fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import type { ConfigStore } from './config/store.js';
+import type { LiveConfig } from './config/live.js';
 import './context.js';
 import { BadPath, Internal, isCodedError, NotFound } from './errors.js';
 import { handleClientError } from './http/client-error.js';
@@ -32,7 +32,7 @@ import { uploadRoutes } from './routes/uploads.js';
 import type { StorageDriver } from './storage/types.js';
 
 export interface BuildOriginOptions {
-  config: ConfigStore;
+  config: LiveConfig;
   storage: StorageDriver;
   logger: Logger;
   /** Extra Fastify server options (transport: http2, https, timeouts), set by src/server.ts. */

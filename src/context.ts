@@ -3,12 +3,12 @@
  * driver (already wrapped for metrics) and the metrics. Reached as `app.edgewise`
  * (declaration merging below), never through globals.
  */
-import type { ConfigStore } from './config/store.js';
+import type { LiveConfig } from './config/live.js';
 import type { EdgewiseMetrics } from './metrics.js';
 import type { StorageDriver } from './storage/types.js';
 
 export interface EdgewiseContext {
-  config: ConfigStore;
+  config: LiveConfig;
   storage: StorageDriver;
   metrics: EdgewiseMetrics;
   /** In `edgewise dev`: the local edge's URL, where upload answers point (src/uploads/public-base.ts). */

@@ -14,7 +14,7 @@ export { buildPlan } from './cloudfront/plan.js';
 export { type CfEvent, loadViewerFunction, type RunResult } from './cloudfront/runtime.js';
 export { signViewerCookies, signViewerUrl } from './cloudfront/signer.js';
 export { verifySignedRequest } from './cloudfront/verifier.js';
-export { buildConfig, ConfigError, ConfigStore, type EdgewiseConfig, loadConfig } from './config/index.js';
+export { buildConfig, ConfigError, type EdgewiseConfig, LiveConfig, loadConfig } from './config/index.js';
 export { type BuildEdgeOptions, buildEdge, type EdgeApp } from './edge/app.js';
 export { type RunningEdge, startEdge } from './edge/server.js';
 export { catalogue as errorCatalogue } from './errors.js';

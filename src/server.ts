@@ -17,8 +17,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { Http2Session } from 'node:http2';
 import type { FastifyInstance } from 'fastify';
 import { buildOrigin } from './app.js';
+import type { LiveConfig } from './config/live.js';
 import type { ServerConfig } from './config/sections/server.js';
-import type { ConfigStore } from './config/store.js';
 import { CONNECTION_SWEEP_MS } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { createStorage } from './storage/index.js';
@@ -33,7 +33,7 @@ export interface RunningOrigin {
 /** How often idle HTTP/1.1 connections are reaped while draining (responses finish at any time). */
 const DRAIN_REAP_MS = 100;
 
-export function transportOptions(store: ConfigStore): Record<string, unknown> {
+export function transportOptions(store: LiveConfig): Record<string, unknown> {
   const s = store.current.server;
   const common = {
     keepAliveTimeout: s.keepAliveTimeoutMs,
@@ -70,7 +70,7 @@ export function applyServerTimeouts(server: unknown, s: ServerConfig): void {
 }
 
 export async function startOrigin(
-  store: ConfigStore,
+  store: LiveConfig,
   logger: Logger,
   cwd = process.cwd(),
   /** `edgewise dev`: the local edge's URL once it listens (src/uploads/public-base.ts). */

@@ -19,7 +19,7 @@ import {
   EXIT_USAGE,
   UsageError,
 } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 function withClassSource(config: Readonly<EdgewiseConfig>, kvs: boolean): Readonly<EdgewiseConfig> {
   if (!kvs) return config;
@@ -53,7 +53,7 @@ export const cloudfrontBuild: Command = {
     kvs: 'Read class settings from a KeyValueStore (overrides cloudfront.functions.classSource)',
   },
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const config = withClassSource(store.current, values.kvs === true);
     let out: BuildOutput;
@@ -103,7 +103,7 @@ export const cloudfrontPlan: Command = {
     const format = (values.format as string | undefined) ?? 'sdk';
     if (format !== 'sdk' && format !== 'cloudformation')
       throw new UsageError(`--format must be sdk or cloudformation (got "${format}")`);
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     let text: string;
     try {

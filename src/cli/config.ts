@@ -3,7 +3,7 @@ import { Document, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { ValueSource } from '../config/load.js';
 import { configReference, withReference } from '../config/reference.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 export const configCheck: Command = {
   path: ['config', 'check'],
@@ -13,7 +13,7 @@ export const configCheck: Command = {
   options: configOption,
   optionHelp: configOptionHelp,
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const { file } = store.loaded;
     process.stdout.write(
@@ -31,7 +31,7 @@ export const configPrint: Command = {
   options: { ...configOption, json: { type: 'boolean' } },
   optionHelp: { ...configOptionHelp, json: 'Print {config, sources} as JSON instead of annotated YAML' },
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const { sources, file } = store.loaded;
     const config = redactSecrets(store.current) as object;

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { buildFunctions, writeBuild } from '../cloudfront/build.js';
 import { devSigningEnv, ensureDevSigningKeys } from '../cloudfront/keys.js';
-import { ConfigStore } from '../config/store.js';
+import { LiveConfig } from '../config/live.js';
 import { demoUploadsEnv } from '../dev/demo.js';
 import { seed } from '../dev/seed.js';
 import { startEdge } from '../edge/server.js';
@@ -9,7 +9,7 @@ import { createLogger } from '../logger.js';
 import { startDevPrefetch } from '../prefetch/dev.js';
 import { startOrigin } from '../server.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 import { reloadConfig, shutdownOnSignals } from './signals.js';
 import { watchFile } from './watch-file.js';
 
@@ -31,13 +31,13 @@ export const dev: Command = {
     const file = values.config as string | undefined;
     // The upload demo page (dev.demoUploads) and, if none is set, an upload signing secret.
     Object.assign(process.env, demoUploadsEnv(file));
-    let store = loadStoreOrReport(file);
+    let store = loadConfigOrReport(file);
     if (!store) return EXIT_USAGE;
     if (store.current.cloudfront.signing.keyPairId === undefined) {
       // Signed classes work with no setup: a dev key pair under ./data, used unless the
       // config or the environment names a real key.
       const keys = ensureDevSigningKeys(join(resolve(store.current.storage.fs.dataDir), '.keys'));
-      store = ConfigStore.load({ file, env: { ...devSigningEnv(keys), ...process.env } });
+      store = LiveConfig.load({ file, env: { ...devSigningEnv(keys), ...process.env } });
     }
     const logging = store.current.logging;
     const logger = createLogger({ ...logging, pretty: logging.pretty || process.stdout.isTTY === true });

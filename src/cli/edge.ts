@@ -5,7 +5,7 @@ import { WorkerLink } from '../edge/cluster/worker.js';
 import { startEdge } from '../edge/server.js';
 import { createLogger } from '../logger.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 import { reloadOnSighup, shutdownOnSignals } from './signals.js';
 
 export const edge: Command = {
@@ -16,7 +16,7 @@ export const edge: Command = {
   options: configOption,
   optionHelp: configOptionHelp,
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const logger = createLogger(store.current.logging);
     const e = store.current.edge;

@@ -18,7 +18,7 @@ import {
   UsageError,
 } from './command.js';
 import { durationOption } from './duration.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 type Mode = 'http1.1' | 'h2c' | 'tls';
 
@@ -80,7 +80,7 @@ export const health: Command = {
     const path = (values.path as string | undefined) ?? '/healthz';
     if (path !== '/healthz' && path !== '/readyz') throw new UsageError('--path must be /healthz or /readyz');
     const timeoutMs = durationOption(String(values.timeout ?? '2s'), '--timeout');
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const { mode, origin } = healthTarget(store.current.server);
     try {

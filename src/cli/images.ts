@@ -1,7 +1,7 @@
 import { isCodedError } from '../errors.js';
 import { srcset } from '../images/srcset.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 function positiveInt(name: string, raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
@@ -41,7 +41,7 @@ export const imagesSrcset: Command = {
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('expected exactly one image key');
     const key = positionals[0]!;
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const cfg = store.current;
     const base = (values.base as string | undefined) ?? cfg.server.publicUrl ?? '';

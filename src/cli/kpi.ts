@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import { alertRules, grafanaDashboard } from '../edge/dashboard/monitoring.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 export const kpiRules: Command = {
   path: ['kpi', 'rules'],
@@ -17,7 +17,7 @@ export const kpiRules: Command = {
   optionHelp: { ...configOptionHelp },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     process.stdout.write(stringify(alertRules(store.current.kpi), { lineWidth: 0 }));
     return EXIT_OK;
@@ -32,7 +32,7 @@ export const kpiGrafana: Command = {
   optionHelp: { ...configOptionHelp },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     process.stdout.write(`${JSON.stringify(grafanaDashboard(store.current.kpi), null, 2)}\n`);
     return EXIT_OK;

@@ -1,10 +1,10 @@
+import { LiveConfig } from '../config/live.js';
 import { ConfigError, formatIssue } from '../config/load.js';
-import { ConfigStore } from '../config/store.js';
 
 /** Loads the config for a command; on failure prints every issue and returns undefined (exit 2). */
-export function loadStoreOrReport(file: string | undefined): ConfigStore | undefined {
+export function loadConfigOrReport(file: string | undefined): LiveConfig | undefined {
   try {
-    return ConfigStore.load({ file });
+    return LiveConfig.load({ file });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`edgewise: invalid config ${err.file ?? '(defaults + environment)'}\n`);

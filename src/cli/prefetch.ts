@@ -30,7 +30,7 @@ import {
   EXIT_USAGE,
   UsageError,
 } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 const workerOptions = {
   ...configOption,
@@ -116,7 +116,7 @@ function exitFor(r: PassResult): number {
 }
 
 async function runPasses(values: Record<string, unknown>, watch: boolean): Promise<number> {
-  const store = loadStoreOrReport(values.config as string | undefined);
+  const store = loadConfigOrReport(values.config as string | undefined);
   if (!store) return EXIT_USAGE;
   const targets = targetsFrom(values);
   const json = values.json === true;
@@ -222,7 +222,7 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const policyName =
       (values.policy as string | undefined) ?? store.current.edge?.cache?.policy ?? DEFAULT_POLICY;

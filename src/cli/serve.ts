@@ -1,7 +1,7 @@
 import { createLogger } from '../logger.js';
 import { startOrigin } from '../server.js';
 import { type Command, configOption, configOptionHelp, EXIT_USAGE } from './command.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 import { reloadOnSighup, shutdownOnSignals } from './signals.js';
 
 export const serve: Command = {
@@ -12,7 +12,7 @@ export const serve: Command = {
   options: configOption,
   optionHelp: configOptionHelp,
   async run({ values }) {
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     if (store.current.dev.demoUploads) {
       // The demo signs upload URLs for anyone who can reach the origin: never in production.

@@ -9,7 +9,7 @@ import { grantFor, uploadUrlResponse } from '../uploads/grant.js';
 import { presignedPost } from '../uploads/presign.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { durationOption } from './duration.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 export const signUpload: Command = {
   path: ['sign', 'upload'],
@@ -41,7 +41,7 @@ export const signUpload: Command = {
   },
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('expected exactly one key or prefix');
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const config = store.current;
     const target = positionals[0]!;

@@ -6,7 +6,7 @@ import { setCookieHeaders, signViewerCookies, signViewerUrl, viewerUrlForKey } f
 import { BadSignRequest, isCodedError, SigningNotConfigured } from '../errors.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { durationOption } from './duration.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 function seconds(raw: unknown): number | undefined {
   return raw === undefined ? undefined : Math.round(durationOption(String(raw), '--expires') / 1000);
@@ -38,7 +38,7 @@ export const signUrl: Command = {
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('expected exactly one key, path or URL');
     const target = positionals[0]!;
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const config = store.current;
     const notBefore = values['not-before'] === undefined ? undefined : new Date(String(values['not-before']));

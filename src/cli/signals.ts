@@ -4,12 +4,13 @@
  * exception: it runs in a terminal and reloads when the file is saved, so there SIGHUP means
  * what it means to any foreground program, the terminal hung up, and it stops (docs/operations.md).
  */
+
+import type { LiveConfig } from '../config/live.js';
 import { ConfigError, formatIssue } from '../config/load.js';
-import type { ConfigStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
 
 /** Re-reads the config and logs what applied; an invalid file is logged and the old config stays. */
-export function reloadConfig(store: ConfigStore, logger: Logger, trigger: string): void {
+export function reloadConfig(store: LiveConfig, logger: Logger, trigger: string): void {
   try {
     const { applied, restartPending } = store.reload();
     logger.info({ trigger, applied, restartPending, file: store.loaded.file }, 'config reloaded');
@@ -25,7 +26,7 @@ export function reloadConfig(store: ConfigStore, logger: Logger, trigger: string
   }
 }
 
-export function reloadOnSighup(store: ConfigStore, logger: Logger): () => void {
+export function reloadOnSighup(store: LiveConfig, logger: Logger): () => void {
   const onHup = () => reloadConfig(store, logger, 'SIGHUP');
   process.on('SIGHUP', onHup);
   return () => process.off('SIGHUP', onHup);

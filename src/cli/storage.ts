@@ -9,7 +9,7 @@ import { cleanupIncomplete, lifecycleRule } from '../storage/cleanup.js';
 import { createStorage } from '../storage/index.js';
 import { type Command, configOption, configOptionHelp, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { durationOption } from './duration.js';
-import { loadStoreOrReport } from './load.js';
+import { loadConfigOrReport } from './load.js';
 
 export const storageCleanup: Command = {
   path: ['storage', 'cleanup'],
@@ -32,7 +32,7 @@ export const storageCleanup: Command = {
   },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const store = loadStoreOrReport(values.config as string | undefined);
+    const store = loadConfigOrReport(values.config as string | undefined);
     if (!store) return EXIT_USAGE;
     const config = store.current;
     if (values['print-rule']) {

@@ -97,7 +97,7 @@ export function ensureDevSigningKeys(dir: string): DevSigningKeys {
 
 /**
  * Environment overrides that point the config at dev keys; pass them to `loadConfig({ env })`
- * or `ConfigStore.load({ env })` before an explicit key (file or env) is looked for.
+ * or `LiveConfig.load({ env })` before an explicit key (file or env) is looked for.
  */
 export function devSigningEnv(keys: DevSigningKeys): Record<string, string> {
   return {

@@ -1,3 +1,4 @@
+export { LiveConfig, type ReloadResult } from './live.js';
 export {
   buildConfig,
   ConfigError,
@@ -8,4 +9,3 @@ export {
 } from './load.js';
 export type { ConfigIssue, EdgewiseConfig } from './schema.js';
 export type { ContentClassConfig } from './sections/classes.js';
-export { ConfigStore, type ReloadResult } from './store.js';

@@ -5,7 +5,7 @@
  */
 
 import { join, resolve } from 'node:path';
-import type { ConfigStore } from '../config/store.js';
+import type { LiveConfig } from '../config/live.js';
 import type { Logger } from '../logger.js';
 import { AccessLogWriter } from './access-log/writer.js';
 import { adminRoutes } from './admin.js';
@@ -21,7 +21,7 @@ import { signedCheck } from './pipeline/signed.js';
 import { loadViewerFunctions } from './pipeline/viewer-functions.js';
 
 export interface BuildEdgeOptions {
-  config: ConfigStore;
+  config: LiveConfig;
   logger: Logger;
   /** Base for relative paths in the edge section (disk tier, logs, functions); default cwd. */
   cwd?: string;

@@ -7,7 +7,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { ConfigStore } from '../config/store.js';
+import type { LiveConfig } from '../config/live.js';
 import { EdgeNotCached, PreconditionFailed, RangeNotSatisfiable } from '../errors.js';
 import {
   hasPreconditions,
@@ -42,7 +42,7 @@ import { drain, type Replies } from './reply.js';
 import { entryHeaders, viewerHeaders } from './respond.js';
 
 export interface CacheFlowDeps {
-  config: ConfigStore;
+  config: LiveConfig;
   store: EdgeCache;
   origin: OriginClient;
   metrics: EdgeMetrics;

@@ -10,8 +10,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { buildCacheKey, normaliseAcceptEncoding } from '../cache-key.js';
 import { classify } from '../classes.js';
 import { isUploadPath, methodAllowed } from '../cloudfront/methods.js';
+import type { LiveConfig } from '../config/live.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
-import type { ConfigStore } from '../config/store.js';
 import { BadPath, EdgeHttpsRequired, EdgeMethodForbidden, Internal, isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { trafficOf } from '../prefetch/own-traffic.js';
@@ -43,7 +43,7 @@ export type RequestStep = (
     >;
 
 export interface EdgeDeps {
-  config: ConfigStore;
+  config: LiveConfig;
   logger: Logger;
   store: EdgeCache;
   metrics: EdgeMetrics;

@@ -6,7 +6,7 @@
  * answer the edge makes itself looks the same.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { ConfigStore } from '../config/store.js';
+import type { LiveConfig } from '../config/live.js';
 import { EdgeOriginTimeout, EdgeOriginUnreachable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EdgeContext } from './context.js';
@@ -21,11 +21,11 @@ export interface CodedAnswer {
 }
 
 export class Replies {
-  readonly #config: ConfigStore;
+  readonly #config: LiveConfig;
   readonly #hook: ResponseHook | undefined;
   readonly #log: Logger;
 
-  constructor(config: ConfigStore, hook: ResponseHook | undefined, log: Logger) {
+  constructor(config: LiveConfig, hook: ResponseHook | undefined, log: Logger) {
     this.#config = config;
     this.#hook = hook;
     this.#log = log;

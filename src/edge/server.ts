@@ -13,7 +13,7 @@ import {
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { isUploadPath } from '../cloudfront/methods.js';
-import type { ConfigStore } from '../config/store.js';
+import type { LiveConfig } from '../config/live.js';
 import { CONNECTION_SWEEP_MS, handleClientError } from '../http/client-error.js';
 import type { Logger } from '../logger.js';
 import { buildEdge, type EdgeApp } from './app.js';
@@ -62,7 +62,7 @@ function bodyDeadline(
 }
 
 export async function startEdge(
-  config: ConfigStore,
+  config: LiveConfig,
   logger: Logger,
   opts: {
     cwd?: string;

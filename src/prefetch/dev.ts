@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ConfigStore } from '../config/store.js';
+import type { LiveConfig } from '../config/live.js';
 import type { Logger } from '../logger.js';
 import { DirSource } from './sources.js';
 import { PrefetchWorker } from './worker.js';
@@ -16,7 +16,7 @@ export interface DevPrefetch {
 }
 
 export function startDevPrefetch(
-  store: ConfigStore,
+  store: LiveConfig,
   logger: Logger,
   edgeUrl: string,
   registry: Registry,

@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
 import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { type RunningEdge, startEdge } from '../../src/edge/server.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -64,7 +64,7 @@ export interface TestEdge {
   edge: RunningEdge;
   url: string;
   dir: string;
-  store: ConfigStore;
+  store: LiveConfig;
   close(): Promise<void>;
 }
 
@@ -118,7 +118,7 @@ export async function startTestEdge(
     },
     undefined,
   );
-  const store = new ConfigStore(config);
+  const store = new LiveConfig(config);
   const logger = createLogger({ level: process.env.EDGEWISE_TEST_LOG ? 'debug' : 'silent', pretty: false });
   const running = await startEdge(store, logger, { cwd: dir, host: '127.0.0.1', port: 0 });
   return {

@@ -8,8 +8,8 @@ import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { tempDir } from '../helpers/origin.js';
@@ -142,7 +142,7 @@ describe('edge metrics', () => {
       },
     });
     const dataDir = await tempDir();
-    const config = new ConfigStore(buildConfig({ storage: { driver: 'fs', fs: { dataDir } } }, undefined));
+    const config = new LiveConfig(buildConfig({ storage: { driver: 'fs', fs: { dataDir } } }, undefined));
     const storage = new FsDriver({ dataDir });
     await storage.put('t/hello.txt', (await import('node:stream')).Readable.from([Buffer.from('hi')]), {
       contentType: 'text/plain',

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/classes.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig, ConfigError, loadConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 
 function issuesOf(fn: () => unknown): Array<{ path: string; message: string }> {
   try {
@@ -211,7 +211,7 @@ describe('live reload', () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgewise-reload-'));
     const file = join(dir, 'edgewise.yaml');
     await writeFile(file, 'server:\n  port: 9000\n');
-    const store = ConfigStore.load({ file, env: {} });
+    const store = LiveConfig.load({ file, env: {} });
     await writeFile(
       file,
       'server:\n  port: 9999\nclasses:\n  - name: static_assets\n    pathPatterns: ["/*"]\n    ttl: { default: 42, max: 100 }\n    browserTtl: 7\n',

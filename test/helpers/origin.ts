@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildOrigin } from '../../src/app.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import type { StorageDriver } from '../../src/storage/types.js';
@@ -16,7 +16,7 @@ import type { StorageDriver } from '../../src/storage/types.js';
 export interface TestOrigin {
   app: FastifyInstance;
   url: string;
-  store: ConfigStore;
+  store: LiveConfig;
   storage: StorageDriver;
   dataDir: string;
   close(): Promise<void>;
@@ -32,7 +32,7 @@ export async function startTestOrigin(
 ): Promise<TestOrigin> {
   const dataDir = await tempDir();
   const config = buildConfig({ ...raw, storage: { driver: 'fs', fs: { dataDir } } }, undefined);
-  const store = new ConfigStore(config);
+  const store = new LiveConfig(config);
   const storage = opts.storage ?? new FsDriver({ dataDir });
   const logger = createLogger({ level: process.env.EDGEWISE_TEST_LOG ? 'debug' : 'silent', pretty: false });
   const app = await buildOrigin({

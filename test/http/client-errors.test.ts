@@ -5,8 +5,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import type { catalogue } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningOrigin, startOrigin } from '../../src/server.js';
@@ -20,7 +20,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await tempDir();
-  const store = new ConfigStore(
+  const store = new LiveConfig(
     buildConfig(
       {
         server: { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 2000, headersTimeoutMs: 2500 },

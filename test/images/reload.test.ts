@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
-import { ConfigStore } from '../../src/config/store.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { applyLoaderPolicy } from '../../src/images/source-type.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
@@ -17,7 +17,7 @@ const SVG =
 describe('images config reload (SIGHUP path)', { timeout: 30_000 }, () => {
   let dir: string;
   let file: string;
-  let store: ConfigStore;
+  let store: LiveConfig;
   let url: string;
   let close: () => Promise<void>;
 
@@ -28,7 +28,7 @@ describe('images config reload (SIGHUP path)', { timeout: 30_000 }, () => {
     dir = await tempDir();
     file = join(dir, 'edgewise.yaml');
     await writeFile(file, yaml('  widths: [16, 32]\n'));
-    store = ConfigStore.load({ file, env: {} });
+    store = LiveConfig.load({ file, env: {} });
     const storage = new FsDriver({ dataDir: join(dir, 'data') });
     const app = await buildOrigin({
       config: store,

@@ -9,8 +9,8 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { transportOptions } from '../../src/server.js';
 import { FsDriver } from '../../src/storage/fs.js';
@@ -78,7 +78,7 @@ describe('request-body deadline', () => {
       undefined,
     );
     const app = await buildOrigin({
-      config: new ConfigStore(loaded),
+      config: new LiveConfig(loaded),
       storage: new FsDriver({ dataDir: dir }),
       logger: createLogger({ level: 'silent', pretty: false }),
     });
@@ -127,7 +127,7 @@ describe('request-body deadline over HTTP/2', () => {
   test('a stalled stream gets 408 and the session stays usable (no connection-specific headers)', async () => {
     const dir = await tempDir();
     const tls = makeSelfSigned(dir);
-    const store = new ConfigStore(
+    const store = new LiveConfig(
       buildConfig(
         {
           server: { requestTimeoutMs: 1000, tls: { cert: tls.cert, key: tls.key } },

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
-import { ConfigStore } from '../../src/config/store.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { ACTIVE_CONTENT_CSP } from '../../src/http/active-content.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
@@ -313,7 +313,7 @@ describe('headers per content class', () => {
       `classes:\n  - name: static_assets\n    pathPatterns: ['/static/*']\n    ttl: { min: 0, default: ${ttl * 10}, max: 86400 }\n    browserTtl: ${ttl}\n` +
       `  - name: user_content\n    pathPatterns: ['/u/*']\n    ttl: { min: 0, default: 60, max: 60 }\n    browserTtl: 60\n`;
     await writeFile(file, yaml(100));
-    const store = ConfigStore.load({ file, env: {} });
+    const store = LiveConfig.load({ file, env: {} });
     const storage = new FsDriver({ dataDir: join(dir, 'data') });
     await storage.put('static/x.txt', Readable.from([Buffer.from('x')]), { contentType: 'text/plain' });
     const app = await buildOrigin({

@@ -4,8 +4,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningOrigin, startOrigin } from '../../src/server.js';
 import { tempDir } from '../helpers/origin.js';
@@ -14,7 +14,7 @@ export { makeSelfSigned, type SelfSigned } from '../../src/dev/self-signed.js';
 
 export interface ProdOrigin {
   origin: RunningOrigin;
-  store: ConfigStore;
+  store: LiveConfig;
   dir: string;
   close(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export async function startProdOrigin(
     },
     undefined,
   );
-  const store = new ConfigStore(loaded);
+  const store = new LiveConfig(loaded);
   const logger = createLogger({ level: process.env.EDGEWISE_TEST_LOG ? 'debug' : 'silent', pretty: false });
   const origin = await startOrigin(store, logger, dir);
   return {

@@ -9,8 +9,8 @@ import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildOrigin } from '../../src/app.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { type RunningS3rver, startS3rver, TEST_CREDENTIALS } from '../helpers/s3rver.js';
@@ -40,7 +40,7 @@ describe('storage outage mid-upload (s3 driver)', () => {
       undefined,
     );
     app = await buildOrigin({
-      config: new ConfigStore(config),
+      config: new LiveConfig(config),
       storage,
       logger: createLogger({ level: 'silent', pretty: false }),
     });

@@ -9,8 +9,8 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { pino } from 'pino';
 import { buildOrigin } from '../../src/app.js';
+import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { createLogger } from '../../src/logger.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { S3Driver } from '../../src/storage/s3.js';
@@ -26,7 +26,7 @@ export type DriverKind = 'fs' | 's3';
 export interface UploadOrigin {
   app: FastifyInstance;
   url: string;
-  store: ConfigStore;
+  store: LiveConfig;
   storage: StorageDriver;
   logs: Array<Record<string, unknown>>;
   /** Temp files or multipart uploads left by failed writes. */
@@ -76,7 +76,7 @@ export async function startUploadOrigin(
     },
     undefined,
   );
-  const store = new ConfigStore(config);
+  const store = new LiveConfig(config);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

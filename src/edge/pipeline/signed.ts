@@ -5,13 +5,13 @@
  * error for the verifier's code (a 403, as CloudFront answers).
  */
 import { verifySignedRequest } from '../../cloudfront/verifier.js';
-import type { ConfigStore } from '../../config/store.js';
+import type { LiveConfig } from '../../config/live.js';
 import { catalogue } from '../../errors.js';
 import type { EdgeContext } from '../context.js';
 import type { RequestStep } from '../edge.js';
 import { headerString } from '../entry.js';
 
-export function signedCheck(config: ConfigStore): RequestStep {
+export function signedCheck(config: LiveConfig): RequestStep {
   return (ctx: EdgeContext, cls) => {
     if (!cls.signed) return undefined;
     const result = verifySignedRequest(config.current, {

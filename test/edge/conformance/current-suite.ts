@@ -15,9 +15,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LiveConfig } from '../../../src/config/live.js';
 import { buildConfig } from '../../../src/config/load.js';
 import { DEFAULT_CLASSES } from '../../../src/config/sections/classes.js';
-import { ConfigStore } from '../../../src/config/store.js';
 import { startEdge } from '../../../src/edge/server.js';
 import { createLogger } from '../../../src/logger.js';
 
@@ -240,7 +240,7 @@ export async function runCurrentSuite(
   const logger = createLogger({ level: 'silent', pretty: false });
   const edges = await Promise.all(
     setups.map((s) =>
-      startEdge(new ConfigStore(edgeConfig(s, server.url, dir)), logger, {
+      startEdge(new LiveConfig(edgeConfig(s, server.url, dir)), logger, {
         cwd: dir,
         host: '127.0.0.1',
         port: 0,

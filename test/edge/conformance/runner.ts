@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigStore } from '../../../src/config/store.js';
+import { LiveConfig } from '../../../src/config/live.js';
 import { startEdge } from '../../../src/edge/server.js';
 import { createLogger } from '../../../src/logger.js';
 import { edgeConfig } from './current-suite.js';
@@ -131,7 +131,7 @@ export async function runConformance(
   const suiteServer = await startSuiteServer();
   const config = edgeConfig('conformance', suiteServer.url, dir, options.errorCachingMinTtl ?? 0);
   const logger = createLogger({ level: 'silent', pretty: false });
-  const edge = await startEdge(new ConfigStore(config), logger, { cwd: dir, host: '127.0.0.1', port: 0 });
+  const edge = await startEdge(new LiveConfig(config), logger, { cwd: dir, host: '127.0.0.1', port: 0 });
   try {
     const runner = await load('client/runner.mjs');
     const tests = ((await load('tests/index.mjs')).default as Suite[]).slice();

@@ -16,7 +16,7 @@ export interface ReloadResult {
   restartPending: string[];
 }
 
-export class ConfigStore extends EventEmitter<{ change: [Readonly<EdgewiseConfig>] }> {
+export class LiveConfig extends EventEmitter<{ change: [Readonly<EdgewiseConfig>] }> {
   #loaded: LoadedConfig;
   readonly #options: LoadOptions;
 
@@ -26,8 +26,8 @@ export class ConfigStore extends EventEmitter<{ change: [Readonly<EdgewiseConfig
     this.#options = { ...options, file: loaded.file ?? options.file };
   }
 
-  static load(options: LoadOptions = {}): ConfigStore {
-    return new ConfigStore(loadConfig(options), options);
+  static load(options: LoadOptions = {}): LiveConfig {
+    return new LiveConfig(loadConfig(options), options);
   }
 
   get current(): Readonly<EdgewiseConfig> {
