@@ -5,6 +5,7 @@
  */
 
 import { join, resolve } from 'node:path';
+import { buildFunctions } from '../cloudfront/build.js';
 import type { LiveConfig } from '../config/live.js';
 import type { Logger } from '../logger.js';
 import { AccessLogWriter } from './access-log/writer.js';
@@ -94,6 +95,22 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     );
   // CloudFront's order: the trusted key group check, then the viewer-request function (which
   // refuses non-canonical paths; the edge refuses them itself too, functions or not).
+  // A reload rebuilds the functions edgewise generated from the new config and swaps them in, so
+  // a TTL or browser-TTL edit reaches the next request through the edge as well as the origin.
+  const onChange = () => {
+    try {
+      const result = fns.update(buildFunctions(config.current));
+      if (result === 'updated') log.info('viewer functions rebuilt from the reloaded config');
+      else if (result === 'not-generated')
+        log.warn('viewer functions were not built by edgewise: a reload does not change them');
+    } catch (err) {
+      log.error(
+        { err },
+        'viewer functions could not be rebuilt from the reloaded config: the running ones stay',
+      );
+    }
+  };
+  config.on('change', onChange);
   // The dashboard's history: the edge's own metrics (all workers' totals with workers), sampled.
   const scrape = link ? async () => (await link.metrics()).text : () => metrics.registry.metrics();
   const sampler = new MetricsSampler(scrape, () => config.current.kpi.historySamples);
@@ -133,6 +150,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     logs,
     functions: fns.loaded,
     async close() {
+      config.off('change', onChange);
       sampler.stop();
       await origin.close();
       await logs?.close();

@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import type { BuildOutput } from '../../cloudfront/build.js';
 import { fromCfHeaders, requestEvent, responseEvent, serializeQuery } from '../../cloudfront/events.js';
 import { KeyValueStore } from '../../cloudfront/kvs.js';
 import {
@@ -30,7 +31,12 @@ export interface ViewerFunctions {
   response: ResponseHook | undefined;
   /** Files loaded, for the start-up log. */
   loaded: string[];
+  /** Swaps in functions rebuilt from a reloaded config (see loadViewerFunctions). */
+  update(built: BuildOutput): 'updated' | 'not-generated' | 'none';
 }
+
+/** The first line `edgewise cloudfront build` writes into every function it generates. */
+const GENERATED = '// edgewise';
 
 const cfRequests = new WeakMap<EdgeContext, CfRequest>();
 
@@ -67,18 +73,42 @@ export function loadViewerFunctions(
   // writes its contents next to them (kvs.json, AWS's import format), which stands in for the
   // store locally; a file CloudFront would not import is refused at start (KvsFormatError).
   const kvsFile = join(options.dir, 'kvs.json');
-  const kvs = existsSync(kvsFile) ? KeyValueStore.fromFile(kvsFile) : undefined;
+  let kvs = existsSync(kvsFile) ? KeyValueStore.fromFile(kvsFile) : undefined;
+  let generated = true;
   const load = (name: string, enabled: boolean): ViewerFunction | undefined => {
     const file = join(options.dir, name);
     if (!enabled || !existsSync(file)) return undefined;
     loaded.push(file);
-    return loadViewerFunction(readFileSync(file, 'utf8'), { log, ...(kvs ? { kvs } : {}) });
+    const code = readFileSync(file, 'utf8');
+    if (!code.startsWith(GENERATED)) generated = false;
+    return loadViewerFunction(code, { log, ...(kvs ? { kvs } : {}) });
   };
-  const reqFn = load('viewer-request.js', options.viewerRequest);
-  const resFn = load('viewer-response.js', options.viewerResponse);
+  let reqFn = load('viewer-request.js', options.viewerRequest);
+  let resFn = load('viewer-response.js', options.viewerResponse);
+  const hasFunctions = reqFn !== undefined || resFn !== undefined;
+
+  /**
+   * A reload of the config reaches the functions on the next request, as a KeyValueStore update
+   * (classSource kvs) or a function publish (inline) reaches CloudFront: functions edgewise built
+   * are rebuilt from the new config and swapped in; the KeyValueStore's contents are replaced.
+   * Functions someone else wrote are left as they are (there is nothing to rebuild them from).
+   */
+  const update = (built: BuildOutput): 'updated' | 'not-generated' | 'none' => {
+    if (!hasFunctions) return 'none';
+    if (!generated) return 'not-generated';
+    if (built.kvs) {
+      if (kvs) kvs.replace(built.kvs.data);
+      else kvs = new KeyValueStore(built.kvs.data);
+    }
+    const opts = { log, ...(kvs ? { kvs } : {}) };
+    if (reqFn) reqFn = loadViewerFunction(built.viewerRequest.code, opts);
+    if (resFn) resFn = loadViewerFunction(built.viewerResponse.code, opts);
+    return 'updated';
+  };
 
   const request: RequestStep | undefined = reqFn
     ? async (ctx) => {
+        const fn = reqFn!;
         // CloudFront-Forwarded-Proto tells the function the viewer's scheme. It is added for https
         // only: over plain http the edge has already applied the viewer protocol policy (or
         // cannot, having no TLS listener), so the function must not redirect again.
@@ -94,7 +124,7 @@ export function loadViewerFunctions(
           requestId: ctx.requestId,
           ...(ctx.host ? { distributionDomainName: ctx.host } : {}),
         });
-        const result = await reqFn.run(event);
+        const result = await fn.run(event);
         if (result.kind === 'error')
           return { statusCode: result.status, code: result.code, message: result.message };
         if (result.kind === 'response') {
@@ -125,6 +155,7 @@ export function loadViewerFunctions(
 
   const response: ResponseHook | undefined = resFn
     ? async (ctx, status, headers) => {
+        const fn = resFn!;
         // "CloudFront does not invoke edge functions for viewer response events when the origin
         // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
         // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
@@ -139,7 +170,7 @@ export function loadViewerFunctions(
           }).request;
         const visible: OutgoingHttpHeaders = {};
         for (const k in headers) if (!EDGE_OWNED.includes(k)) visible[k] = headers[k];
-        const result = await resFn.run(
+        const result = await fn.run(
           responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers: visible }),
         );
         if (result.kind === 'error') {
@@ -176,5 +207,5 @@ export function loadViewerFunctions(
       }
     : undefined;
 
-  return { request, response, loaded };
+  return { request, response, loaded, update };
 }
