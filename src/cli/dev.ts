@@ -50,7 +50,11 @@ export const dev: Command = {
     // The edge runs the CloudFront Functions built from this config, as CloudFront would.
     const functionsDir = join(resolve(store.current.storage.fs.dataDir), '.edge-functions');
     writeBuild(buildFunctions(store.current), functionsDir);
-    const edge = await startEdge(store, logger, { originUrl: origin.url, functionsDir });
+    const edge = await startEdge(store, logger, {
+      originUrl: origin.url,
+      functionsDir,
+      loopbackOperators: true,
+    });
     edgeUrl = edge.url;
     const prefetch = store.current.prefetch.inDev
       ? startDevPrefetch(store, logger, edge.url, edge.app.metrics.registry)
@@ -65,6 +69,7 @@ export const dev: Command = {
         `  try      curl -i ${edge.url}/static/hello.txt`,
         `  health   ${origin.url}/healthz`,
         `  metrics  ${edge.url}${store.current.edge.metricsPath}`,
+        `  dashboard ${edge.url}/_edge/dashboard`,
         '',
       ].join('\n'),
     );

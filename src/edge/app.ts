@@ -32,7 +32,15 @@ export interface BuildEdgeOptions {
   originUrl?: string;
   /** Set in an edge worker process (edge.workers > 1): the channel that makes workers one cache. */
   cluster?: WorkerLink;
+  /**
+   * `edgewise dev`: while edge.metricsAccess opens to no one (no keys, no addresses), the metrics
+   * and dashboard answer loopback callers, so the URLs dev prints open on the developer's machine.
+   * Read per request: configuring metricsAccess takes over at the next reload.
+   */
+  loopbackOperators?: boolean;
 }
+
+const LOOPBACK = { apiKeys: [] as string[], allowIps: ['127.0.0.1', '::1'] };
 
 export interface EdgeApp {
   edge: Edge;
@@ -139,7 +147,11 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       metrics,
       metricsPath: () => config.current.edge.metricsPath,
       apiKeys: () => config.current.edge.invalidation.apiKeys,
-      metricsAccess: () => config.current.edge.metricsAccess,
+      metricsAccess: () => {
+        const access = config.current.edge.metricsAccess;
+        const closed = access.apiKeys.length === 0 && access.allowIps.length === 0;
+        return options.loopbackOperators && closed ? LOOPBACK : access;
+      },
       dashboard: { sampler, kpi: () => config.current.kpi },
     }),
   });

@@ -71,6 +71,8 @@ export async function startEdge(
     originUrl?: string;
     functionsDir?: string;
     cluster?: WorkerLink;
+    /** `edgewise dev` (BuildEdgeOptions.loopbackOperators). */
+    loopbackOperators?: boolean;
   } = {},
 ): Promise<RunningEdge> {
   const e = config.current.edge;
@@ -81,6 +83,7 @@ export async function startEdge(
     ...(opts.originUrl ? { originUrl: opts.originUrl } : {}),
     ...(opts.functionsDir ? { functionsDir: opts.functionsDir } : {}),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
+    ...(opts.loopbackOperators ? { loopbackOperators: true } : {}),
   });
   const log = logger.child({ module: 'edge' });
   // Request deadlines, as at the origin (src/server.ts): Node's requestTimeout is one value per

@@ -45,6 +45,14 @@ describe('edgewise dev', () => {
     await second.arrayBuffer();
     expect(second.headers.get('x-cache')).toMatch(/^Hit from edgewise/);
 
+    // The operator URLs dev prints open from this machine (edge.metricsAccess is unset here).
+    expect(dev.lines.some((l) => l.includes(`${edgeUrl}/_edge/dashboard`))).toBe(true);
+    for (const path of ['/_edge/metrics', '/_edge/dashboard', '/_edge/dashboard/data']) {
+      const res = await fetch(`${edgeUrl}${path}`);
+      await res.arrayBuffer();
+      expect(res.status, path).toBe(200);
+    }
+
     const image = await fetch(`${originUrl}/static/product.jpg`);
     expect(image.headers.get('content-type')).toBe('image/jpeg');
     expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(1000);
