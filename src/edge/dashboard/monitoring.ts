@@ -86,7 +86,7 @@ export function grafanaDashboard(kpi: KpiConfig): Record<string, unknown> {
   let id = 0;
   const panel = (
     title: string,
-    targets: Array<{ expr: string; legendFormat: string }>,
+    targets: Array<{ expr: string; legendFormat: string; format?: 'heatmap' }>,
     fieldConfig: Record<string, unknown>,
     type = 'timeseries',
     extra: Record<string, unknown> = {},
@@ -104,6 +104,17 @@ export function grafanaDashboard(kpi: KpiConfig): Record<string, unknown> {
     };
   };
   const line = { custom: { thresholdsStyle: { mode: 'line+area' } } };
+  /** A latency panel's field: seconds, green to the target, orange to the alert, red beyond. */
+  const latency = (ms: { target: number; alertAbove: number }) => ({
+    ...line,
+    unit: 's',
+    min: 0,
+    thresholds: thresholds([
+      { color: 'green', value: null },
+      { color: 'orange', value: ms.target / 1000 },
+      { color: 'red', value: ms.alertAbove / 1000 },
+    ]),
+  });
   const panels: Panel[] = [
     panel('Hit ratio (viewers)', [{ expr: e.hitRatio, legendFormat: 'hit ratio' }], {
       ...line,
@@ -122,30 +133,18 @@ export function grafanaDashboard(kpi: KpiConfig): Record<string, unknown> {
         { expr: e.originP50Seconds, legendFormat: 'p50' },
         { expr: e.originP95Seconds, legendFormat: 'p95' },
       ],
+      latency(kpi.originLatencyMs),
+    ),
+    panel('Viewer p95', [{ expr: e.viewerP95Seconds, legendFormat: 'p95' }], latency(kpi.viewerP95Ms)),
+    panel(
+      'Latency heatmap (viewers)',
+      [{ expr: e.heatmap, legendFormat: '{{le}}', format: 'heatmap' }],
+      {},
+      'heatmap',
       {
-        ...line,
-        unit: 's',
-        min: 0,
-        thresholds: thresholds([
-          { color: 'green', value: null },
-          { color: 'orange', value: kpi.originLatencyMs.target / 1000 },
-          { color: 'red', value: kpi.originLatencyMs.alertAbove / 1000 },
-        ]),
+        options: { calculate: false, yAxis: { unit: 's' } },
       },
     ),
-    panel('Viewer p95', [{ expr: e.viewerP95Seconds, legendFormat: 'p95' }], {
-      ...line,
-      unit: 's',
-      min: 0,
-      thresholds: thresholds([
-        { color: 'green', value: null },
-        { color: 'orange', value: kpi.viewerP95Ms.target / 1000 },
-        { color: 'red', value: kpi.viewerP95Ms.alertAbove / 1000 },
-      ]),
-    }),
-    panel('Latency heatmap (viewers)', [{ expr: e.heatmap, legendFormat: '{{le}}' }], {}, 'heatmap', {
-      options: { calculate: false, yAxis: { unit: 's' } },
-    }),
     panel(
       'Requests by class and result',
       [{ expr: e.requestsByClassResult, legendFormat: '{{class}} {{result}}' }],
@@ -160,7 +159,6 @@ export function grafanaDashboard(kpi: KpiConfig): Record<string, unknown> {
       unit: 'Bps',
     }),
   ];
-  (panels[3]!.targets as Array<Record<string, unknown>>)[0]!.format = 'heatmap';
   return {
     __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', type: 'datasource', pluginId: 'prometheus' }],
     title: 'edgewise edge',
