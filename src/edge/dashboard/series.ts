@@ -106,27 +106,31 @@ export function histogramQuantile(
   return lower;
 }
 
-function quantileOf(
+/** A histogram's cumulative bucket counts gained between two samples, summed over the kept series. */
+function bucketsBetween(
   a: Sample,
   b: Sample,
   metric: string,
-  q: number,
   keep: (labels: Record<string, string>) => boolean,
-): { value: number | undefined; perBucket: Record<string, number> } {
+): Array<{ le: number; count: number }> {
   const byLe = new Map<number, number>();
   for (const { labels, d } of deltas(a, b, `${metric}_bucket`)) {
     if (!keep(labels) || labels.le === undefined) continue;
     const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
     byLe.set(le, (byLe.get(le) ?? 0) + d);
   }
-  const buckets = [...byLe].map(([le, count]) => ({ le, count }));
-  const perBucket: Record<string, number> = {};
+  return [...byLe].map(([le, count]) => ({ le, count })).sort((x, y) => x.le - y.le);
+}
+
+/** Counts per bucket (not cumulative), keyed by `le` as Prometheus writes it. */
+function perBucket(sorted: Array<{ le: number; count: number }>): Record<string, number> {
+  const out: Record<string, number> = {};
   let prev = 0;
-  for (const bk of [...buckets].sort((x, y) => x.le - y.le)) {
-    perBucket[bk.le === Number.POSITIVE_INFINITY ? '+Inf' : String(bk.le)] = bk.count - prev;
+  for (const bk of sorted) {
+    out[bk.le === Number.POSITIVE_INFINITY ? '+Inf' : String(bk.le)] = bk.count - prev;
     prev = bk.count;
   }
-  return { value: histogramQuantile(q, buckets), perBucket };
+  return out;
 }
 
 const isHit = (r: string | undefined) => r === 'Hit' || r === 'RefreshHit';
@@ -150,13 +154,11 @@ export function pointBetween(a: Sample, b: Sample): Point {
   for (const { labels, d } of deltas(a, b, 'edgewise_edge_response_bytes_total'))
     if (labels.traffic === 'viewer' && isHit(labels.result)) saved += d;
   const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
-  const origin = (q: number) =>
-    ms(quantileOf(a, b, 'edgewise_edge_origin_duration_seconds', q, (l) => l.outcome !== 'error').value);
-  const viewerQ = quantileOf(
+  const origin = bucketsBetween(a, b, 'edgewise_edge_origin_duration_seconds', (l) => l.outcome !== 'error');
+  const viewerBuckets = bucketsBetween(
     a,
     b,
     'edgewise_edge_request_duration_seconds',
-    0.95,
     (l) => l.traffic === 'viewer',
   );
   return {
@@ -164,12 +166,12 @@ export function pointBetween(a: Sample, b: Sample): Point {
     seconds,
     viewerRequests: viewer,
     hitRatio: viewer === 0 ? undefined : hits / viewer,
-    originP50Ms: origin(0.5),
-    originP95Ms: origin(0.95),
-    viewerP95Ms: ms(viewerQ.value),
+    originP50Ms: ms(histogramQuantile(0.5, origin)),
+    originP95Ms: ms(histogramQuantile(0.95, origin)),
+    viewerP95Ms: ms(histogramQuantile(0.95, viewerBuckets)),
     byClassResult,
     prefetchPerSecond: prefetch / seconds,
     savedBytesPerSecond: saved / seconds,
-    heat: viewerQ.perBucket,
+    heat: perBucket(viewerBuckets),
   };
 }
