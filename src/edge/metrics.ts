@@ -27,6 +27,16 @@ export interface CountedRequest {
   start: number;
 }
 
+const RESULT_INDEX: Record<ResultType, number> = {
+  Hit: 0,
+  RefreshHit: 1,
+  Miss: 2,
+  Error: 3,
+  Redirect: 4,
+  FunctionGeneratedResponse: 5,
+};
+const TRAFFIC_INDEX: Record<Traffic, number> = { viewer: 0, prefetch: 1, operator: 2 };
+
 interface Bound {
   requests: { inc(n?: number): void };
   bytes: { inc(n?: number): void };
@@ -95,22 +105,28 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
-  readonly #bound = new Map<string, Bound>();
+  /** Bound children per class name, then per result × traffic × status hundred (a number: no key string per hit). */
+  readonly #bound = new Map<string, Map<number, Bound>>();
 
   /** Counts one finished request (label children bound once per label set: this runs on every hit). */
   count(r: CountedRequest): void {
     const cls = r.cls?.name ?? '-';
-    const statusClass = `${Math.floor(r.status / 100)}xx`;
-    const id = `${r.resultType}\u0000${cls}\u0000${r.traffic}\u0000${statusClass}`;
-    let b = this.#bound.get(id);
+    const hundred = Math.floor(r.status / 100);
+    const id = (RESULT_INDEX[r.resultType] * 3 + TRAFFIC_INDEX[r.traffic]) * 10 + hundred;
+    let perClass = this.#bound.get(cls);
+    if (!perClass) {
+      perClass = new Map();
+      this.#bound.set(cls, perClass);
+    }
+    let b = perClass.get(id);
     if (!b) {
       const labels = { result: r.resultType, class: cls, traffic: r.traffic };
       b = {
         requests: this.requests.labels(labels),
         bytes: this.bytes.labels(labels),
-        duration: this.duration.labels({ ...labels, status_class: statusClass }),
+        duration: this.duration.labels({ ...labels, status_class: `${hundred}xx` }),
       };
-      this.#bound.set(id, b);
+      perClass.set(id, b);
     }
     b.requests.inc();
     if (r.bodyBytes > 0) b.bytes.inc(r.bodyBytes);
