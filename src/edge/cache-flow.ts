@@ -29,6 +29,7 @@ import {
   freshnessOf,
   requestOrigin,
   startFill,
+  storedEntry,
   storedHeaders,
   variantKey,
   varyNames,
@@ -244,25 +245,17 @@ export class CacheFlow {
       void combine(this.#d.store.peek(key), { part, body, headers })
         .then((whole) => {
           if (!whole.part) headers['content-length'] = String(whole.body.length);
-          const entry: CachedResponse & { body: Buffer } = {
+          const entry = storedEntry(r, {
             key,
-            path: r.key.path,
             status: 200,
             headers,
             policy,
-            ttl: fresh.ttl,
-            swr: fresh.swr,
-            sie: fresh.sie,
+            fresh,
             body: whole.body,
-            size: whole.body.length,
-            part: whole.part,
+            origin,
             coding: undefined,
-            surrogateControl: origin['surrogate-control'],
-            validators: {
-              etag: headerString(origin.etag),
-              lastModified: headerString(origin['last-modified']),
-            },
-          };
+            part: whole.part,
+          });
           return this.#d.store.set(entry, r.key.key, names);
         })
         .catch((err: unknown) => this.#d.logger.warn({ err, path: r.key.path }, 'storing a part failed'));

@@ -204,6 +204,42 @@ function surrogateOf(res304: StoredHeaders, stale: CachedResponse): StoredHeader
   return sc === undefined ? {} : { 'surrogate-control': sc };
 }
 
+/**
+ * The entry for a response received from the origin: the TTLs computed for it, and the origin's
+ * own validators (`origin`: its headers before the edge compressed or trimmed them).
+ */
+export function storedEntry(
+  r: FillRequest,
+  e: {
+    key: string;
+    status: number;
+    headers: StoredHeaders;
+    policy: ReturnType<typeof policyFor>;
+    fresh: Freshness;
+    body: Buffer;
+    origin: StoredHeaders;
+    coding: CachedResponse['coding'];
+    part?: CachedResponse['part'];
+  },
+): CachedResponse & { body: Buffer } {
+  return {
+    key: e.key,
+    path: r.key.path,
+    status: e.status,
+    headers: e.headers,
+    policy: e.policy,
+    ttl: e.fresh.ttl,
+    swr: e.fresh.swr,
+    sie: e.fresh.sie,
+    body: e.body,
+    size: e.body.length,
+    part: e.part,
+    coding: e.coding,
+    surrogateControl: e.origin['surrogate-control'],
+    validators: { etag: headerString(e.origin.etag), lastModified: headerString(e.origin['last-modified']) },
+  };
+}
+
 export interface StartedFill {
   fill: Fill;
   /** Resolves once the body is complete and stored (or abandoned). */
@@ -257,21 +293,7 @@ export function startFill(
       if (tooBig) return resolve();
       const key = variantKey(r.key.key, names, r.viewerHeaders);
       const body = fill.body();
-      const entry: CachedResponse & { body: Buffer } = {
-        key,
-        path: r.key.path,
-        status: res.status,
-        headers,
-        policy,
-        ttl: fresh.ttl,
-        swr: fresh.swr,
-        sie: fresh.sie,
-        body,
-        size: body.length,
-        coding,
-        surrogateControl: origin['surrogate-control'],
-        validators: { etag: headerString(origin.etag), lastModified: headerString(origin['last-modified']) },
-      };
+      const entry = storedEntry(r, { key, status: res.status, headers, policy, fresh, body, origin, coding });
       deps.store.set(entry, r.key.key, names).then(
         () => resolve(),
         () => resolve(),
