@@ -44,22 +44,30 @@ export interface CacheKey {
   forwardCookie: string | undefined;
 }
 
-export function buildCacheKey(input: KeyInput, policy: ContentClassConfig['cacheKey']): CacheKey {
-  let forwardQuery = '';
-  let keyQuery = '';
-  if (input.query !== '' && policy.queryStringBehavior === 'all') {
+/**
+ * The query strings a cache policy forwards to the origin (`forward`) and keys on (`key`), for
+ * every method: CloudFront forwards only what the policy names, cached or not.
+ */
+export function policyQuery(
+  query: string,
+  policy: ContentClassConfig['cacheKey'],
+): { forward: string; key: string } {
+  if (query !== '' && policy.queryStringBehavior === 'all') {
     // CloudFront QueryStringBehavior all: the origin gets the query as the request has it; the
     // key is every parameter decoded and re-encoded one way, ordered by name (a stable sort, so
     // repeated names keep their order), as for an allowlist below.
-    forwardQuery = input.query;
-    keyQuery = sortedQuery([...new URLSearchParams(input.query)]);
-  } else if (input.query !== '' && policy.queryStrings.length > 0) {
-    const params = new URLSearchParams(input.query);
-    const kept: Array<[string, string]> = [];
-    for (const [k, v] of params) if (policy.queryStrings.includes(k)) kept.push([k, v]);
-    forwardQuery = new URLSearchParams(kept).toString();
-    keyQuery = sortedQuery(kept);
+    return { forward: query, key: sortedQuery([...new URLSearchParams(query)]) };
   }
+  if (query !== '' && policy.queryStrings.length > 0) {
+    const kept: Array<[string, string]> = [];
+    for (const [k, v] of new URLSearchParams(query)) if (policy.queryStrings.includes(k)) kept.push([k, v]);
+    return { forward: new URLSearchParams(kept).toString(), key: sortedQuery(kept) };
+  }
+  return { forward: '', key: '' };
+}
+
+export function buildCacheKey(input: KeyInput, policy: ContentClassConfig['cacheKey']): CacheKey {
+  const { forward: forwardQuery, key: keyQuery } = policyQuery(input.query, policy);
   let keyHeaders = '';
   for (const name of policy.headers) {
     const v = input.headers[name.toLowerCase()];

@@ -6,7 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { buildCacheKey } from '../cache-key.js';
+import { policyQuery } from '../cache-key.js';
 import { lingerOnClose } from '../http/linger.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
@@ -37,13 +37,7 @@ export interface PassThroughDeps {
  */
 function forwardedTarget(ctx: EdgeContext): string {
   if (!ctx.query) return ctx.path;
-  const query =
-    ctx.cls && ctx.functions
-      ? buildCacheKey(
-          { path: ctx.path, query: ctx.query, headers: ctx.headers, encoding: '' },
-          ctx.cls.cacheKey,
-        ).forwardQuery
-      : ctx.query;
+  const query = ctx.cls && ctx.functions ? policyQuery(ctx.query, ctx.cls.cacheKey).forward : ctx.query;
   return query ? `${ctx.path}?${query}` : ctx.path;
 }
 
