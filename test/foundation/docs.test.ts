@@ -44,21 +44,34 @@ function anchors(markdown: string): Set<string> {
 interface Block {
   page: string;
   line: number;
+  /** The fence's info string (`sh runnable`, `js`, …). */
+  info: string;
   code: string;
 }
 
-function runnableBlocks(): Block[] {
+/** Every fenced block of every page, with its info string. */
+function fencedBlocks(): Block[] {
   const blocks: Block[] = [];
   for (const page of PAGES) {
     const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
-      if (!/^```sh runnable\s*$/.test(lines[i]!)) continue;
+      if (!lines[i]!.startsWith('```')) continue;
       const end = lines.findIndex((l, k) => k > i && l.startsWith('```'));
-      blocks.push({ page, line: i + 1, code: lines.slice(i + 1, end).join('\n') });
-      i = end;
+      const close = end === -1 ? lines.length : end;
+      blocks.push({
+        page,
+        line: i + 1,
+        info: lines[i]!.slice(3).trim(),
+        code: lines.slice(i + 1, close).join('\n'),
+      });
+      i = close;
     }
   }
   return blocks;
+}
+
+function runnableBlocks(): Block[] {
+  return fencedBlocks().filter((b) => b.info === 'sh runnable');
 }
 
 /**
@@ -67,25 +80,10 @@ function runnableBlocks(): Block[] {
  * A bare `sh` block would be a command nobody checks.
  */
 function unmarkedShellBlocks(): string[] {
-  const out: string[] = [];
-  for (const page of PAGES) {
-    const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
-    let open = false;
-    for (let i = 0; i < lines.length; i++) {
-      const l = lines[i]!;
-      if (!l.startsWith('```')) continue;
-      if (open) {
-        open = false;
-        continue;
-      }
-      open = true;
-      const info = l.slice(3).trim();
-      if (!/^(sh|bash|shell|console|zsh)\b/.test(info)) continue;
-      if (info === 'sh runnable' || /^sh not-run \S.{4,}/.test(info)) continue;
-      out.push(`${page}:${i + 1} \`\`\`${info}`);
-    }
-  }
-  return out;
+  return fencedBlocks()
+    .filter((b) => /^(sh|bash|shell|console|zsh)\b/.test(b.info))
+    .filter((b) => b.info !== 'sh runnable' && !/^sh not-run \S.{4,}/.test(b.info))
+    .map((b) => `${b.page}:${b.line} \`\`\`${b.info}`);
 }
 
 describe('docs shell blocks', () => {
