@@ -59,6 +59,13 @@ export const dev: Command = {
     const prefetch = store.current.prefetch.inDev
       ? startDevPrefetch(store, logger, edge.url, edge.app.metrics.registry)
       : undefined;
+    // Saving the file reloads it. The watch starts before the banner is printed: whoever reads
+    // the banner and saves at once (a script, a test) would otherwise save before the watch
+    // exists, and that save would never reload.
+    const live = store;
+    const watcher = live.loaded.file
+      ? watchFile(live.loaded.file, () => reloadConfig(live, logger, 'file saved'))
+      : undefined;
     process.stdout.write(
       [
         '',
@@ -73,13 +80,9 @@ export const dev: Command = {
         '',
       ].join('\n'),
     );
-    // dev runs in a terminal: saving the file reloads it, and SIGHUP is the terminal hanging
-    // up, which stops dev like Ctrl-C (serve and edge keep SIGHUP = reload). Output has nowhere
-    // to go once the terminal is gone, so write errors (EIO) no longer matter.
-    const live = store;
-    const watcher = live.loaded.file
-      ? watchFile(live.loaded.file, () => reloadConfig(live, logger, 'file saved'))
-      : undefined;
+    // dev runs in a terminal: SIGHUP is the terminal hanging up, which stops dev like Ctrl-C
+    // (serve and edge keep SIGHUP = reload). Output has nowhere to go once the terminal is
+    // gone, so write errors (EIO) no longer matter.
     process.once('SIGHUP', () => {
       for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
     });
