@@ -59,27 +59,13 @@ export const dev: Command = {
     const prefetch = store.current.prefetch.inDev
       ? startDevPrefetch(store, logger, edge.url, edge.app.metrics.registry)
       : undefined;
-    // Saving the file reloads it. The watch starts before the banner is printed: whoever reads
-    // the banner and saves at once (a script, a test) would otherwise save before the watch
-    // exists, and that save would never reload.
+    // Saving the file reloads it. The watch and the signal handlers exist before the banner is
+    // printed: whoever reads the banner and acts at once (a script, a test) would otherwise save
+    // before the watch exists (no reload ever) or signal before the handlers do.
     const live = store;
     const watcher = live.loaded.file
       ? watchFile(live.loaded.file, () => reloadConfig(live, logger, 'file saved'))
       : undefined;
-    process.stdout.write(
-      [
-        '',
-        'edgewise dev is running',
-        `  edge     ${edge.url}   <- open this (caching, like CloudFront)`,
-        `  origin   ${origin.url}`,
-        ...(store.current.dev.demoUploads ? [`  uploads  ${edge.url}/   <- upload demo page`] : []),
-        `  try      curl -i ${edge.url}/static/hello.txt`,
-        `  health   ${origin.url}/healthz`,
-        `  metrics  ${edge.url}${store.current.edge.metricsPath}`,
-        `  dashboard ${edge.url}/_edge/dashboard`,
-        '',
-      ].join('\n'),
-    );
     // dev runs in a terminal: SIGHUP is the terminal hanging up, which stops dev like Ctrl-C
     // (serve and edge keep SIGHUP = reload). Output has nowhere to go once the terminal is
     // gone, so write errors (EIO) no longer matter.
@@ -95,6 +81,20 @@ export const dev: Command = {
         await origin.shutdown(DEV_DRAIN_MS);
       },
       { signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], exitDeadlineMs: DEV_EXIT_MS },
+    );
+    process.stdout.write(
+      [
+        '',
+        'edgewise dev is running',
+        `  edge     ${edge.url}   <- open this (caching, like CloudFront)`,
+        `  origin   ${origin.url}`,
+        ...(store.current.dev.demoUploads ? [`  uploads  ${edge.url}/   <- upload demo page`] : []),
+        `  try      curl -i ${edge.url}/static/hello.txt`,
+        `  health   ${origin.url}/healthz`,
+        `  metrics  ${edge.url}${store.current.edge.metricsPath}`,
+        `  dashboard ${edge.url}/_edge/dashboard`,
+        '',
+      ].join('\n'),
     );
     // Runs until a signal ends the process.
     return new Promise<number>(() => {});

@@ -34,7 +34,6 @@ export const edge: Command = {
     await link?.warm();
     const running = await startEdge(store, logger, link ? { cluster: link } : {});
     if (link) {
-      link.send({ t: 'listening', url: running.url });
       reloadOnSighup(store, logger);
       // One Ctrl-C reaches a worker twice: the terminal's SIGINT (same process group) and then
       // the primary's SIGTERM. The second must not cut the drain short with exit 1.
@@ -46,8 +45,15 @@ export const edge: Command = {
         },
         { repeat: 'ignore' },
       );
+      link.send({ t: 'listening', url: running.url });
       return new Promise<number>(() => {});
     }
+    // Signal handlers before the announcement, as in serve.
+    reloadOnSighup(store, logger);
+    shutdownOnSignals(logger, async () => {
+      const result = await running.shutdown();
+      logger.info({ result }, 'edge stopped');
+    });
     logger.info(
       {
         url: running.url,
@@ -57,11 +63,6 @@ export const edge: Command = {
       },
       'edge listening',
     );
-    reloadOnSighup(store, logger);
-    shutdownOnSignals(logger, async () => {
-      const result = await running.shutdown();
-      logger.info({ result }, 'edge stopped');
-    });
     // Runs until a signal ends the process.
     return new Promise<number>(() => {});
   },

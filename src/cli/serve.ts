@@ -23,12 +23,14 @@ export const serve: Command = {
     }
     const logger = createLogger(store.current.logging);
     const origin = await startOrigin(store, logger);
-    logger.info({ url: origin.url, storage: store.current.storage.driver }, 'origin listening');
+    // Signal handlers before the announcement: a supervisor that signals as soon as it reads
+    // 'origin listening' must find them (SIGHUP's default action would end the process).
     reloadOnSighup(store, logger);
     shutdownOnSignals(logger, async () => {
       const result = await origin.shutdown();
       logger.info({ result }, 'origin stopped');
     });
+    logger.info({ url: origin.url, storage: store.current.storage.driver }, 'origin listening');
     // Runs until a signal ends the process.
     return new Promise<number>(() => {});
   },
