@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { buildFunctions } from '../cloudfront/build.js';
 import type { LiveConfig } from '../config/live.js';
 import type { Logger } from '../logger.js';
+import { RevalidationLogWriter } from '../ttl/revalidations.js';
 import { AccessLogWriter } from './access-log/writer.js';
 import { adminRoutes } from './admin.js';
 import { EdgeCache } from './cache/edge-cache.js';
@@ -86,6 +87,18 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
         onError: (err) => log.error({ err }, 'access log write failed'),
       })
     : undefined;
+  // Revalidation outcomes beside the access logs, for `edgewise ttl suggest` (docs/ttl.md).
+  const revalidations = e.logs.enabled
+    ? new RevalidationLogWriter({
+        dir: resolve(cwd, e.logs.dir),
+        prefix: e.logs.prefix,
+        distributionId: e.logs.distributionId,
+        flushIntervalMs: e.logs.flushIntervalMs,
+        rotateSeconds: e.logs.rotateSeconds,
+        onError: (err) => log.error({ err }, 'revalidation log write failed'),
+      })
+    : undefined;
+  if (revalidations) metrics.onRevalidation = (ev) => revalidations.write(ev);
   const fns = loadViewerFunctions(
     { ...e.functions, dir: resolve(cwd, options.functionsDir ?? e.functions.dir) },
     (line) => log.info({ fn: line }, 'function log'),
@@ -166,6 +179,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       sampler.stop();
       await origin.close();
       await logs?.close();
+      await revalidations?.close();
     },
   };
 }

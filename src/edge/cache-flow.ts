@@ -169,6 +169,7 @@ export class CacheFlow {
     const stale = r.stale;
     if (stale && res.status === 304) {
       res.body.resume();
+      this.#revalidated(r, stale, res);
       const updated = applyNotModified(deps, r, stale, res.headers);
       leader?.release();
       return this.#serveEntry(ctx, r, updated, 'RefreshHit', updated.policy.age());
@@ -183,6 +184,7 @@ export class CacheFlow {
     if (r.range !== undefined && res.status === 206) return this.#storePart(ctx, r, res, upstreamMs);
     if (r.range !== undefined && res.status !== 200)
       return this.#sendUnstored(ctx, res, viewerHeaders(storedHeaders(res.headers)), upstreamMs);
+    if (stale && !stale.part && r.range === undefined) this.#revalidated(r, stale, res);
     const headers = storedHeaders(res.headers);
     const { policy, fresh } = freshnessOf(deps, r, res.status, headers);
     const declared = Number(headerString(headers['content-length']) ?? 0);
@@ -196,6 +198,41 @@ export class CacheFlow {
     leader?.share(started.fill);
     void started.stored.then(() => leader?.release());
     return this.#serveFill(ctx, r, started.fill, 'Miss', upstreamMs);
+  }
+
+  /**
+   * Counts (and hands to the revalidation log) what a revalidation found: a 304 or a 200 with
+   * the stored validator means the object did not change while the stale copy was held (its
+   * age), a 200 with another validator that it did. Other statuses are not evidence either way.
+   * This is the one thing CloudFront's own logs cannot say: they log a changed object's 200 as
+   * a Miss, like an evicted one's (docs/ttl.md).
+   */
+  #revalidated(r: FillRequest, stale: CachedResponse, res: OriginResponse): void {
+    let outcome: 'unchanged' | 'changed' | 'unknown';
+    if (res.status === 304) outcome = 'unchanged';
+    else if (res.status !== 200) return;
+    else {
+      const strip = (t: string) => t.trim().replace(/^W\//, '');
+      const etag = headerString(res.headers.etag);
+      const modified = headerString(res.headers['last-modified']);
+      const old = stale.validators;
+      if (etag !== undefined && old.etag !== undefined)
+        outcome = strip(etag) === strip(old.etag) ? 'unchanged' : 'changed';
+      else if (modified !== undefined && old.lastModified !== undefined)
+        outcome = modified === old.lastModified ? 'unchanged' : 'changed';
+      else outcome = 'unknown';
+    }
+    this.#d.metrics.revalidated({
+      at: Date.now(),
+      path: r.key.path,
+      query: r.key.forwardQuery,
+      cls: r.cls.name,
+      outcome,
+      status: res.status,
+      age: stale.policy.age(),
+      ttl: stale.ttl,
+      requestId: r.requestId,
+    });
   }
 
   /** An origin answer that is not stored, streamed to this viewer alone. */
@@ -278,6 +315,7 @@ export class CacheFlow {
     const req: FillRequest = { ...r, stale };
     requestOrigin(deps, req)
       .then(async (res) => {
+        if (res.status === 304 || res.status === 200) this.#revalidated(req, stale, res);
         if (res.status === 304) {
           res.body.resume();
           applyNotModified(deps, req, stale, res.headers);

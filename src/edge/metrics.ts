@@ -16,6 +16,27 @@ export type { ResultType };
  */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * One revalidation of a stale copy and what the origin said (src/ttl/revalidations.ts writes
+ * these to the edge's log dir for `edgewise ttl suggest`): `unchanged` is a 304, or a 200 with
+ * the stored validator; `changed` a 200 with another validator; `unknown` a 200 when neither
+ * copy had a validator to compare.
+ */
+export interface RevalidationEvent {
+  /** Completion time, ms since the epoch. */
+  at: number;
+  path: string;
+  query: string;
+  cls: string;
+  outcome: 'unchanged' | 'changed' | 'unknown';
+  status: number;
+  /** Seconds the stale copy had been held since it was fetched or last validated (its age). */
+  age: number;
+  /** The TTL the stale copy had, in seconds. */
+  ttl: number;
+  requestId: string;
+}
+
 /** What a finished viewer request is counted by. */
 export interface CountedRequest {
   resultType: ResultType;
@@ -104,6 +125,20 @@ export class EdgeMetrics {
     labelNames: ['held'] as const,
     registers: [this.registry],
   });
+
+  readonly revalidations = new Counter({
+    name: 'edgewise_edge_revalidations_total',
+    help: 'Revalidations of stale copies by class and outcome (unchanged: 304 or same validator; changed: a new validator; unknown: nothing to compare)',
+    labelNames: ['class', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Where revalidation records go besides the counter (the edge's revalidation log), if anywhere. */
+  onRevalidation: ((e: RevalidationEvent) => void) | undefined;
+
+  revalidated(e: RevalidationEvent): void {
+    this.revalidations.inc({ class: e.cls, outcome: e.outcome });
+    this.onRevalidation?.(e);
+  }
 
   /** Bound children per class name, then per result × traffic × status hundred (a number: no key string per hit). */
   readonly #bound = new Map<string, Map<number, Bound>>();

@@ -34,20 +34,38 @@ export function hourOf(name: string, modified: Date): number {
   return t - (t % 3_600_000);
 }
 
+/** The local edge's revalidation records (src/ttl/revalidations.ts) sit beside its access logs. */
+export const REVALIDATION_LOG_SUFFIX = '.revalidations.jsonl';
+
 /** Files still being written (`.partial`, as the local edge names them) and dotfiles are not logs yet. */
-function isLogName(name: string): boolean {
+function isPublished(name: string): boolean {
   const base = name.slice(name.lastIndexOf('/') + 1);
   return !base.startsWith('.') && !base.endsWith('.partial') && !base.endsWith('.tmp');
 }
+
+/** An access log file: published, and not one of the revalidation records. */
+export function isLogName(name: string): boolean {
+  return isPublished(name) && !name.endsWith(REVALIDATION_LOG_SUFFIX);
+}
+
+/** A published revalidation record file. */
+export function isRevalidationLogName(name: string): boolean {
+  return isPublished(name) && name.endsWith(REVALIDATION_LOG_SUFFIX);
+}
+
+export type LogNameFilter = (name: string) => boolean;
 
 export class DirSource implements LogSource {
   readonly description: string;
   readonly #root: string;
   readonly #prefix: string;
+  readonly #accept: LogNameFilter;
 
-  constructor(root: string, prefix: string) {
+  /** `accept` picks the files listed: access logs unless told otherwise. */
+  constructor(root: string, prefix: string, accept: LogNameFilter = isLogName) {
     this.#root = root;
     this.#prefix = prefix;
+    this.#accept = accept;
     this.description = `directory ${join(root, prefix)}`;
   }
 
@@ -62,7 +80,7 @@ export class DirSource implements LogSource {
     }
     const names = entries
       .map((e) => e.split(sep).join('/'))
-      .filter((n) => n.startsWith(this.#prefix) && isLogName(n));
+      .filter((n) => n.startsWith(this.#prefix) && this.#accept(n));
     names.sort();
     for (const name of names) {
       const s = await stat(join(this.#root, name)).catch(() => undefined);
@@ -83,16 +101,18 @@ export class StorageSource implements LogSource {
   readonly description: string;
   readonly #driver: StorageDriver;
   readonly #prefix: string;
+  readonly #accept: LogNameFilter;
 
-  constructor(driver: StorageDriver, prefix: string) {
+  constructor(driver: StorageDriver, prefix: string, accept: LogNameFilter = isLogName) {
     this.#driver = driver;
     this.#prefix = prefix;
+    this.#accept = accept;
     this.description = `${driver.name} storage, prefix "${prefix}"`;
   }
 
   async *list(): AsyncIterable<LogFile> {
     for await (const meta of this.#driver.list(this.#prefix)) {
-      if (!isLogName(meta.key)) continue;
+      if (!this.#accept(meta.key)) continue;
       yield { name: meta.key, size: meta.size, hour: hourOf(meta.key, meta.lastModified) };
     }
   }
