@@ -21,14 +21,14 @@ import {
 } from './command.js';
 import { loadConfigOrReport } from './load.js';
 
-function withClassSource(config: Readonly<EdgewiseConfig>, kvs: boolean): Readonly<EdgewiseConfig> {
+export function withClassSource(config: Readonly<EdgewiseConfig>, kvs: boolean): Readonly<EdgewiseConfig> {
   if (!kvs) return config;
   const cf = config.cloudfront;
   return { ...config, cloudfront: { ...cf, functions: { ...cf.functions, classSource: 'kvs' } } };
 }
 
 /** The acorn-based runtime check, when acorn (a dev dependency) is installed. */
-async function runtimeCheck(out: BuildOutput): Promise<string[] | undefined> {
+export async function runtimeCheck(out: BuildOutput): Promise<string[] | undefined> {
   let check: typeof import('../cloudfront/runtime-check.js').checkFunctionSource;
   try {
     ({ checkFunctionSource: check } = await import('../cloudfront/runtime-check.js'));

@@ -20,7 +20,8 @@ const modules: Record<string, () => Promise<Command[]>> = {
   images: async () => [(await import('./images.js')).imagesSrcset],
   cloudfront: async () => {
     const m = await import('./cloudfront.js');
-    return [m.cloudfrontBuild, m.cloudfrontPlan];
+    const d = await import('./cloudfront-deploy.js');
+    return [m.cloudfrontBuild, m.cloudfrontPlan, d.cloudfrontDeploy, d.cloudfrontKvsSync];
   },
   sign: async () => [(await import('./sign-url.js')).signUrl, (await import('./sign-upload.js')).signUpload],
   storage: async () => [(await import('./storage.js')).storageCleanup],
