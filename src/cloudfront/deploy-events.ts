@@ -28,6 +28,8 @@ export class TestPlanError extends Error {
 }
 
 const DOMAIN = 'd111111abcdef8.cloudfront.net';
+/** The origin's answer in the viewer-response events: a plain 200 OK. */
+const OK = 200;
 const SAMPLE = 'edgewise-test';
 
 /** A path the pattern matches: `*` and `?` filled in (`/static/*` → `/static/edgewise-test`). */
@@ -62,7 +64,7 @@ function responseEvent(request: CfRequest): CfEvent {
     viewer: { ip: '198.51.100.10' },
     request,
     response: {
-      statusCode: 200,
+      statusCode: OK,
       statusDescription: 'OK',
       headers: { 'content-type': { value: 'text/plain; charset=utf-8' }, etag: { value: '"e1"' } },
       cookies: {},
