@@ -30,6 +30,7 @@ const modules: Record<string, () => Promise<Command[]>> = {
     const m = await import('./kpi.js');
     return [m.kpiRules, m.kpiGrafana];
   },
+  ttl: async () => [(await import('./ttl.js')).ttlSuggest],
 };
 
 /** Every command (loads every command module). */
