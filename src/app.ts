@@ -25,6 +25,7 @@ import { demoUploadRoutes } from './routes/demo-uploads.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { resumableRoutes } from './routes/multipart-resumable.js';
 import { pageRoutes } from './routes/page.js';
 import { signedUrlRoutes } from './routes/signed-urls.js';
 import { uploadUrlRoutes } from './routes/upload-urls.js';
@@ -153,6 +154,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   await app.register(healthRoutes);
   await app.register(uploadRoutes);
   await app.register(uploadUrlRoutes, { driver: options.storage });
+  await app.register(resumableRoutes, { driver: options.storage });
   await app.register(imageRoutes);
   await app.register(signedUrlRoutes);
   // Dev only (`edgewise serve` refuses dev.demoUploads): the upload demo page and its signer.

@@ -214,6 +214,20 @@ export const EdgeNotCached = coded(
 );
 export const EdgeBadInvalidation = coded('EDGEWISE_EDGE_BAD_INVALIDATION', 'Invalid invalidation: %s', 400);
 
+// Resumable multipart uploads (src/routes/multipart-resumable.ts).
+export const MultipartNotFound = coded(
+  'EDGEWISE_MULTIPART_NOT_FOUND',
+  'No resumable upload %s for that key (completed, aborted, cleaned up, or another key)',
+  404,
+);
+export const MultipartBadPart = coded('EDGEWISE_MULTIPART_BAD_PART', 'Invalid upload part: %s', 400);
+export const PartUrlInvalid = coded('EDGEWISE_PART_URL_INVALID', 'Invalid or expired part URL: %s', 403);
+export const ResumableUnavailable = coded(
+  'EDGEWISE_RESUMABLE_UNAVAILABLE',
+  'Resumable uploads are not available: %s',
+  501,
+);
+
 // CORS (src/routes/cors.ts): a preflight the configured origins, methods or headers do not allow.
 export const CorsRejected = coded('EDGEWISE_CORS_REJECTED', 'CORS preflight refused: %s', 403);
 
@@ -262,6 +276,10 @@ export const catalogue = {
   EDGEWISE_UPLOADS_BUSY: UploadsBusy,
   EDGEWISE_UPLOAD_TOO_SLOW: UploadTooSlow,
   EDGEWISE_UPLOAD_GRANT_BUSY: UploadGrantBusy,
+  EDGEWISE_MULTIPART_NOT_FOUND: MultipartNotFound,
+  EDGEWISE_MULTIPART_BAD_PART: MultipartBadPart,
+  EDGEWISE_PART_URL_INVALID: PartUrlInvalid,
+  EDGEWISE_RESUMABLE_UNAVAILABLE: ResumableUnavailable,
   // Image variants
   EDGEWISE_IMAGE_BAD_PARAM: ImageBadParam,
   EDGEWISE_IMAGE_UNSUPPORTED: ImageUnsupported,

@@ -23,6 +23,8 @@ export interface CorsRoute {
   methods: readonly string[];
   /** Request headers a page may send (lower case); CORS-safelisted ones need no listing. */
   headers: readonly string[];
+  /** Response headers a page may read, when not EXPOSED_HEADERS. */
+  expose?: readonly string[];
   /** Only served while this is true (the demo endpoint exists only in dev). */
   enabled?(config: Readonly<EdgewiseConfig>): boolean;
 }
@@ -30,7 +32,26 @@ export interface CorsRoute {
 /** Path of the dev demo's signing endpoint (src/routes/demo-uploads.ts). */
 export const DEMO_UPLOAD_URLS_PATH = '/_dev/upload-urls';
 
+/** Response headers the upload page reads from JavaScript (Retry-After on a 503). */
+export const EXPOSED_HEADERS = ['retry-after'] as const;
+
 export const CORS_ROUTES: readonly CorsRoute[] = [
+  // Before /uploads/*, which would match them too. The resumable routes (Uppy's S3 protocol,
+  // src/routes/multipart-resumable.ts) take JSON and an API key; fs part URLs take the bytes.
+  {
+    url: '/uploads/resumable/*',
+    matches: (p) => p.startsWith('/uploads/resumable/'),
+    methods: ['GET', 'POST', 'DELETE'],
+    headers: ['content-type', 'authorization', 'x-api-key'],
+  },
+  {
+    url: '/uploads/.edgewise/parts/*',
+    matches: (p) => p.startsWith('/uploads/.edgewise/parts/'),
+    methods: ['PUT'],
+    headers: ['content-type'],
+    // The client names each stored part by its ETag at completion.
+    expose: [...EXPOSED_HEADERS, 'etag'],
+  },
   {
     url: '/uploads/*',
     matches: (p) => p.startsWith('/uploads/'),
@@ -60,9 +81,6 @@ export const CORS_ROUTES: readonly CorsRoute[] = [
     enabled: (config) => config.dev.demoUploads,
   },
 ];
-
-/** Response headers the upload page reads from JavaScript (Retry-After on a 503). */
-export const EXPOSED_HEADERS = ['retry-after'] as const;
 
 function pathOf(url: string): string {
   const q = url.indexOf('?');
@@ -124,7 +142,7 @@ const plugin: FastifyPluginAsync = async (app) => {
     const allowed = typeof origin === 'string' ? allowOrigin(cfg, origin) : undefined;
     if (allowed !== undefined) {
       reply.raw.setHeader('access-control-allow-origin', allowed);
-      reply.raw.setHeader('access-control-expose-headers', EXPOSED_HEADERS.join(', '));
+      reply.raw.setHeader('access-control-expose-headers', (route.expose ?? EXPOSED_HEADERS).join(', '));
     }
     done();
   });

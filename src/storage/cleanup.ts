@@ -2,15 +2,26 @@
  * Removal of writes that a crash left unfinished: never visible as objects (they sit outside
  * the key space), but they hold disk or are billed as storage.
  *   fs: temp files in `<dataDir>/tmp` older than the threshold (a running write is younger,
- *       since uploads are bounded by server.uploadTimeoutMs).
+ *       since uploads are bounded by server.uploadTimeoutMs), and resumable uploads in
+ *       `<dataDir>/multipart` with no activity (no part stored) since the threshold.
  *   s3: multipart uploads under the driver's prefix initiated before the threshold, aborted
- *       (ListMultipartUploads + AbortMultipartUpload). A bucket lifecycle rule
- *       `AbortIncompleteMultipartUpload` does the same on AWS without a cron job.
+ *       (ListMultipartUploads + AbortMultipartUpload): the driver's own large puts and the
+ *       resumable uploads clients abandoned. A bucket lifecycle rule
+ *       `AbortIncompleteMultipartUpload` does the same on AWS without a cron job. Also staged
+ *       resumable uploads (completed under `.edgewise/multipart/`, not yet copied to their key:
+ *       a crash in between) older than the threshold, deleted.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
+import { MULTIPART_DIR } from './fs-multipart.js';
 import { translateS3Error } from './s3-errors.js';
+import { STAGING_PREFIX } from './s3-multipart.js';
 import type { Leftover, S3Target, StorageDriver } from './types.js';
 
 export type { Leftover } from './types.js';
@@ -56,6 +67,29 @@ export async function cleanupFs(
     if (!dryRun) await rm(path, { force: true });
     onFound?.(leftover);
   }
+  const uploads = join(dataDir, MULTIPART_DIR);
+  const ids = await readdir(uploads).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  for (const id of ids) {
+    const path = join(uploads, id);
+    // The folder's mtime moves with every part renamed in: it is the last activity.
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isDirectory() || info.mtimeMs > cutoff) continue;
+    const upload = await readFile(join(path, 'upload.json'), 'utf8')
+      .then((t) => JSON.parse(t) as { key?: string })
+      .catch(() => ({}) as { key?: string });
+    const leftover: Leftover = {
+      kind: 'multipart-upload',
+      name: upload.key ?? id,
+      uploadId: id.replace(/\.completing$/, ''),
+      startedAt: info.mtime,
+    };
+    found.push(leftover);
+    if (!dryRun) await rm(path, { recursive: true, force: true });
+    onFound?.(leftover);
+  }
   return found;
 }
 
@@ -98,6 +132,28 @@ export async function cleanupS3(
       KeyMarker = page.NextKeyMarker;
       UploadIdMarker = page.NextUploadIdMarker;
     }
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await driver.client.send(
+        new ListObjectsV2Command({
+          Bucket: driver.bucket,
+          Prefix: driver.prefix + STAGING_PREFIX,
+          ContinuationToken,
+        }),
+      );
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || !o.LastModified || o.LastModified.getTime() > cutoff) continue;
+        const leftover: Leftover = {
+          kind: 'staged-object',
+          name: o.Key.slice(driver.prefix.length),
+          startedAt: o.LastModified,
+        };
+        found.push(leftover);
+        if (!dryRun) await driver.client.send(new DeleteObjectCommand({ Bucket: driver.bucket, Key: o.Key }));
+        onFound?.(leftover);
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
   } catch (err) {
     throw translateS3Error(err);
   }

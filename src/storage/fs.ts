@@ -7,6 +7,7 @@
  *               file as the body means one rename publishes both, so a reader can never pair
  *               a new body with old metadata (a sidecar file would need two renames).
  *   tmp/        writes in progress; same volume, so the final rename is atomic.
+ *   multipart/  resumable uploads in progress (./fs-multipart.ts).
  *
  * Key segments map to path segments with a suffix (`.o` for objects, `.d` for folders), so
  * the keys `a` and `a/b` can coexist as they do in S3, and no key can name a path outside
@@ -20,6 +21,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, StorageUnavailable } from '../errors.js';
 import { cleanupFs } from './cleanup.js';
+import { FsResumable } from './fs-multipart.js';
 import { keyProblem } from './keys.js';
 import { meteredMeta, UploadMeter } from './meter.js';
 import { abortError } from './s3-errors.js';
@@ -58,11 +60,14 @@ export class FsDriver implements StorageDriver {
   readonly name = 'fs' as const;
   readonly #objects: string;
   readonly #tmp: string;
+  /** Capability: resumable uploads whose parts the origin receives. */
+  readonly resumable: FsResumable;
   #ready: Promise<void> | undefined;
 
   constructor(readonly options: FsDriverOptions) {
     this.#objects = join(options.dataDir, 'objects');
     this.#tmp = join(options.dataDir, 'tmp');
+    this.resumable = new FsResumable(options.dataDir, (key, body, o) => this.put(key, body, o));
   }
 
   #init(): Promise<void> {

@@ -14,6 +14,7 @@
  * - The body's SHA-256 is known only at its end. A single-part put sends its metadata after the
  *   end, so it records `edgewise-sha256`; a multipart upload declares metadata at its start, so it
  *   records the hash only when the client supplied it (it is then verified before completion).
+ * - resumable (client-sent parts, presigned UploadPart URLs) → ./s3-multipart.ts.
  * - Vendor errors stop here: NotFound/NoSuchKey → undefined; network failures and 5xx → 503
  *   EDGEWISE_STORAGE_UNAVAILABLE; other refusals (AccessDenied, NoSuchBucket…) → 502
  *   EDGEWISE_STORAGE_FAILED. A HEAD 404 carries no error body, so head() cannot tell a missing
@@ -42,6 +43,7 @@ import { cleanupS3 } from './cleanup.js';
 import { keyProblem } from './keys.js';
 import { meteredMeta, UploadMeter } from './meter.js';
 import { abortError, translateS3Error } from './s3-errors.js';
+import { S3Resumable } from './s3-multipart.js';
 import type {
   ByteRange,
   Leftover,
@@ -79,6 +81,9 @@ export class S3Driver implements StorageDriver {
   /** Capabilities (./types.ts): presigned POSTs, multipart uploads, and their cleanup. */
   readonly presignedPost: S3Target;
   readonly multipart: { readonly partBytes: number };
+  readonly resumable: S3Resumable;
+  /** Signs presigned part URLs only; never sends a request (./s3-multipart.ts says why apart). */
+  readonly #presigner: S3Client;
   readonly #partSize: number;
   readonly #queueSize: number;
   readonly #agents: Array<HttpAgent | HttpsAgent>;
@@ -107,6 +112,17 @@ export class S3Driver implements StorageDriver {
     this.client = new S3Client(config);
     this.presignedPost = { client: this.client, bucket: this.bucket, prefix: this.prefix };
     this.multipart = { partBytes: this.#partSize };
+    this.#presigner = new S3Client({
+      ...config,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      requestHandler: undefined,
+    });
+    this.resumable = new S3Resumable(
+      this.presignedPost,
+      this.#presigner,
+      (key) => this.head(key),
+      (key) => this.objectKey(key),
+    );
   }
 
   readonly cleanupIncomplete = (
@@ -284,6 +300,7 @@ export class S3Driver implements StorageDriver {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.#presigner.destroy();
     for (const agent of this.#agents) agent.destroy();
   }
 }

@@ -66,11 +66,67 @@ export interface S3Target {
 
 /** A write that a crash left unfinished (capability `cleanupIncomplete`). */
 export interface Leftover {
-  kind: 'temp-file' | 'multipart-upload';
-  /** Temp file name, or the object key of the multipart upload. */
+  kind: 'temp-file' | 'multipart-upload' | 'staged-object';
+  /** Temp file name, the object key of the multipart upload, or the staged object's key. */
   name: string;
   uploadId?: string;
   startedAt: Date;
+}
+
+/** One stored part of a resumable (multipart) upload. */
+export interface StoredPart {
+  partNumber: number;
+  size: number;
+  /** Quoted, as S3 lists it: `"…"`. */
+  etag: string;
+  lastModified: Date;
+}
+
+/**
+ * The checks a resumable upload must pass at completion, run by the driver after the parts are
+ * assembled where no reader can see them and before the object is published. A check that
+ * throws makes the driver discard the upload: nothing becomes visible.
+ */
+export interface CompletionChecks {
+  /** Total size of the parts named at completion. */
+  size(bytes: number): void;
+  /** The first bytes and the type declared at creation → the content type to store. */
+  type(head: Buffer, declared: string): Promise<string>;
+}
+
+/**
+ * Resumable uploads in S3's multipart model (create, parts, list, complete, abort), for clients
+ * that upload parts in parallel and resume after a cut (src/uploads/multipart.ts maps Uppy's
+ * protocol onto this). Part bytes reach the store either straight from the client through a
+ * presigned URL (`presignPart`, s3) or through the origin (`putPart`, fs): a driver has one.
+ */
+export interface ResumableStorage {
+  /** A new upload for `key`; its id is opaque, URL-safe, and names the upload together with the key. */
+  create(key: string, options: { contentType: string; metadata: Record<string, string> }): Promise<string>;
+  /** A URL the client PUTs part bytes to, valid `expiresInSeconds`. */
+  presignPart?(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  /** Stores one part (replacing a part of the same number); undefined when there is no such upload. */
+  putPart?(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    options: { maxBytes: number; signal?: AbortSignal | undefined },
+  ): Promise<StoredPart | undefined>;
+  /** Stored parts in part-number order; undefined when there is no such upload. */
+  listParts(key: string, uploadId: string): Promise<StoredPart[] | undefined>;
+  /**
+   * Assembles the named parts (ascending, each as listed), runs `checks`, publishes the object.
+   * Undefined when there is no such upload. A failed check aborts the upload.
+   */
+  complete(
+    key: string,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+    checks: CompletionChecks,
+  ): Promise<ObjectMeta | undefined>;
+  /** Removes the upload and its parts; false when there was none. */
+  abort(key: string, uploadId: string): Promise<boolean>;
 }
 
 export interface StorageDriver {
@@ -95,6 +151,8 @@ export interface StorageDriver {
    * until it completes or is aborted.
    */
   readonly multipart?: { readonly partBytes: number } | undefined;
+  /** Resumable multipart uploads whose parts the client sends (./types.ts ResumableStorage). */
+  readonly resumable?: ResumableStorage | undefined;
   /**
    * Removes (or with `dryRun` only lists) unfinished writes that started before `cutoff` (ms
    * since the epoch): they sit outside the key space but hold disk or are billed. `onFound`

@@ -7,6 +7,7 @@ import type { UploadsConfig } from '../config/sections/uploads.js';
 import { BadUploadRequest } from '../errors.js';
 import { assertUserKey, keyProblem, RESERVED_PREFIX } from '../storage/keys.js';
 import { essence, patternWithin } from './content-type.js';
+import { resumableEndpoint } from './multipart-token.js';
 import { signUploadParams, type UploadGrant, type UploadMethod } from './signing.js';
 
 export interface UploadUrlRequest {
@@ -85,6 +86,8 @@ export function uploadUrlResponse(
   return {
     method: grant.method,
     url: signedUploadUrl(config, grant, base),
+    // Uppy's @uppy/aws-s3 `companionEndpoint` for resumable uploads with the same grant.
+    resumableEndpoint: resumableEndpoint(config, grant, base),
     [grant.scope]: grant.target,
     contentTypes: grant.types.length > 0 ? grant.types : config.allowedTypes,
     maxBytes: grant.maxBytes,

@@ -1,6 +1,7 @@
 /**
- * s3rver on 127.0.0.1:0 for tests and benchmarks, with the two multipart calls it lacks filled
- * in by hand: AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads (GET ?uploads).
+ * s3rver on 127.0.0.1:0 for tests and benchmarks, with the three multipart calls it lacks filled
+ * in by hand: AbortMultipartUpload (DELETE ?uploadId), ListMultipartUploads (GET ?uploads) and
+ * ListParts (GET <key>?uploadId, for resumable uploads).
  * s3rver keeps an upload's parts in `<bucket>/._S3rver_uploads/<uploadId>/`; the fill-ins
  * delete and list those folders, so a test can prove that an aborted upload left no parts.
  */
@@ -60,6 +61,42 @@ export async function startS3rver(): Promise<RunningS3rver> {
       }
       await rm(dir, { recursive: true, force: true });
       ctx.status = 204;
+      return;
+    }
+    if (ctx.method === 'GET' && rest.length > 0 && typeof uploadId === 'string') {
+      const dir = join(uploadsDir(bucket), uploadId);
+      const names = await readdir(dir).catch(() => undefined);
+      // As S3: an upload id names an upload only together with its key.
+      const owner = await readFile(join(dir, 'key'), 'utf8').catch(() => undefined);
+      if (!names || owner !== decodeURIComponent(rest.join('/'))) {
+        ctx.status = 404;
+        ctx.body = { Error: { Code: 'NoSuchUpload', Message: 'The specified upload does not exist.' } };
+        return;
+      }
+      // s3rver stores part n as `<n>` and its MD5 as `<n>.md5`.
+      const numbers = names
+        .filter((n) => /^\d+$/.test(n) && names.includes(`${n}.md5`))
+        .map(Number)
+        .sort((a, b) => a - b);
+      const parts = await Promise.all(
+        numbers.map(async (n) => {
+          const [info, md5] = await Promise.all([
+            stat(join(dir, String(n))),
+            readFile(join(dir, `${n}.md5`), 'utf8'),
+          ]);
+          return { PartNumber: n, LastModified: info.mtime.toISOString(), ETag: `"${md5}"`, Size: info.size };
+        }),
+      );
+      ctx.body = {
+        ListPartsResult: {
+          Bucket: bucket,
+          Key: rest.join('/'),
+          UploadId: uploadId,
+          MaxParts: 10000,
+          IsTruncated: false,
+          Part: parts,
+        },
+      };
       return;
     }
     if (ctx.method === 'GET' && rest.length === 0 && 'uploads' in ctx.query) {

@@ -31,6 +31,9 @@ export interface UploadOrigin {
   logs: Array<Record<string, unknown>>;
   /** Temp files or multipart uploads left by failed writes. */
   leftovers(): Promise<number>;
+  /** The s3rver behind the s3 driver. */
+  s3rver?: RunningS3rver | undefined;
+  dataDir: string;
   close(): Promise<void>;
 }
 
@@ -96,6 +99,8 @@ export async function startUploadOrigin(
     storage,
     logs,
     leftovers,
+    s3rver,
+    dataDir,
     async close() {
       await app.close();
       await s3rver?.close();
