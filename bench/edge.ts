@@ -8,6 +8,12 @@
  *     (proxy_cache) in front of the same origin and objects, and the bare server answering
  *     from a buffer; 1 KiB over HTTP/2 with TLS (h2load -c16 -m32) against nginx h2.
  *   - Every cell fresh and again after all servers idled BENCH_EDGE_IDLE_MS (default 60 s).
+ *   - A second edge with functions and access logs off ("edge -fn -log", BENCH_EDGE_PLAIN=0 drops
+ *     it) in the same rounds, so what the functions and logs cost is read from one run.
+ *   - BENCH_EDGE_BASELINE=<checkout> adds that checkout's built edge (its dist/src/cli.js, defaults
+ *     on) as "edge@base": a before/after comparison within one run, immune to the machine's drift.
+ *   - BENCH_EDGE_CELLS picks cells (default "1k,100k,1m,h2"), BENCH_EDGE_ANCHORS the anchors
+ *     (default "varnish,nginx"; "none" for the edges and bare node:http only).
  *   - Edge workers 1 and 2 (BENCH_EDGE_WORKERS="1,2"); nginx runs as many worker processes,
  *     Varnish is pinned to one CPU in the one-worker pass.
  *   - 1,000 concurrent requests for one cold key (origin requests must be 1), and the miss
@@ -31,12 +37,18 @@ import { freePort, startBare, startNginx, startVarnish, type Target, waitUp } fr
 import { fmt, median, percentile, printTable, sleep } from './lib.js';
 import { ensureTool, h2load, type LoadRun, loadAverage, treeCpuUs, wrk } from './tools.js';
 
+const CELLS = (process.env.BENCH_EDGE_CELLS ?? '1k,100k,1m,h2').split(',');
 const SIZES = [
-  { name: '1 KiB', path: '/t/1k' },
-  { name: '100 KiB', path: '/t/100k' },
-  { name: '1 MiB', path: '/t/1m' },
-];
+  { id: '1k', name: '1 KiB', path: '/t/1k' },
+  { id: '100k', name: '100 KiB', path: '/t/100k' },
+  { id: '1m', name: '1 MiB', path: '/t/1m' },
+].filter((s) => CELLS.includes(s.id));
 const H2_CELL = '1 KiB h2+TLS';
+const H2 = CELLS.includes('h2');
+const ANCHORS = (process.env.BENCH_EDGE_ANCHORS ?? 'varnish,nginx').split(',');
+const PLAIN = process.env.BENCH_EDGE_PLAIN !== '0';
+const PLAIN_NAME = 'edge -fn -log';
+const BASELINE = process.env.BENCH_EDGE_BASELINE;
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_EDGE_ROUNDS ?? 2);
@@ -64,6 +76,8 @@ async function startEdgeProcess(
   originUrl: string,
   workers: number,
   tls: { cert: string; key: string } | undefined,
+  features: { functions: boolean; logs: boolean } = { functions: FUNCTIONS, logs: LOGS },
+  cli = join(import.meta.dirname, '..', 'src', 'cli.js'),
 ): Promise<Target> {
   const port = await freePort();
   const work = join(dir, `edge-${port}`);
@@ -91,15 +105,18 @@ async function startEdgeProcess(
         memoryBytes: 512 * 1024 * 1024,
         ...(DISK_THRESHOLD ? { diskThresholdBytes: Number(DISK_THRESHOLD) } : {}),
       },
-      logs: { dir: join(work, 'logs'), enabled: LOGS },
-      functions: { dir: join(work, 'functions'), viewerRequest: FUNCTIONS, viewerResponse: FUNCTIONS },
+      logs: { dir: join(work, 'logs'), enabled: features.logs },
+      functions: {
+        dir: join(work, 'functions'),
+        viewerRequest: features.functions,
+        viewerResponse: features.functions,
+      },
     },
   };
   const config = buildConfig(raw, undefined);
   writeBuild(buildFunctions(config.config), join(work, 'functions'));
   const file = join(work, 'edgewise.yaml');
   await writeFile(file, JSON.stringify(raw));
-  const cli = join(import.meta.dirname, '..', 'src', 'cli.js');
   const child: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, cli, 'edge', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: work,
@@ -170,9 +187,9 @@ export async function run(): Promise<void> {
     process.stdout.write(`bench edge needs wrk: ${skipped.join('; ')}\n`);
     return;
   }
-  const haveH2load = tool('h2load', 'nghttp2-client');
-  const haveVarnish = tool('varnishd', 'varnish');
-  const haveNginx = tool('nginx', 'nginx-light');
+  const haveH2load = H2 && tool('h2load', 'nghttp2-client');
+  const haveVarnish = ANCHORS.includes('varnish') && tool('varnishd', 'varnish');
+  const haveNginx = ANCHORS.includes('nginx') && tool('nginx', 'nginx-light');
   const origin = await startBare('origin');
   const bare = await startBare('node:http');
   const insecure = new Agent({ connect: { rejectUnauthorized: false } });
@@ -196,6 +213,27 @@ export async function run(): Promise<void> {
         const edge = await startEdgeProcess(dir, 'edge', origin.url, workers, undefined);
         stops.push(edge.stop);
         targets.push(edge);
+        if (PLAIN) {
+          const plain = await startEdgeProcess(dir, PLAIN_NAME, origin.url, workers, undefined, {
+            functions: false,
+            logs: false,
+          });
+          stops.push(plain.stop);
+          targets.push(plain);
+        }
+        if (BASELINE) {
+          const base = await startEdgeProcess(
+            dir,
+            'edge@base',
+            origin.url,
+            workers,
+            undefined,
+            { functions: FUNCTIONS, logs: LOGS },
+            join(BASELINE, 'dist', 'src', 'cli.js'),
+          );
+          stops.push(base.stop);
+          targets.push(base);
+        }
         if (haveVarnish) {
           const v = await startVarnish(dir, origin.url, workers === 1 ? '0' : undefined);
           stops.push(v.stop);
@@ -206,7 +244,7 @@ export async function run(): Promise<void> {
           const n = await startNginx(dir, origin.url, workers, cert);
           stops.push(n.h1.stop);
           targets.push(n.h1);
-          nginxH2 = n.h2;
+          if (haveH2load) nginxH2 = n.h2;
         }
         targets.push(bare);
         if (haveH2load) {
@@ -316,22 +354,26 @@ function cell(results: Map<string, Sample[]>, key: string): Sample | undefined {
   };
 }
 
-function spread(results: Map<string, Sample[]>, key: string): string {
-  const s = results.get(key)?.map((x) => x.rps) ?? [];
+function spread(results: Map<string, Sample[]>, key: string, of: 'rps' | 'cpuUs', digits: number): string {
+  const s = results.get(key)?.map((x) => x[of]) ?? [];
   if (s.length < 2) return '';
-  return ` [${fmt(Math.min(...s), 0)}–${fmt(Math.max(...s), 0)}]`;
+  return ` [${fmt(Math.min(...s), digits)}–${fmt(Math.max(...s), digits)}]`;
 }
 
 function printCells(results: Map<string, Sample[]>, workers: number, phase: string, names: string[]): void {
   const rows: Array<Array<string | number>> = [
-    ['cell', ...names.map((n) => `${n} req/s [range] (CPU µs/req, p50 ms)`)],
+    ['cell', ...names.map((n) => `${n} req/s [range] (CPU µs/req [range], p50 ms)`)],
   ];
-  for (const c of [...SIZES.map((s) => s.name), H2_CELL]) {
+  for (const c of [...SIZES.map((s) => s.name), ...(H2 ? [H2_CELL] : [])]) {
     const row: Array<string | number> = [c];
     for (const n of names) {
       const k = `${workers}|${phase}|${c}|${n}`;
       const m = cell(results, k);
-      row.push(m ? `${fmt(m.rps, 0)}${spread(results, k)} (${fmt(m.cpuUs, 1)}, ${fmt(m.p50Ms, 2)})` : '—');
+      row.push(
+        m
+          ? `${fmt(m.rps, 0)}${spread(results, k, 'rps', 0)} (${fmt(m.cpuUs, 1)}${spread(results, k, 'cpuUs', 1)}, ${fmt(m.p50Ms, 2)})`
+          : '—',
+      );
     }
     rows.push(row);
   }
@@ -367,18 +409,21 @@ function printGoals(
       goal(w, phase, '100 KiB', 'Varnish', 1.2, 'edge ÷ Varnish');
       goal(w, phase, '1 MiB', 'Varnish', 1.2, 'edge ÷ Varnish');
       goal(w, phase, H2_CELL, 'nginx h2', 0.6, 'edge ÷ nginx');
-      const e = cell(results, `${w}|${phase}|1 KiB|edge`);
       const b = cell(results, `${w}|${phase}|1 KiB|node:http`);
-      if (e && b) {
+      for (const name of ['edge', PLAIN_NAME, 'edge@base']) {
+        const e = cell(results, `${w}|${phase}|1 KiB|${name}`);
+        if (!e || !b) continue;
         const r = e.cpuUs / b.cpuUs;
+        // The goal is for the defaults (functions and logs on); the plain edge shows their cost.
+        const isGoal = name === 'edge';
         rows.push([
           String(w),
           phase,
-          'edge CPU/req ÷ bare node:http 1 KiB',
+          `${name} CPU/req ÷ bare node:http 1 KiB (edge ÷ bare, not inverted)`,
           (e.rps / b.rps).toFixed(2),
           r.toFixed(2),
-          'CPU ≤ 1.5×',
-          r <= 1.5 ? 'met' : 'NOT met',
+          isGoal ? 'CPU ≤ 1.5×' : '—',
+          isGoal ? (r <= 1.5 ? 'met' : 'NOT met') : '—',
         ]);
       }
     }
