@@ -10,7 +10,8 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { type CfEvent, type CfMap, type CfRequest, type CfResponse, isDisallowedHeader } from './runtime.js';
 
 function add(map: CfMap, name: string, value: string): void {
-  const e = map[name];
+  // Own fields only: a header named `constructor` found Object's and grew a list on it.
+  const e = Object.hasOwn(map, name) ? map[name] : undefined;
   if (!e) {
     map[name] = { value };
     return;
@@ -30,6 +31,34 @@ export function toCfHeaders(
     for (const one of Array.isArray(v) ? v : [v]) add(out, name, String(one));
   }
   return out;
+}
+
+/**
+ * `fromCfHeaders(toCfHeaders(headers, skip))` in one pass, without the CloudFront map between:
+ * what a header object becomes when a function leaves it as it was.
+ */
+export function passHeaders(
+  headers: IncomingHttpHeaders | OutgoingHttpHeaders,
+  skip: readonly string[] = [],
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const raw of Object.keys(headers)) {
+    const v = headers[raw];
+    if (v === undefined) continue;
+    const name = raw.toLowerCase();
+    if (name.charCodeAt(0) === 58 || isDisallowedHeader(name) || skip.includes(name)) continue;
+    if (name === '__proto__') continue; // a CloudFront map cannot hold it either
+    if (!Array.isArray(v)) put(out, name, String(v));
+    else for (const one of v) put(out, name, String(one));
+  }
+  return out;
+}
+
+function put(out: Record<string, string | string[]>, name: string, value: string): void {
+  const prev = Object.hasOwn(out, name) ? out[name] : undefined;
+  if (prev === undefined) out[name] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[name] = [prev, value];
 }
 
 export function parseQuery(rawQuery: string): CfMap {
@@ -100,19 +129,7 @@ export function responseEvent(
   clientIp: string,
   response: { statusCode: number; statusDescription?: string; headers: OutgoingHttpHeaders },
 ): CfEvent {
-  const cookies: NonNullable<CfResponse['cookies']> = {};
-  const setCookie = response.headers['set-cookie'];
-  for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : []) {
-    const semi = line.indexOf(';');
-    const pair = semi === -1 ? line : line.slice(0, semi);
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const attributes = semi === -1 ? undefined : line.slice(semi + 1).trim();
-    cookies[pair.slice(0, eq).trim()] = {
-      value: pair.slice(eq + 1).trim(),
-      ...(attributes ? { attributes } : {}),
-    };
-  }
+  const cookies = parseSetCookies(response.headers['set-cookie']);
   return {
     version: '1.0',
     context: { eventType: 'viewer-response' },
@@ -125,6 +142,23 @@ export function responseEvent(
       cookies,
     },
   };
+}
+
+/** Set-Cookie lines as the response event's `cookies` (one per name, the last line winning). */
+export function parseSetCookies(setCookie: OutgoingHttpHeaders[string]): NonNullable<CfResponse['cookies']> {
+  const cookies: NonNullable<CfResponse['cookies']> = {};
+  for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : []) {
+    const semi = line.indexOf(';');
+    const pair = semi === -1 ? line : line.slice(0, semi);
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const attributes = semi === -1 ? undefined : line.slice(semi + 1).trim();
+    cookies[pair.slice(0, eq).trim()] = {
+      value: pair.slice(eq + 1).trim(),
+      ...(attributes ? { attributes } : {}),
+    };
+  }
+  return cookies;
 }
 
 /** Query string from a CloudFront querystring object, in the object's key order. */

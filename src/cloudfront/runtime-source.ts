@@ -139,3 +139,16 @@ const CLOCK = new Script(
 export function installRunClock(context: Context, start: () => number): void {
   (CLOCK.runInContext(context) as (s: () => number) => void)(start);
 }
+
+const RANDOM = new Script(
+  `(function (note) {
+    var real = Math.random;
+    Math.random = function random() { note(); return real(); };
+  })`,
+  { filename: 'cloudfront-random.js' },
+);
+
+/** Math.random in the realm calls `note` first (and still returns a random number). */
+export function noteRandom(context: Context, note: () => void): void {
+  (RANDOM.runInContext(context) as (n: () => void) => void)(note);
+}

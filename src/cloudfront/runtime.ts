@@ -21,7 +21,8 @@ import { createContext, Script } from 'node:vm';
 import { FunctionError, FunctionInvalidResult } from '../errors.js';
 import { parseQuery } from './events.js';
 import { cloudfrontModule, type KvsSource } from './runtime-cf.js';
-import { installRunClock, restrictGlobals, toScript } from './runtime-source.js';
+import { installRunClock, noteRandom, restrictGlobals, toScript } from './runtime-source.js';
+import type { RunTrace } from './runtime-trace.js';
 
 export interface CfValue {
   value: string;
@@ -144,7 +145,17 @@ export interface LoadOptions {
 }
 
 export interface ViewerFunction {
-  run(event: CfEvent): Promise<RunResult>;
+  /**
+   * Runs the handler on `event`. With a `trace`, the function gets the event through the
+   * trace's recording proxies (src/cloudfront/runtime-trace.ts); recording stops when the
+   * handler's result is in, before the runtime validates it.
+   */
+  run(event: CfEvent, trace?: RunTrace): Promise<RunResult>;
+  /**
+   * How many times any run so far read the clock, called Math.random or logged: a traced run
+   * during which this changed may have depended on (or caused) more than its event.
+   */
+  impurity(): number;
 }
 
 const MODULES = new Set(['crypto', 'querystring', 'buffer', 'cloudfront']);
@@ -153,8 +164,14 @@ const MODULES = new Set(['crypto', 'querystring', 'buffer', 'cloudfront']);
 export function loadViewerFunction(source: string, options: LoadOptions = {}): ViewerFunction {
   const log = options.log ?? (() => {});
   const cf = cloudfrontModule(options.kvs);
+  let impure = 0;
   const sandbox: Record<string, unknown> = {
-    console: { log: (...args: unknown[]) => log(args.map(String).join(' ')) },
+    console: {
+      log: (...args: unknown[]) => {
+        impure++;
+        log(args.map(String).join(' '));
+      },
+    },
     require(name: string) {
       if (!MODULES.has(name)) throw new Error(`Cannot find module '${name}'`);
       if (name === 'crypto') return { createHash, createHmac };
@@ -171,8 +188,14 @@ export function loadViewerFunction(source: string, options: LoadOptions = {}): V
   };
   const context = createContext(sandbox, { codeGeneration: { strings: false, wasm: false } });
   let runStart = Date.now();
-  installRunClock(context, () => runStart);
+  installRunClock(context, () => {
+    impure++;
+    return runStart;
+  });
   restrictGlobals(context);
+  noteRandom(context, () => {
+    impure++;
+  });
   // Runtime 2.0 runs functions in strict mode and accepts `import cf from 'cloudfront'`.
   new Script(toScript(source), { filename: 'cloudfront-function.js' }).runInContext(context, {
     timeout: 1000,
@@ -185,12 +208,14 @@ export function loadViewerFunction(source: string, options: LoadOptions = {}): V
   const timeout = options.timeoutMs ?? 0;
 
   return {
-    async run(event) {
+    impurity: () => impure,
+    async run(event, trace) {
       const type = event.context.eventType;
       const target = type === 'viewer-request' ? event.request : event.response;
       const readOnly = snapshot(target?.headers ?? {}, READ_ONLY[type]);
       const method = event.request.method;
-      const inner = parseInContext(JSON.stringify(event));
+      const rebuilt = parseInContext(JSON.stringify(event));
+      const inner = trace ? trace.wrap(rebuilt, []) : rebuilt;
       runStart = Date.now();
       let out: unknown;
       try {
@@ -206,6 +231,7 @@ export function loadViewerFunction(source: string, options: LoadOptions = {}): V
         return failure(FunctionError, describe(err));
       } finally {
         sandbox.__event = undefined;
+        trace?.stop();
       }
       const problem = validate(type, out, readOnly, method);
       if (problem) return failure(FunctionInvalidResult, problem);

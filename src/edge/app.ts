@@ -100,7 +100,12 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     : undefined;
   if (revalidations) metrics.onRevalidation = (ev) => revalidations.write(ev);
   const fns = loadViewerFunctions(
-    { ...e.functions, dir: resolve(cwd, options.functionsDir ?? e.functions.dir) },
+    {
+      ...e.functions,
+      dir: resolve(cwd, options.functionsDir ?? e.functions.dir),
+      // Files that are exactly this config's build have their results reused (docs/edge.md).
+      build: () => buildFunctions(config.current),
+    },
     (line) => log.info({ fn: line }, 'function log'),
   );
   // A fresh checkout has no edge-functions/dist: say so loudly rather than run without them.
