@@ -42,7 +42,8 @@ export function hostWithoutPort(host: string): string {
 export function requestBytes(ctx: EdgeContext): number {
   const req = ctx.req;
   const raw = req.rawHeaders;
-  let head = `${ctx.method} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`.length + 2;
+  // `METHOD url HTTP/x.y\r\n` and the blank line, counted without building them.
+  let head = ctx.method.length + 1 + (req.url ?? '/').length + 6 + req.httpVersion.length + 2 + 2;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
     if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers are in the request line
@@ -67,12 +68,14 @@ export type RecordOptions = Pick<
   'edgeLocation' | 'distributionDomain' | 'includeCookies' | 'redactCookies'
 >;
 
+const VERSIONS: Record<string, string> = { '1.0': 'HTTP/1.0', '1.1': 'HTTP/1.1', '2.0': 'HTTP/2.0' };
+
 /** The access-log record of a finished request, `end` being its wall-clock end in ms. */
 export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: number): LogRecord {
   const h = ctx.headers;
   const referer = headerString(h.referer);
   const cookie = options.includeCookies ? headerString(h.cookie) : undefined;
-  const version = ctx.req.httpVersion === '2.0' ? 'HTTP/2.0' : `HTTP/${ctx.req.httpVersion}`;
+  const version = VERSIONS[ctx.req.httpVersion] ?? `HTTP/${ctx.req.httpVersion}`;
   return {
     end,
     edgeLocation: options.edgeLocation,

@@ -5,8 +5,10 @@
  * `rotateSeconds`; it is written under a `.partial` name and renamed when complete, so a
  * reader listing `*.gz` never sees half a file.
  *
- * `write` only appends to an array: formatting happens on the response path, but disk and
- * gzip work happen on a timer, batched, so logging never waits on I/O. Each batch ends with a
+ * `write` only copies the line into a preallocated buffer (lines are ASCII: the log encoding
+ * escapes everything else), so a logged request allocates nothing beyond its line; the buffer
+ * is cut into per-hour segments, and disk and gzip work happen on a timer, batched, so logging
+ * never waits on I/O. Each batch ends with a
  * zlib sync flush, so what was logged is on disk (in the `.partial` file) within one flush
  * interval, not only when the file is published: without it gzip holds up to its window of
  * input, and a quiet edge's log stayed at its 10-byte gzip header for the whole hour.
@@ -38,10 +40,25 @@ interface OpenFile {
 
 /** Lines held before a flush is forced early, so a burst cannot grow the batch without bound. */
 const MAX_BATCH = 10_000;
+/** Bytes of the line buffer; a full buffer is cut into a segment (copied) and reused. */
+const BUFFER_BYTES = 1024 * 1024;
+const HOUR_MS = 3_600_000;
+
+/** Lines of one UTC hour (the hour as ms since the epoch ÷ 3600000). */
+interface Segment {
+  hour: number;
+  data: Buffer;
+}
 
 export class AccessLogWriter {
   readonly #o: AccessLogOptions;
-  #batch: Array<{ at: number; line: string }> = [];
+  readonly #buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  #used = 0;
+  /** The hour the buffer's lines belong to. */
+  #bufHour = Number.NaN;
+  #lines = 0;
+  /** Cut segments waiting for the next flush. */
+  #segments: Segment[] = [];
   #file: OpenFile | undefined;
   #timer: NodeJS.Timeout;
   #chain: Promise<void> = Promise.resolve();
@@ -56,14 +73,35 @@ export class AccessLogWriter {
 
   write(at: number, line: string): void {
     if (this.#closed) return;
-    this.#batch.push({ at, line });
-    if (this.#batch.length >= MAX_BATCH) void this.flush();
+    const hour = Math.floor(at / HOUR_MS);
+    // A UTF-16 unit is at most 3 bytes in UTF-8: room for that, the newline, or a new segment.
+    if (hour !== this.#bufHour || this.#used + line.length * 3 + 1 > BUFFER_BYTES) {
+      this.#cut();
+      this.#bufHour = hour;
+    }
+    if (line.length * 3 + 1 > BUFFER_BYTES) {
+      // Longer than the whole buffer: its own segment.
+      this.#segments.push({ hour, data: Buffer.from(`${line}\n`) });
+    } else {
+      this.#used += this.#buf.write(line, this.#used, 'utf8');
+      this.#buf[this.#used++] = 0x0a;
+    }
+    if (++this.#lines >= MAX_BATCH) void this.flush();
+  }
+
+  /** Moves the buffer's lines into a segment of their own. */
+  #cut(): void {
+    if (this.#used === 0) return;
+    this.#segments.push({ hour: this.#bufHour, data: Buffer.from(this.#buf.subarray(0, this.#used)) });
+    this.#used = 0;
   }
 
   /** Writes the batch (serialised with earlier flushes); resolves when it reached the gzip stream. */
   flush(): Promise<void> {
-    const batch = this.#batch;
-    this.#batch = [];
+    this.#cut();
+    const batch = this.#segments;
+    this.#segments = [];
+    this.#lines = 0;
     this.#chain = this.#chain
       .then(() => this.#writeBatch(batch))
       .catch((err: Error) => this.#o.onError?.(err));
@@ -80,21 +118,15 @@ export class AccessLogWriter {
     return this.#chain;
   }
 
-  async #writeBatch(batch: Array<{ at: number; line: string }>): Promise<void> {
+  async #writeBatch(batch: Segment[]): Promise<void> {
     const now = Date.now();
     if (this.#file && now - this.#file.openedAt >= this.#o.rotateSeconds * 1000) await this.#publish();
-    let text = '';
-    for (const { at, line } of batch) {
-      const hour = new Date(at).toISOString().slice(0, 13).replace('T', '-');
-      if (this.#file && this.#file.hour !== hour) {
-        if (text) this.#file.gzip.write(text);
-        text = '';
-        await this.#publish();
-      }
+    for (const { hour: h, data } of batch) {
+      const hour = new Date(h * HOUR_MS).toISOString().slice(0, 13).replace('T', '-');
+      if (this.#file && this.#file.hour !== hour) await this.#publish();
       if (!this.#file) this.#file = this.#open(hour, now);
-      text += `${line}\n`;
+      this.#file.gzip.write(data);
     }
-    if (text && this.#file) this.#file.gzip.write(text);
     if (batch.length > 0 && this.#file) await this.#sync(this.#file);
   }
 

@@ -110,6 +110,13 @@ function bodyOf(body: string | { data: string; encoding: 'text' | 'base64' } | u
 
 /** Fields the edge adds: hidden from the viewer-response function and restored after it. */
 const EDGE_OWNED = ['x-cache', 'x-amz-cf-pop', 'x-amz-cf-id', 'via', 'server-timing'];
+/** Fields a viewer-response function's result cannot change: they keep the edge's values. */
+const KEPT = [
+  ...EDGE_OWNED.filter((k) => k !== 'server-timing'),
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+];
 /** Fields CloudFront hides from functions that still reach the origin. */
 const HIDDEN_FORWARDED = ['connection', 'transfer-encoding', 'x-forwarded-proto', 'expect'];
 
@@ -481,9 +488,7 @@ function finishResponse(
 ): HookResult {
   const out: OutgoingHttpHeaders = fromFunction;
   // Read-only and hidden fields keep the edge's values.
-  for (const k of [...EDGE_OWNED, 'content-length', 'content-encoding', 'transfer-encoding']) {
-    if (k !== 'server-timing' && headers[k] !== undefined) out[k] = headers[k];
-  }
+  for (const k of KEPT) if (headers[k] !== undefined) out[k] = headers[k];
   // Server-Timing is a list: the function may add metrics (the built one names the class,
   // cloudfront.functions.serverTiming); the edge's own stay first.
   const mine = headers['server-timing'];
