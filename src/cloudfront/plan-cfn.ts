@@ -98,6 +98,28 @@ export function toCloudFormation(plan: Plan, built: BuildOutput): Json {
     refs.set(`KeyGroupId:${plan.keyGroup.KeyGroupConfig.Name}`, { Ref: 'KeyGroup' });
   }
 
+  if (plan.s3Origin) {
+    // The S3 origin: its Origin Access Control, and the bucket policy that lets CloudFront's
+    // service principal read for this distribution only. AWS::S3::BucketPolicy is the bucket's
+    // whole policy: a bucket that has one already must get this statement merged by hand.
+    const oac = plan.s3Origin.OriginAccessControlConfig;
+    resources.OriginAccessControl = {
+      Type: 'AWS::CloudFront::OriginAccessControl',
+      Properties: { OriginAccessControlConfig: unwrap(oac) },
+    };
+    refs.set(`OriginAccessControlId:${oac.Name}`, { Ref: 'OriginAccessControl' });
+    // CloudFormation's own ${} substitution (Fn::Sub), not a JavaScript template.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Fn::Sub syntax
+    const arn = 'arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}';
+    refs.set(plan.s3Origin.distributionArn.slice(2, -2), { 'Fn::Sub': arn });
+    resources.S3OriginBucketPolicy = {
+      Type: 'AWS::S3::BucketPolicy',
+      Properties: {
+        Bucket: plan.s3Origin.bucket,
+        PolicyDocument: { Version: '2012-10-17', Statement: [unwrap(plan.s3Origin.bucketPolicyStatement)] },
+      },
+    };
+  }
   if (!plan.keyGroup) {
     // Signed classes without a configured key: the operator passes an existing key group.
     for (const m of JSON.stringify(plan.distributionConfig).matchAll(/\{\{(KeyGroupId:[^}]+)\}\}/g)) {
@@ -148,6 +170,8 @@ export function toCloudFormation(plan: Plan, built: BuildOutput): Json {
   fixBehavior(dist.DefaultCacheBehavior ?? {});
   for (const b of (dist.CacheBehaviors as Json[]) ?? []) fixBehavior(b);
   for (const origin of (dist.Origins as Json[]) ?? []) {
+    const o = origin as Record<string, Json>;
+    if (o.OriginPath === '') delete o.OriginPath;
     const c = (origin as Record<string, Record<string, Json>>).CustomOriginConfig;
     if (c && 'OriginSslProtocols' in c) {
       c.OriginSSLProtocols = c.OriginSslProtocols ?? ['TLSv1.2'];

@@ -19,6 +19,7 @@ import type {
   KeyGroupConfig,
   LoggingConfig,
   Method,
+  OriginAccessControlConfig,
   OriginRequestPolicyConfig,
   PublicKeyConfig,
   ReferrerPolicyList,
@@ -56,8 +57,31 @@ export interface Plan {
   }>;
   publicKeys: Array<{ keyPairId: string; PublicKeyConfig: PublicKeyConfig }>;
   keyGroup: { KeyGroupConfig: KeyGroupConfig } | undefined;
+  /** With cloudfront.distribution.s3OriginClasses: the OAC and the bucket policy it needs. */
+  s3Origin: S3OriginPlan | undefined;
   distributionConfig: DistributionConfig;
   warnings: string[];
+}
+
+/**
+ * The S3 origin's Origin Access Control and the statement its bucket policy needs: CloudFront's
+ * service principal may GetObject under the storage prefix, only on behalf of this distribution
+ * (AWS:SourceArn, a `{{DistributionARN:…}}` placeholder until the distribution exists).
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
+ */
+export interface S3OriginPlan {
+  OriginAccessControlConfig: OriginAccessControlConfig;
+  bucket: string;
+  /** The placeholder the bucket policy's AWS:SourceArn holds: `{{DistributionARN:<namePrefix>}}`. */
+  distributionArn: string;
+  bucketPolicyStatement: {
+    Sid: string;
+    Effect: 'Allow';
+    Principal: { Service: 'cloudfront.amazonaws.com' };
+    Action: 's3:GetObject';
+    Resource: string;
+    Condition: { StringEquals: { 'AWS:SourceArn': string } };
+  };
 }
 
 /** CloudFront quotas the plan checks (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html). */
@@ -179,10 +203,22 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
   }
   const keyGroupRef = placeholder('KeyGroupId', `${prefix}-signers`);
 
-  const behavior = (cls: ContentClassConfig) => {
+  const s3 = s3OriginPlan(config, prefix);
+  const s3OriginId = `${cf.distribution.originId}-s3`;
+  const s3Classes = new Set(s3 ? cf.distribution.s3OriginClasses : []);
+  // Image variants are rendered by `edgewise serve`, so patterns under the image prefix stay there.
+  const onS3 = (cls: ContentClassConfig, pattern: string | undefined) =>
+    s3Classes.has(cls.name) && !(pattern ?? '').startsWith(fn.imagePathPrefix);
+  for (const cls of config.classes)
+    if (s3Classes.has(cls.name) && cf.allowAllMethods.includes(cls.name))
+      problems.push(
+        `class ${cls.name}: served from the S3 origin, which only reads; remove it from cloudfront.allowAllMethods or from s3OriginClasses`,
+      );
+
+  const behavior = (cls: ContentClassConfig, pattern?: string) => {
     const methods = [...classMethods(cf, cls)];
     return {
-      TargetOriginId: cf.distribution.originId,
+      TargetOriginId: onS3(cls, pattern) ? s3OriginId : cf.distribution.originId,
       ViewerProtocolPolicy: cls.viewerProtocolPolicy,
       Compress: cls.compress,
       AllowedMethods: { ...list(methods), CachedMethods: list<Method>(['GET', 'HEAD']) },
@@ -235,14 +271,14 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
           );
         continue;
       }
-      cacheBehaviors.push({ PathPattern: pattern, ...behavior(cls) });
+      cacheBehaviors.push({ PathPattern: pattern, ...behavior(cls, pattern) });
     }
   if (cacheBehaviors.length > DEFAULT_BEHAVIOR_QUOTA)
     warnings.push(
       `${cacheBehaviors.length} cache behaviors exceed the default quota of ${DEFAULT_BEHAVIOR_QUOTA} per distribution`,
     );
   const defaultCls = config.classes.find((c) => c.name === config.defaultClass) ?? config.classes[0]!;
-  const defaultCacheBehavior: DefaultCacheBehavior = behavior(defaultCls);
+  const defaultCacheBehavior: DefaultCacheBehavior = behavior(defaultCls, '*');
 
   const logging = standardLogging(config);
   if (!logging.Enabled)
@@ -275,6 +311,23 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
           OriginKeepaliveTimeout: Math.min(60, toSeconds(config.origin.keepAliveMs)),
         },
       },
+      ...(s3
+        ? [
+            {
+              Id: s3OriginId,
+              DomainName: s3DomainName(config),
+              OriginPath: s3OriginPath(config),
+              ConnectionTimeout: Math.min(10, toSeconds(config.origin.connectTimeoutMs)),
+              ConnectionAttempts: 3,
+              // Empty OriginAccessIdentity: access is by the OAC below, not a legacy OAI.
+              S3OriginConfig: { OriginAccessIdentity: '' },
+              OriginAccessControlId: placeholder(
+                'OriginAccessControlId',
+                s3.OriginAccessControlConfig.Name ?? '',
+              ),
+            },
+          ]
+        : []),
     ]),
     DefaultCacheBehavior: defaultCacheBehavior,
     CacheBehaviors: list(cacheBehaviors),
@@ -287,12 +340,54 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
     functions,
     publicKeys,
     keyGroup,
+    s3Origin: s3,
     distributionConfig,
     warnings,
   };
   // Same config → same CallerReference, so a re-run create is recognised as a duplicate.
   distributionConfig.CallerReference = `${prefix}-${createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16)}`;
   return plan;
+}
+
+/** The bucket's regional endpoint, which AWS recommends for OAC (no redirect while DNS settles). */
+function s3DomainName(config: Readonly<PlanConfig>): string {
+  const { bucket, region } = config.storage.s3;
+  return `${bucket}.s3.${region}.amazonaws.com`;
+}
+
+/** `site/` → `/site`: CloudFront prepends it, so path /static/a.css reads key site/static/a.css. */
+function s3OriginPath(config: Readonly<PlanConfig>): string {
+  const p = config.storage.s3.prefix.replace(/\/+$/, '');
+  return p === '' ? '' : `/${p}`;
+}
+
+function s3OriginPlan(config: Readonly<PlanConfig>, prefix: string): S3OriginPlan | undefined {
+  const { bucket } = config.storage.s3;
+  if (config.cloudfront.distribution.s3OriginClasses.length === 0 || bucket === undefined) return undefined;
+  const distributionArn = placeholder('DistributionARN', prefix);
+  return {
+    distributionArn,
+    OriginAccessControlConfig: {
+      Name: `${prefix}-s3`.slice(0, 64),
+      Description:
+        `edgewise: CloudFront reads s3://${bucket}/${config.storage.s3.prefix} signed with SigV4`.slice(
+          0,
+          256,
+        ),
+      OriginAccessControlOriginType: 's3',
+      SigningBehavior: 'always',
+      SigningProtocol: 'sigv4',
+    },
+    bucket,
+    bucketPolicyStatement: {
+      Sid: 'AllowCloudFrontServicePrincipalReadOnly',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudfront.amazonaws.com' },
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${bucket}/${config.storage.s3.prefix}*`,
+      Condition: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+    },
+  };
 }
 
 /**

@@ -70,3 +70,22 @@ test('expiry bounds, trusted keys, forwardHeaders classes', () => {
     'cloudfront.trustedKeys[2]: set exactly one of publicKey or publicKeyFile',
   ]);
 });
+
+test('s3OriginClasses: known classes, the s3 driver with a bucket, and a prefix CloudFront can prepend', () => {
+  const s3 = { driver: 's3', s3: { bucket: 'b-example', prefix: 'site/' } };
+  expect(
+    issues({ cloudfront: { distribution: { s3OriginClasses: ['static_assets'] } }, storage: s3 }),
+  ).toEqual([]);
+  expect(issues({ cloudfront: { distribution: { s3OriginClasses: ['static_assets'] } } })).toEqual([
+    'cloudfront.distribution.s3OriginClasses: an S3 origin reads the storage bucket: needs storage.driver s3 and storage.s3.bucket',
+  ]);
+  expect(
+    issues({
+      cloudfront: { distribution: { s3OriginClasses: ['nope', 'static_assets'] } },
+      storage: { ...s3, s3: { bucket: 'b-example', prefix: 'site-' } },
+    }),
+  ).toEqual([
+    'cloudfront.distribution.s3OriginClasses: unknown class',
+    'storage.s3.prefix: must be empty or end with / for an S3 origin (CloudFront prepends it as the OriginPath)',
+  ]);
+});

@@ -38,6 +38,10 @@ const configs: Record<string, Record<string, unknown>> = {
     storage: { driver: 's3', s3: { bucket: 'example-edgewise', prefix: 'site/' } },
     prefetch: { logs: { source: 'storage', prefix: 'cloudfront-logs/' } },
   },
+  'static assets and user content read from the S3 bucket through Origin Access Control': {
+    cloudfront: { signing, distribution: { s3OriginClasses: ['static_assets', 'user_content'] } },
+    storage: { driver: 's3', s3: { bucket: 'example-edgewise', prefix: 'site/', region: 'eu-west-1' } },
+  },
   'class settings from a KeyValueStore': {
     cloudfront: { signing, functions: { classSource: 'kvs', kvsId: 'edgewise-classes' } },
   },
@@ -72,4 +76,70 @@ test('control: cfn-lint rejects the API spelling IsIPV6Enabled in a distribution
       path: 'Resources/Distribution/Properties/DistributionConfig/IsIPV6Enabled',
     }),
   ]);
+});
+
+// CloudFormation's own ${} substitution, not a JavaScript template.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Fn::Sub syntax
+const DISTRIBUTION_ARN = 'arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}';
+
+test('S3 origin: OAC (sigv4, always) on an S3 origin with an empty OriginAccessIdentity, its classes target it except the image prefix, and the bucket policy allows CloudFront for this distribution only', () => {
+  const t = template(
+    configs['static assets and user content read from the S3 bucket through Origin Access Control']!,
+  );
+  expect(t.Resources.OriginAccessControl?.Properties.OriginAccessControlConfig).toMatchObject({
+    OriginAccessControlOriginType: 's3',
+    SigningBehavior: 'always',
+    SigningProtocol: 'sigv4',
+  });
+  const dist = t.Resources.Distribution!.Properties.DistributionConfig as unknown as {
+    Origins: Array<Record<string, unknown>>;
+    CacheBehaviors: Array<{ PathPattern: string; TargetOriginId: string }>;
+    DefaultCacheBehavior: { TargetOriginId: string };
+  };
+  expect(dist.Origins[1]).toEqual({
+    Id: 'edgewise-origin-s3',
+    DomainName: 'example-edgewise.s3.eu-west-1.amazonaws.com',
+    OriginPath: '/site',
+    ConnectionTimeout: 10,
+    ConnectionAttempts: 3,
+    S3OriginConfig: { OriginAccessIdentity: '' },
+    OriginAccessControlId: { Ref: 'OriginAccessControl' },
+  });
+  const target = Object.fromEntries(dist.CacheBehaviors.map((b) => [b.PathPattern, b.TargetOriginId]));
+  expect(target).toMatchObject({
+    '/static/*': 'edgewise-origin-s3',
+    '/img/*': 'edgewise-origin',
+    '/api/*': 'edgewise-origin',
+    '/u/*': 'edgewise-origin-s3',
+  });
+  expect(dist.DefaultCacheBehavior.TargetOriginId).toBe('edgewise-origin-s3');
+  expect(t.Resources.S3OriginBucketPolicy?.Properties).toEqual({
+    Bucket: 'example-edgewise',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'AllowCloudFrontServicePrincipalReadOnly',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudfront.amazonaws.com' },
+          Action: 's3:GetObject',
+          Resource: 'arn:aws:s3:::example-edgewise/site/*',
+          Condition: {
+            StringEquals: {
+              'AWS:SourceArn': { 'Fn::Sub': DISTRIBUTION_ARN },
+            },
+          },
+        },
+      ],
+    },
+  });
+});
+
+test('S3 origin: a class that takes writes (allowAllMethods) cannot be read from the bucket', () => {
+  expect(() =>
+    template({
+      cloudfront: { distribution: { s3OriginClasses: ['api_responses'] } },
+      storage: { driver: 's3', s3: { bucket: 'example-edgewise' } },
+    }),
+  ).toThrow(/class api_responses: served from the S3 origin, which only reads/);
 });

@@ -81,6 +81,12 @@ export const CloudfrontSection = Type.Object(
           pattern: '^[A-Za-z0-9_-]{1,40}$',
           description: 'Prefix of policy, function and key-group names in the plan (names are account-wide).',
         }),
+        s3OriginClasses: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }), {
+          default: [],
+          uniqueItems: true,
+          description:
+            'Classes CloudFront reads straight from the storage.s3 bucket through Origin Access Control instead of from `edgewise serve` (their image-prefix patterns stay on the origin, which renders variants). Needs storage.driver s3 and a storage.s3.prefix that is empty or ends with /.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -270,6 +276,27 @@ export const cloudfrontRules: CrossCheck = (config, report) => {
       value: cf.distribution.aliases,
     });
   const classNames = new Set(config.classes.map((c) => c.name));
+  const s3Classes = cf.distribution.s3OriginClasses;
+  for (const name of s3Classes)
+    if (!classNames.has(name))
+      report({ path: 'cloudfront.distribution.s3OriginClasses', message: 'unknown class', value: name });
+  if (s3Classes.length > 0) {
+    if (config.storage.driver !== 's3' || config.storage.s3.bucket === undefined)
+      report({
+        path: 'cloudfront.distribution.s3OriginClasses',
+        message: 'an S3 origin reads the storage bucket: needs storage.driver s3 and storage.s3.bucket',
+        value: s3Classes,
+      });
+    // The bucket key is prefix + path without its /, and CloudFront can only prepend an OriginPath
+    // that ends at a / boundary.
+    const prefix = config.storage.s3.prefix;
+    if (prefix !== '' && !prefix.endsWith('/'))
+      report({
+        path: 'storage.s3.prefix',
+        message: 'must be empty or end with / for an S3 origin (CloudFront prepends it as the OriginPath)',
+        value: prefix,
+      });
+  }
   for (const name of Object.keys(cf.forwardHeaders))
     if (!classNames.has(name))
       report({ path: `cloudfront.forwardHeaders.${name}`, message: 'unknown class', value: name });
