@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LOG_FIELDS } from '../../src/access-log/format.js';
 import { ensureDevSigningKeys } from '../../src/cloudfront/keys.js';
 import { signViewerUrl } from '../../src/cloudfront/signer.js';
+import { ENTRY_OVERHEAD_BYTES } from '../../src/edge/entry.js';
 import {
   type CountingOrigin,
   startTestEdge,
@@ -188,6 +189,26 @@ describe('metrics', () => {
     expect(m).toContain('edgewise_edge_byte_hit_ratio{class="*"} 0.75');
     expect(m).toContain('edgewise_edge_origin_requests_total{kind="fill"} 1');
     expect(m).toMatch(/edgewise_edge_cache_bytes\{tier="memory"\} [1-9]\d*/);
+  });
+});
+
+describe('memory tier bound', () => {
+  it('counts each entry at what the process holds for it, not only its body and headers', async () => {
+    // 1 MiB, the smallest memoryBytes, and 1,500 distinct tiny objects. Counted at body + header
+    // bytes (~250 B each) all would fit; each really costs the process ~1.5 KiB more (entry,
+    // CachePolicy, Buffer, store node: bench memory), so fewer than 1 MiB / 1.5 KiB may stay.
+    const { origin, edge } = await setup({}, { cache: { memoryBytes: 1048576 } });
+    origin.route('/t/tiny/*', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' });
+      res.end('x');
+    });
+    for (let i = 0; i < 1500; i++) await get(edge, `/t/tiny/${i}`);
+    const store = edge.edge.app.store;
+    expect(store.bytes('memory')).toBeLessThanOrEqual(1048576);
+    expect(store.memory.size).toBeGreaterThan(100);
+    expect(store.memory.size).toBeLessThanOrEqual(Math.floor(1048576 / ENTRY_OVERHEAD_BYTES));
+    // Each held entry is counted at least at the fixed overhead.
+    expect(store.bytes('memory') / store.memory.size).toBeGreaterThan(ENTRY_OVERHEAD_BYTES);
   });
 });
 

@@ -104,7 +104,8 @@ export const EdgeSection = Type.Object(
           default: 256 * MiB,
           minimum: MiB,
           maximum: 64 * 1024 * MiB,
-          description: 'Bytes of bodies and headers the memory tier holds at most.',
+          description:
+            'Bytes the memory tier holds at most, each entry counted at what the process holds for it (body, headers, keys and ~1.6 KiB of per-entry structures), so the setting bounds the process.',
         }),
         diskBytes: Type.Integer({
           default: 4096 * MiB,

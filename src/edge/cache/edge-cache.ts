@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { keyPath } from '../../cache-key.js';
 import { createCacheStore, type PolicyName } from '../../cache-store/index.js';
 import type { CacheStore } from '../../cache-store/types.js';
-import { type CachedResponse, headerBytes } from '../entry.js';
+import { type CachedResponse, entryCost, headerBytes } from '../entry.js';
 
 export type Tier = 'memory' | 'disk';
 
@@ -89,8 +89,8 @@ export class EdgeCache {
     } else {
       this.#vary.delete(primary);
     }
-    const cost = entry.size + headerBytes(entry.headers);
     if (entry.size >= this.#options.diskThresholdBytes && this.disk) {
+      const cost = entry.size + headerBytes(entry.headers);
       if (cost > this.disk.maxBytes) return undefined;
       const file = join(this.#options.diskDir, `${this.#prefix}-${(++this.#seq).toString(36)}`);
       await writeFile(file, entry.body);
@@ -102,14 +102,14 @@ export class EdgeCache {
       return undefined;
     }
     this.#replace(this.disk, entry.key);
-    return this.memory.set(entry.key, entry, cost) ? 'memory' : undefined;
+    return this.memory.set(entry.key, entry, entryCost(entry)) ? 'memory' : undefined;
   }
 
   /** Replaces stored metadata (a 304 refreshed the headers) without touching the body. */
   update(entry: CachedResponse): void {
-    const cost = entry.size + headerBytes(entry.headers);
-    if (typeof (entry.body as { file?: string }).file === 'string') this.disk?.set(entry.key, entry, cost);
-    else this.memory.set(entry.key, entry, cost);
+    if (typeof (entry.body as { file?: string }).file === 'string')
+      this.disk?.set(entry.key, entry, entry.size + headerBytes(entry.headers));
+    else this.memory.set(entry.key, entry, entryCost(entry));
   }
 
   delete(key: string): boolean {
