@@ -70,7 +70,7 @@ interface Sample {
 }
 
 /** Runs the edge CLI (`edgewise edge`) in its own process with a generated config. */
-async function startEdgeProcess(
+export async function startEdgeProcess(
   dir: string,
   name: string,
   originUrl: string,
@@ -78,6 +78,7 @@ async function startEdgeProcess(
   tls: { cert: string; key: string } | undefined,
   features: { functions: boolean; logs: boolean } = { functions: FUNCTIONS, logs: LOGS },
   cli = join(import.meta.dirname, '..', 'src', 'cli.js'),
+  nodeFlags: string[] = NODE_FLAGS,
 ): Promise<Target> {
   const port = await freePort();
   const work = join(dir, `edge-${port}`);
@@ -117,7 +118,7 @@ async function startEdgeProcess(
   writeBuild(buildFunctions(config.config), join(work, 'functions'));
   const file = join(work, 'edgewise.yaml');
   await writeFile(file, JSON.stringify(raw));
-  const child: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, cli, 'edge', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, cli, 'edge', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: work,
   });

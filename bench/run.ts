@@ -7,6 +7,8 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   serving: () => import('./serving.js'),
   images: () => import('./images.js'),
   edge: () => import('./edge.js'),
+  idle: () => import('./idle.js'),
+  memory: () => import('./memory.js'),
   prefetch: () => import('./prefetch.js'),
   uploads: () => import('./uploads.js'),
   cloudfront: () => import('./cloudfront.js'),
