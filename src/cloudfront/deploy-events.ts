@@ -143,7 +143,9 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /**
  * Where TestFunction's output differs from the expected result, as `path: got X, expected Y`
- * lines (key order does not matter; an absent key and `undefined` are the same).
+ * lines. Key order does not matter, and an absent map is the same as an empty one
+ * (`cookies: {}` or no `cookies`): both mean no entries to CloudFront, and which one its
+ * serialiser writes is not something a deploy should be refused over. Every value is compared.
  */
 export function outputDifferences(expected: unknown, actual: unknown, at = ''): string[] {
   const e = expected as Json;
@@ -159,6 +161,8 @@ export function outputDifferences(expected: unknown, actual: unknown, at = ''): 
     const keys = [...new Set([...Object.keys(eo), ...Object.keys(ao)])].sort();
     return keys.flatMap((k) => outputDifferences(eo[k], ao[k], at ? `${at}.${k}` : k));
   }
+  const emptyMap = (v: Json | undefined) => v === undefined || (isObj(v) && Object.keys(v as object).length === 0);
+  if (emptyMap(e) && emptyMap(a)) return [];
   if (JSON.stringify(e) === JSON.stringify(a)) return [];
   return [
     `${at || '(output)'}: got ${JSON.stringify(a) ?? 'nothing'}, expected ${JSON.stringify(e) ?? 'nothing'}`,

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildFunctions } from '../../src/cloudfront/build.js';
+import { outputDifferences } from '../../src/cloudfront/deploy-events.js';
 import { buildConfig } from '../../src/config/index.js';
 import { runCli } from '../helpers/cli.js';
 import { FakeCloudFront } from './deploy-fake.js';
@@ -258,4 +259,19 @@ describe('KeyValueStore mode', () => {
     expect(inline.code).toBe(2);
     expect(inline.stderr).toMatch(/classSource is inline/);
   });
+});
+
+test('outputDifferences: key order and empty-versus-absent maps do not count; every value does', () => {
+  const expected = {
+    request: { uri: '/a', querystring: {}, headers: { host: { value: 'h' } }, cookies: {} },
+  };
+  expect(outputDifferences(expected, { request: { headers: { host: { value: 'h' } }, uri: '/a' } })).toEqual(
+    [],
+  );
+  expect(
+    outputDifferences(expected, { request: { uri: '/a', querystring: { a: { value: '1' } }, headers: {} } }),
+  ).toEqual([
+    'request.headers.host: got nothing, expected {"value":"h"}',
+    'request.querystring.a: got {"value":"1"}, expected nothing',
+  ]);
 });
