@@ -161,7 +161,8 @@ export function outputDifferences(expected: unknown, actual: unknown, at = ''): 
     const keys = [...new Set([...Object.keys(eo), ...Object.keys(ao)])].sort();
     return keys.flatMap((k) => outputDifferences(eo[k], ao[k], at ? `${at}.${k}` : k));
   }
-  const emptyMap = (v: Json | undefined) => v === undefined || (isObj(v) && Object.keys(v as object).length === 0);
+  const emptyMap = (v: Json | undefined) =>
+    v === undefined || (isObj(v) && Object.keys(v as object).length === 0);
   if (emptyMap(e) && emptyMap(a)) return [];
   if (JSON.stringify(e) === JSON.stringify(a)) return [];
   return [
