@@ -26,9 +26,11 @@ import type {
   ResponseHeadersPolicyConfig,
   ViewerCertificate,
 } from '@aws-sdk/client-cloudfront';
+import type { BucketLifecycleConfiguration } from '@aws-sdk/client-s3';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import { CloudfrontPlanInvalid } from '../errors.js';
+import { lifecycleRule } from '../storage/cleanup.js';
 import { resolveKeys } from './keys.js';
 import { ALL_METHODS, classMethods, uploadPaths } from './methods.js';
 
@@ -60,6 +62,13 @@ export interface Plan {
   /** With cloudfront.distribution.s3OriginClasses: the OAC and the bucket policy it needs. */
   s3Origin: S3OriginPlan | undefined;
   distributionConfig: DistributionConfig;
+  /**
+   * With the s3 driver: the input of PutBucketLifecycleConfiguration for the storage bucket,
+   * aborting multipart uploads nobody completed (resumable uploads clients abandoned, puts cut
+   * by a crash) and expiring staged resumable uploads. The bucket is the operator's, not the
+   * distribution's, so no CloudFormation resource carries it (docs/uploads.md).
+   */
+  storageLifecycle?: { Bucket: string; LifecycleConfiguration: BucketLifecycleConfiguration } | undefined;
   warnings: string[];
 }
 
@@ -346,6 +355,10 @@ export function buildPlan(config: Readonly<PlanConfig>): Plan {
   };
   // Same config → same CallerReference, so a re-run create is recognised as a duplicate.
   distributionConfig.CallerReference = `${prefix}-${createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16)}`;
+  // Not part of the distribution (nor of its CallerReference): the storage bucket's own rule.
+  const store = config.storage.driver === 's3' ? config.storage.s3 : undefined;
+  if (store?.bucket)
+    plan.storageLifecycle = { Bucket: store.bucket, LifecycleConfiguration: lifecycleRule(store.prefix) };
   return plan;
 }
 

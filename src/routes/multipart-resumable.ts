@@ -3,7 +3,7 @@
  * "Companion-compatible" S3 routes, mapped onto the driver's ResumableStorage
  * (src/storage/types.ts). Relative to E = <base>/uploads/resumable/<grant token> (signed grant,
  * src/uploads/multipart-token.ts) or E = <base>/uploads/resumable (API key in a header):
- *   POST   E/s3/multipart                           {filename, type, metadata} → {uploadId, key}
+ *   POST   E/s3/multipart                           {filename, type, metadata, key?} → {uploadId, key}
  *   GET    E/s3/multipart/:uploadId/:partNumber?key  → {url, expires}: where to PUT the part
  *   GET    E/s3/multipart/:uploadId?key              → [{PartNumber, Size, ETag, LastModified}]
  *   POST   E/s3/multipart/:uploadId/complete?key     {parts:[{PartNumber, ETag}]} → {location, key, …}
@@ -122,7 +122,7 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
         const cfg = uploadsConfig();
         const grant = grantOf(request);
         const body = object(request.body);
-        const key = resumableKey(grant, body.filename);
+        const key = resumableKey(grant, body.filename, body.key);
         const contentType = declaredType(cfg, grant, body.type);
         // Uppy's metadata (file name, relative path…) is not stored: S3 metadata is ASCII-only
         // and 2 KB at most, and nothing downstream reads it.

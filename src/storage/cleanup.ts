@@ -15,6 +15,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortMultipartUploadCommand,
+  type BucketLifecycleConfiguration,
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -160,8 +161,12 @@ export async function cleanupS3(
   return found;
 }
 
-/** The bucket lifecycle rule that aborts orphaned multipart uploads (for docs and `--print-rule`). */
-export function lifecycleRule(prefix: string, days = 1): object {
+/**
+ * The bucket lifecycle rules (for docs, `--print-rule` and the CloudFront plan): abort multipart
+ * uploads not completed `days` after they began, and expire staged resumable uploads (completed
+ * under `.edgewise/multipart/` but never copied to their key: a crash between the two).
+ */
+export function lifecycleRule(prefix: string, days = 1): BucketLifecycleConfiguration {
   return {
     Rules: [
       {
@@ -169,6 +174,12 @@ export function lifecycleRule(prefix: string, days = 1): object {
         Status: 'Enabled',
         Filter: { Prefix: prefix },
         AbortIncompleteMultipartUpload: { DaysAfterInitiation: days },
+      },
+      {
+        ID: 'edgewise-expire-staged-resumable-uploads',
+        Status: 'Enabled',
+        Filter: { Prefix: prefix + STAGING_PREFIX },
+        Expiration: { Days: days },
       },
     ],
   };

@@ -11,11 +11,18 @@ import type { CompletionChecks } from '../storage/types.js';
 import { checkSniffedType, essence, typeAllowed } from './content-type.js';
 import { grantCoversKey, type UploadGrant } from './signing.js';
 
-/** The grant's key, or its prefix plus the file's last name segment (as POST /uploads names files). */
-export function resumableKey(grant: UploadGrant, filename: unknown): string {
+/**
+ * The key of a new upload: the grant's key; else the `key` the client asks for (our extension,
+ * for clients that choose their keys: API-key backends, mobile apps), which the grant must cover;
+ * else the grant's prefix plus the file's last name segment (as POST /uploads names files).
+ */
+export function resumableKey(grant: UploadGrant, filename: unknown, asked?: unknown): string {
   let key: string;
   if (grant.scope === 'key') key = grant.target;
-  else {
+  else if (asked !== undefined) {
+    assertGrantCovers(grant, asked);
+    key = asked;
+  } else {
     if (typeof filename !== 'string' || filename === '')
       throw new BadUploadRequest('filename is required (the key is the grant prefix plus the file name)');
     // Browsers send a bare name; some old ones a full client path (C:\fakepath\a.png).

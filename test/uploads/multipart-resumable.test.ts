@@ -289,8 +289,24 @@ describe.each<DriverKind>(['fs', 's3'])('resumable uploads (%s driver)', (kind) 
       headers: { authorization: 'Bearer test-api-key-0123456789abcdef', 'content-type': 'application/json' },
     });
     expect(ok.status).toBe(200);
-    // The API key grants any key (prefix ''): the file name's last segment is the key.
+    // The API key grants any key (prefix ''): the file name's last segment is the key…
     expect(await ok.json()).toMatchObject({ key: 'a.bin' });
+    // …unless the client names its key.
+    const named = await fetch(bare, {
+      method: 'POST',
+      body: JSON.stringify({ filename: 'a.bin', key: 'api/7/a.bin' }),
+      headers: { 'x-api-key': 'test-api-key-0123456789abcdef' },
+    });
+    expect(await named.json()).toMatchObject({ key: 'api/7/a.bin' });
+    // A named key outside a signed prefix is refused.
+    const outside = await c.create('x.bin', 'application/octet-stream');
+    expect(outside.status).toBe(200);
+    const refused = await fetch(`${E}/s3/multipart`, {
+      method: 'POST',
+      body: JSON.stringify({ key: 'not-r/x.bin' }),
+    });
+    expect(refused.status).toBe(403);
+    await c.abort(outside.json.uploadId, outside.json.key);
   });
 
   test('malformed bodies are 400 with catalogue codes', async () => {
