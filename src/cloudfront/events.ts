@@ -7,7 +7,13 @@
  * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { type CfEvent, type CfMap, type CfRequest, type CfResponse, isDisallowedHeader } from './runtime.js';
+import {
+  type CfEvent,
+  type CfMap,
+  type CfRequest,
+  type CfResponse,
+  isDisallowedLowercase,
+} from './runtime.js';
 
 function add(map: CfMap, name: string, value: string): void {
   // Own fields only: a header named `constructor` found Object's and grew a list on it.
@@ -27,7 +33,8 @@ export function toCfHeaders(
   const out: CfMap = {};
   for (const [raw, v] of Object.entries(headers)) {
     const name = raw.toLowerCase();
-    if (v === undefined || name.startsWith(':') || isDisallowedHeader(name) || skip.includes(name)) continue;
+    if (v === undefined || name.startsWith(':') || isDisallowedLowercase(name) || skip.includes(name))
+      continue;
     for (const one of Array.isArray(v) ? v : [v]) add(out, name, String(one));
   }
   return out;
@@ -46,7 +53,7 @@ export function passHeaders(
     const v = headers[raw];
     if (v === undefined) continue;
     const name = raw.toLowerCase();
-    if (name.charCodeAt(0) === 58 || isDisallowedHeader(name) || skip.includes(name)) continue;
+    if (name.charCodeAt(0) === 58 || isDisallowedLowercase(name) || skip.includes(name)) continue;
     if (name === '__proto__') continue; // a CloudFront map cannot hold it either
     if (!Array.isArray(v)) put(out, name, String(v));
     else for (const one of v) put(out, name, String(one));

@@ -99,7 +99,9 @@ export async function deliver(
   if (options.upstreamMs !== undefined) timing += `,cdn-upstream-fbl;dur=${Math.round(options.upstreamMs)}`;
   headers['server-timing'] = timing;
   if (options.hook) {
-    const hooked = await options.hook(ctx, status, headers);
+    // A hook that answers synchronously (a reused function result) is not awaited.
+    const pending = options.hook(ctx, status, headers);
+    const hooked = 'then' in pending ? await pending : pending;
     ({ status, headers } = hooked);
     if (hooked.replaceBody) {
       discard(body);
@@ -118,6 +120,12 @@ export async function deliver(
   ctx.headerBytes = 64 + fields * 32;
   ctx.ttfb = performance.now() - ctx.start;
   (res as { writeHead(s: number, h: OutgoingHttpHeaders): unknown }).writeHead(status, headers);
+  // A buffer (every memory-tier hit) is written here, without another async step.
+  if (body.kind === 'buffer') {
+    ctx.bodyBytes = body.data.length;
+    (res as unknown as { end(chunk: Buffer): void }).end(body.data);
+    return;
+  }
   await writeBody(ctx, body);
 }
 

@@ -278,40 +278,46 @@ export function loadViewerFunctions(
     return 'updated';
   };
 
+  // A reused result is applied synchronously: no promise and no microtask on that path.
   const request: RequestStep | undefined = reqFn
-    ? async (ctx) => {
-        const fn = reqFn!;
+    ? (ctx) => {
         const memo = reqMemo;
         const known = memo?.lookup(ctx);
-        if (known) {
-          requestReused++;
-          return applyRequest(ctx, known, undefined);
-        }
-        const viewerHeaders = viewerHeadersOf(ctx);
-        const event = requestEvent({
-          method: ctx.method,
-          url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
-          headers: viewerHeaders as Record<string, string>,
-          clientIp: ctx.clientIp,
-          requestId: ctx.requestId,
-          ...(ctx.host ? { distributionDomainName: ctx.host } : {}),
-        });
-        const trace = memo ? new RunTrace(classifyViewerRequest) : undefined;
-        const impurity = fn.impurity();
-        const result = await fn.run(event, trace);
-        if (result.kind === 'error')
-          return { statusCode: result.status, code: result.code, message: result.message };
-        const outcome = requestOutcome(result, trace);
-        // The key is read from the request as it came in, before applyRequest rewrites it.
-        if (memo && reusable(trace, fn, impurity) && outcome.reusable)
-          memo.remember(trace.reads, ctx, outcome.value);
-        return applyRequest(ctx, outcome.value, result.kind === 'request' ? result.request : undefined);
+        if (!known) return runRequest(ctx, reqFn!, memo);
+        requestReused++;
+        const answer = applyRequest(ctx, known, undefined);
+        return answer === undefined ? undefined : Promise.resolve(answer);
       }
     : undefined;
 
+  const runRequest = async (
+    ctx: EdgeContext,
+    fn: ViewerFunction,
+    memo: FunctionMemo<EdgeContext, RequestOutcome> | undefined,
+  ) => {
+    const viewerHeaders = viewerHeadersOf(ctx);
+    const event = requestEvent({
+      method: ctx.method,
+      url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+      headers: viewerHeaders as Record<string, string>,
+      clientIp: ctx.clientIp,
+      requestId: ctx.requestId,
+      ...(ctx.host ? { distributionDomainName: ctx.host } : {}),
+    });
+    const trace = memo ? new RunTrace(classifyViewerRequest) : undefined;
+    const impurity = fn.impurity();
+    const result = await fn.run(event, trace);
+    if (result.kind === 'error')
+      return { statusCode: result.status, code: result.code, message: result.message };
+    const outcome = requestOutcome(result, trace);
+    // The key is read from the request as it came in, before applyRequest rewrites it.
+    if (memo && reusable(trace, fn, impurity) && outcome.reusable)
+      memo.remember(trace.reads, ctx, outcome.value);
+    return applyRequest(ctx, outcome.value, result.kind === 'request' ? result.request : undefined);
+  };
+
   const response: ResponseHook | undefined = resFn
-    ? async (ctx, status, headers) => {
-        const fn = resFn!;
+    ? (ctx, status, headers) => {
         // "CloudFront does not invoke edge functions for viewer response events when the origin
         // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
         // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
@@ -319,48 +325,56 @@ export function loadViewerFunctions(
         const memo = resMemo;
         const arg: ResponseArg = { ctx, status, headers };
         const known = memo?.lookup(arg);
-        if (known) {
-          responseReused++;
-          return replayResponse(status, headers, known);
-        }
-        const cfRequest =
-          cfRequests.get(ctx) ??
-          requestEvent({
-            method: ctx.method,
-            url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
-            headers: ctx.headers as Record<string, string>,
-            clientIp: ctx.clientIp,
-          }).request;
-        const visible: OutgoingHttpHeaders = {};
-        for (const k in headers) if (!EDGE_OWNED.includes(k)) visible[k] = headers[k];
-        const trace = memo ? new RunTrace(classifyViewerResponse) : undefined;
-        const impurity = fn.impurity();
-        const result = await fn.run(
-          responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers: visible }),
-          trace,
-        );
-        if (result.kind === 'error') {
-          const body = Buffer.from(
-            JSON.stringify({ statusCode: result.status, code: result.code, message: result.message }),
-          );
-          return {
-            status: result.status,
-            headers: {
-              'content-type': 'application/json; charset=utf-8',
-              'content-length': String(body.length),
-              'cache-control': 'no-store',
-              'x-cache': headers['x-cache'],
-            },
-            replaceBody: body,
-          };
-        }
-        if (result.kind !== 'response') return { status, headers };
-        const r = result.response;
-        if (memo && reusable(trace, fn, impurity) && r === trace.proxyAt('response'))
-          memo.remember(trace.reads, arg, responseOutcome(trace, r));
-        return finishResponse(headers, r.statusCode, fromCfHeaders(r.headers), r.cookies);
+        if (!known) return runResponse(ctx, resFn!, memo, arg);
+        responseReused++;
+        return replayResponse(status, headers, known);
       }
     : undefined;
+
+  const runResponse = async (
+    ctx: EdgeContext,
+    fn: ViewerFunction,
+    memo: FunctionMemo<ResponseArg, ResponseOutcome> | undefined,
+    arg: ResponseArg,
+  ): Promise<HookResult> => {
+    const { status, headers } = arg;
+    const cfRequest =
+      cfRequests.get(ctx) ??
+      requestEvent({
+        method: ctx.method,
+        url: ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path,
+        headers: ctx.headers as Record<string, string>,
+        clientIp: ctx.clientIp,
+      }).request;
+    const visible: OutgoingHttpHeaders = {};
+    for (const k in headers) if (!EDGE_OWNED.includes(k)) visible[k] = headers[k];
+    const trace = memo ? new RunTrace(classifyViewerResponse) : undefined;
+    const impurity = fn.impurity();
+    const result = await fn.run(
+      responseEvent(cfRequest, ctx.clientIp, { statusCode: status, headers: visible }),
+      trace,
+    );
+    if (result.kind === 'error') {
+      const body = Buffer.from(
+        JSON.stringify({ statusCode: result.status, code: result.code, message: result.message }),
+      );
+      return {
+        status: result.status,
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': String(body.length),
+          'cache-control': 'no-store',
+          'x-cache': headers['x-cache'],
+        },
+        replaceBody: body,
+      };
+    }
+    if (result.kind !== 'response') return { status, headers };
+    const r = result.response;
+    if (memo && reusable(trace, fn, impurity) && r === trace.proxyAt('response'))
+      memo.remember(trace.reads, arg, responseOutcome(trace, r));
+    return finishResponse(headers, r.statusCode, fromCfHeaders(r.headers), r.cookies);
+  };
 
   return {
     request,
