@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   prefetch: () => import('./prefetch.js'),
   uploads: () => import('./uploads.js'),
   cloudfront: () => import('./cloudfront.js'),
+  ttl: () => import('./ttl.js'),
 };
 
 async function main(): Promise<void> {

@@ -109,7 +109,7 @@ export function lineDiff(a: string, b: string, name: string, context = 2): strin
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) ops.push({ op: ' ', text: x[i++]!, a: i, b: ++j });
-    else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!))
+    else if (j < m && (i === n || lcs[i]![j + 1]! > lcs[i + 1]![j]!))
       ops.push({ op: '+', text: y[j++]!, a: i, b: j });
     else ops.push({ op: '-', text: x[i++]!, a: i, b: j });
   }

@@ -56,6 +56,42 @@ export function prefixOf(path: string, depth: number): string {
   return path.slice(0, at + 1);
 }
 
+/**
+ * A standard log's time has whole seconds (date + time): the requests one object logged in one
+ * second happened somewhere in it. Each gets a uniform position in its second (sorted, from a
+ * generator seeded by the second, so a run is repeatable), which keeps the gaps between
+ * requests right on average: with every request at the start of its second, a replay under a
+ * TTL of a second or two would count each request of the next second as past the TTL. Times
+ * with milliseconds (v2 `timestamp(ms)`) are left alone.
+ */
+export function spreadSeconds(sorted: number[]): number[] {
+  let i = 0;
+  while (i < sorted.length) {
+    const t = sorted[i]!;
+    let j = i + 1;
+    while (j < sorted.length && sorted[j] === t) j++;
+    if (t % 1000 === 0) {
+      const next = uniform(t / 1000);
+      const offsets = Array.from({ length: j - i }, () => Math.floor(next() * 1000)).sort((x, y) => x - y);
+      for (let k = i; k < j; k++) sorted[k] = t + offsets[k - i]!;
+    }
+    i = j;
+  }
+  return sorted;
+}
+
+/** mulberry32: small, seeded, uniform on [0, 1). */
+function uniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
   const groups = new Map<string, GroupEvidence>();
   const groupFor = (path: string) => {
@@ -120,7 +156,8 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
       }
     }
   }
-  for (const g of groups.values()) for (const times of g.requests.values()) times.sort((a, b) => a - b);
+  for (const g of groups.values())
+    for (const times of g.requests.values()) spreadSeconds(times.sort((a, b) => a - b));
   if (mode === 'logs') {
     for (const [object, ev] of fills) {
       ev.sort((a, b) => a.t - b.t);

@@ -79,3 +79,28 @@ describe('replay of logged request times', () => {
     expect(r).toEqual({ requests: 5, hits: 3, refreshHits: 0, misses: 2, stale: 0 });
   });
 });
+
+describe('whole-second log times', () => {
+  it('places the requests one object logged in one second inside it, in order, repeatably', async () => {
+    const { spreadSeconds } = await import('../../src/ttl/evidence.js');
+    const input = [1000, 1000, 2000, 3000, 3000, 3000, 4123];
+    const out = spreadSeconds([...input]);
+    expect(out).toEqual(spreadSeconds([...input]));
+    expect(out[6]).toBe(4123); // milliseconds given: left alone
+    for (let i = 0; i < 6; i++) {
+      expect(out[i]).toBeGreaterThanOrEqual(input[i]!);
+      expect(out[i]).toBeLessThan(input[i]! + 1000);
+      if (i > 0) expect(out[i]).toBeGreaterThanOrEqual(out[i - 1]!);
+    }
+  });
+
+  it('keeps the gaps right on average: one request a second, TTL 1 s → about half are hits', async () => {
+    const { spreadSeconds } = await import('../../src/ttl/evidence.js');
+    const times = spreadSeconds(Array.from({ length: 4001 }, (_, i) => i * 1000));
+    // Consecutive seconds: the gap is the difference of two uniform offsets plus 1 s, below 1 s
+    // half the time; a hit renews nothing, so the expected share is a little under ½.
+    const hits = replay([times], 1, 0).hits / 4001;
+    expect(hits).toBeGreaterThan(0.3);
+    expect(hits).toBeLessThan(0.55);
+  });
+});

@@ -136,7 +136,7 @@ describe('ttl suggest', () => {
     expect(text.stdout).toMatch(/RefreshHits in the access logs give "unchanged" evidence only/);
   });
 
-  it('bad input: no logs, malformed config, unknown class, bad options', async () => {
+  it('bad input: no logs, malformed config, unknown class', async () => {
     const s = await setup();
     const empty = join(s.root, 'nothing-here');
     const none = await runCli(['ttl', 'suggest', '--config', s.config, '--logs', empty]);
@@ -165,17 +165,18 @@ describe('ttl suggest', () => {
     ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--class videos: no such class; the config has news, assets, rare/);
+  });
 
-    for (const [args, msg] of [
-      [['--by', 'folder'], /--by must be class, prefix or prefix:<depth>/],
-      [['--max-stale', '0.9'], /--max-stale must be a number from 0.001 to 0.63/],
-      [['--since', 'yesterday'], /--since must be a duration/],
-      [['--pid', '1'], /--pid goes with --apply/],
-      [['--source', 'cloudfront'], /--source must be edge or prefetch/],
-    ] as const) {
-      const res = await runCli(['ttl', 'suggest', '--config', s.config, '--logs', s.logs, ...args]);
-      expect(res.code, args.join(' ')).toBe(2);
-      expect(res.stderr).toMatch(msg);
-    }
+  it.each([
+    [['--by', 'folder'], /--by must be class, prefix or prefix:<depth>/],
+    [['--max-stale', '0.9'], /--max-stale must be a number from 0.001 to 0.63/],
+    [['--since', 'yesterday'], /--since must be a duration/],
+    [['--pid', '1'], /--pid goes with --apply/],
+    [['--source', 'cloudfront'], /--source must be edge or prefetch/],
+  ] as const)('bad option %j: exit 2 with the reason', async (args, msg) => {
+    const s = await setup();
+    const res = await runCli(['ttl', 'suggest', '--config', s.config, '--logs', s.logs, ...args]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(msg);
   });
 });
