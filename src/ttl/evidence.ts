@@ -132,20 +132,14 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
         (rec.method !== 'GET' && rec.method !== 'HEAD') ||
         rec.status === 0 ||
         rec.status >= 400 ||
-        trafficOf(rec.userAgent, ua) === 'prefetch' ||
         (o.since !== undefined && rec.time < o.since)
       ) {
         skipped++;
         continue;
       }
       const object = rec.query === '' ? rec.path : `${rec.path}?${rec.query}`;
-      const g = groupFor(rec.path);
-      let times = g.requests.get(object);
-      if (!times) {
-        times = [];
-        g.requests.set(object, times);
-      }
-      times.push(rec.time);
+      // A warming request's fill or refresh validates the copy like any other (so it starts the
+      // next interval), but it is not viewer traffic to replay.
       if (mode === 'logs' && (rec.resultType === 'Miss' || rec.resultType === 'RefreshHit')) {
         let ev = fills.get(object);
         if (!ev) {
@@ -154,6 +148,17 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
         }
         ev.push({ t: rec.time, refresh: rec.resultType === 'RefreshHit' });
       }
+      if (trafficOf(rec.userAgent, ua) === 'prefetch') {
+        skipped++;
+        continue;
+      }
+      const g = groupFor(rec.path);
+      let times = g.requests.get(object);
+      if (!times) {
+        times = [];
+        g.requests.set(object, times);
+      }
+      times.push(rec.time);
     }
   }
   for (const g of groups.values())

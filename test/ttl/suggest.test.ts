@@ -21,6 +21,7 @@ async function setup() {
 
 interface JsonProposal {
   class: string;
+  requests: number;
   prefix: string;
   revalidations: number;
   changed: number;
@@ -134,6 +135,38 @@ describe('ttl suggest', () => {
     });
     const text = await runCli(['ttl', 'suggest', '--config', s.config, '--logs', dir]);
     expect(text.stdout).toMatch(/RefreshHits in the access logs give "unchanged" evidence only/);
+  });
+
+  it('a warming request’s refresh starts the next interval, though it is not replayed', async () => {
+    const s = await setup();
+    const dir = join(s.root, 'with-prefetch');
+    await writeLogs(
+      dir,
+      [
+        logRecord(T0, '/assets/a.css', 'Miss'),
+        logRecord(T0 + 200_000, '/assets/a.css', 'RefreshHit', 'edgewise-prefetch/0.1'),
+        logRecord(T0 + 350_000, '/assets/a.css', 'RefreshHit'),
+      ],
+      [],
+    );
+    const r = await runCli([
+      'ttl',
+      'suggest',
+      '--config',
+      s.config,
+      '--logs',
+      dir,
+      '--json',
+      '--min-evidence',
+      '1',
+    ]);
+    expect(r.code).toBe(0);
+    const assets = (JSON.parse(r.stdout) as { proposals: JsonProposal[] }).proposals.find(
+      (p) => p.class === 'assets',
+    );
+    // Unchanged over 200 s (to the warming refresh) and 150 s (to the viewer's): longest 200 s,
+    // not the 350 s since the viewer's Miss. Two viewer requests replayed, not three.
+    expect(assets).toMatchObject({ revalidations: 2, changed: 0, current: 60, proposed: 200, requests: 2 });
   });
 
   it('bad input: no logs, malformed config, unknown class', async () => {
