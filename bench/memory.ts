@@ -40,8 +40,8 @@ async function origin(): Promise<{ server: Server; url: string }> {
   const bodies = new Map<number, Buffer>();
   const server = createServer((req, res) => {
     const size = Number(/\/s(\d+)\//.exec(req.url ?? '')?.[1] ?? 100);
-    let body = bodies.get(size);
-    if (!body) bodies.set(size, (body = Buffer.alloc(size, 97)));
+    const body = bodies.get(size) ?? Buffer.alloc(size, 97);
+    bodies.set(size, body);
     res.writeHead(200, {
       'content-type': 'text/plain',
       'cache-control': 'max-age=3600',
