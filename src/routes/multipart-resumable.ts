@@ -24,6 +24,8 @@ import {
   MultipartNotFound,
   ResumableUnavailable,
   UploadAborted,
+  UploadGrantBusy,
+  UploadsBusy,
   UploadTooLarge,
 } from '../errors.js';
 import { lingerOnClose } from '../http/linger.js';
@@ -42,6 +44,7 @@ import {
 } from '../uploads/multipart.js';
 import {
   authorizeResumable,
+  grantTag,
   PART_PREFIX,
   PART_URL_SECONDS,
   RESUMABLE_PREFIX,
@@ -145,7 +148,14 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
           return { url: await s.presignPart(key, uploadId, n, ttl), expires: ttl };
         }
         if (!(await s.listParts(key, uploadId))) throw new MultipartNotFound(uploadId);
-        const claim = { uploadId, partNumber: n, key, maxBytes: grant.maxBytes, expires };
+        const claim = {
+          uploadId,
+          partNumber: n,
+          key,
+          maxBytes: grant.maxBytes,
+          expires,
+          grant: grantTag(grant),
+        };
         return { url: signedPartUrl(cfg, claim, publicBase(request)), expires: ttl };
       });
 
@@ -248,6 +258,11 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
       }
     });
 
+    // Part PUTs hold a write buffer and a socket each: bounded like uploads, by their own
+    // pool of uploads.maxConcurrent slots and uploads.maxConcurrentPerGrant per signing grant.
+    let active = 0;
+    const perGrant = new Map<string, number>();
+
     raw.put(`${PART_PREFIX}/:uploadId/:partNumber`, async (request, reply) => {
       const cfg = uploadsConfig();
       const uploadId = uploadIdOf(request);
@@ -258,14 +273,18 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
       const n = parsePartNumber(rawNumber, claim.maxBytes);
       const s = store();
       if (!s.putPart) throw new ResumableUnavailable(`storage driver ${driver.name} takes parts itself`);
-      const stored = await s.listParts(claim.key, uploadId);
-      if (!stored) throw new MultipartNotFound(uploadId);
-      // The grant's size is the whole upload's: this part gets what the other parts left.
-      const others = stored.reduce((sum, p) => (p.partNumber === n ? sum : sum + p.size), 0);
-      const room = Math.min(MAX_PART_BYTES, claim.maxBytes - others);
-      const declared = request.headers['content-length'];
-      if (room < 0 || (declared !== undefined && Number(declared) > room))
-        throw new UploadTooLarge(claim.maxBytes);
+      // Counted before any await, so the slot is the first thing a part takes.
+      const tag = claim.grant;
+      if (tag !== '' && (perGrant.get(tag) ?? 0) >= cfg.maxConcurrentPerGrant) {
+        reply.header('retry-after', '1');
+        throw new UploadGrantBusy(`${cfg.maxConcurrentPerGrant} running`);
+      }
+      if (active >= cfg.maxConcurrent) {
+        reply.header('retry-after', '1');
+        throw new UploadsBusy(`${cfg.maxConcurrent} running`);
+      }
+      active++;
+      if (tag !== '') perGrant.set(tag, (perGrant.get(tag) ?? 0) + 1);
       const ac = new AbortController();
       const onClose = () => {
         if (!request.raw.complete) ac.abort(new UploadAborted('the client disconnected'));
@@ -273,6 +292,14 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
       request.raw.once('close', onClose);
       const stopWatch = watchSlowBody(request.raw, cfg.slowBody, (err) => ac.abort(err));
       try {
+        const stored = await s.listParts(claim.key, uploadId);
+        if (!stored) throw new MultipartNotFound(uploadId);
+        // The grant's size is the whole upload's: this part gets what the other parts left.
+        const others = stored.reduce((sum, p) => (p.partNumber === n ? sum : sum + p.size), 0);
+        const room = Math.min(MAX_PART_BYTES, claim.maxBytes - others);
+        const declared = request.headers['content-length'];
+        if (room < 0 || (declared !== undefined && Number(declared) > room))
+          throw new UploadTooLarge(claim.maxBytes);
         const part = await s.putPart(claim.key, uploadId, n, request.raw, {
           maxBytes: room,
           signal: ac.signal,
@@ -283,6 +310,12 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
       } finally {
         stopWatch();
         request.raw.off('close', onClose);
+        active--;
+        if (tag !== '') {
+          const left = (perGrant.get(tag) ?? 1) - 1;
+          if (left === 0) perGrant.delete(tag);
+          else perGrant.set(tag, left);
+        }
       }
     });
   });

@@ -12,11 +12,12 @@
  * Part URLs (fs driver only; the s3 driver hands out S3's own presigned URLs). The origin signs
  * each part PUT it will accept: upload id, part number, key, the grant's size limit and an
  * expiry, HMAC-SHA256 with the first upload signing secret (rotation as for upload URLs):
- *   edgewise-part-v1 \n uploadId \n partNumber \n key \n max \n exp \n kid
+ *   edgewise-part-v1 \n uploadId \n partNumber \n key \n max \n exp \n grant \n kid
+ * (`grant` tags the signing grant, so part PUTs count toward uploads.maxConcurrentPerGrant).
  * Short-lived (PART_URL_SECONDS, and never past the grant), so a leaked part URL is worth one
  * part of one upload for minutes.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { UploadsConfig } from '../config/sections/uploads.js';
 import { PartUrlInvalid, ResumableUnavailable, Unauthorized, UploadSignatureInvalid } from '../errors.js';
@@ -89,6 +90,13 @@ export interface PartClaim {
   maxBytes: number;
   /** Unix seconds. */
   expires: number;
+  /** Which grant signed it (a digest of grantId), for uploads.maxConcurrentPerGrant; '' for API keys. */
+  grant: string;
+}
+
+/** The `grant` of a PartClaim: short, and saying nothing of the grant itself. */
+export function grantTag(grant: ResumableGrant): string {
+  return grant.id === undefined ? '' : createHash('sha256').update(grant.id).digest('base64url').slice(0, 16);
 }
 
 function canonical(c: PartClaim, kid: string): string {
@@ -117,6 +125,7 @@ export function signedPartUrl(
     key: claim.key,
     max: String(claim.maxBytes),
     exp: String(claim.expires),
+    g: claim.grant,
     kid: signer.id,
     sig: mac(signer.secret, canonical(claim, signer.id)).toString('base64url'),
   });
@@ -138,7 +147,8 @@ export function verifyPartUrl(
     if (all.length !== 1) throw new PartUrlInvalid(`parameter ${n} is missing or repeated`);
     return all[0]!;
   };
-  const [key, max, exp, kid, sig] = ['key', 'max', 'exp', 'kid', 'sig'].map(one) as [
+  const [key, max, exp, grant, kid, sig] = ['key', 'max', 'exp', 'g', 'kid', 'sig'].map(one) as [
+    string,
     string,
     string,
     string,
@@ -147,7 +157,7 @@ export function verifyPartUrl(
   ];
   if (!/^\d{1,16}$/.test(max) || !/^\d{1,12}$/.test(exp))
     throw new PartUrlInvalid('max and exp must be integers');
-  const claim: PartClaim = { uploadId, partNumber, key, maxBytes: Number(max), expires: Number(exp) };
+  const claim: PartClaim = { uploadId, partNumber, key, maxBytes: Number(max), expires: Number(exp), grant };
   const secret = config.signing.secrets.find((s) => s.id === kid);
   if (!secret) throw new PartUrlInvalid(`unknown key id ${kid}`);
   const given = Buffer.from(sig, 'base64url');
