@@ -91,6 +91,32 @@ describe('ttl suggest --apply', () => {
     expect(r.stdout).toMatch(/`edgewise dev` reloads on save .* kill -HUP <pid>/);
   });
 
+  it('edgewise dev reloads the applied file on its own; a --pid naming dev is refused', async () => {
+    const s = await scenario();
+    roots.push(s.root);
+    await writeFile(s.config, `${CONFIG}prefetch:\n  inDev: false\n`);
+    server = startCli(['dev'], {
+      cwd: s.root,
+      env: { EDGEWISE__SERVER__PORT: '0', EDGEWISE__EDGE__PORT: '0', EDGEWISE__LOGGING__LEVEL: 'info' },
+    });
+    await server.waitFor((l) => /^\s+edge\s+http/.test(l), 90_000);
+    const pid = String(server.child.pid);
+    const refused = await runCli(['ttl', 'suggest', '--logs', s.logs, '--apply', '--pid', pid], {
+      cwd: s.root,
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /is `edgewise dev`: it reloads when the file is saved, and SIGHUP would stop it/,
+    );
+    expect(server.child.exitCode).toBeNull();
+    const r = await runCli(['ttl', 'suggest', '--logs', s.logs, '--apply'], { cwd: s.root });
+    expect(r.code, r.stderr).toBe(0);
+    const line = await server.waitFor((l) => l.includes('config reloaded'), 20_000);
+    expect(JSON.parse(line)).toMatchObject({ trigger: 'file saved', applied: ['classes'] });
+    expect(await server.stop('SIGINT')).toBe(0);
+    server = undefined;
+  }, 150_000);
+
   it('a file on the embedded classes gets the running list appended, changed; unknown classes are refused', () => {
     const text = '# only a comment\nserver:\n  port: 0\n';
     const config = buildConfig(parse(text), 'x.yaml').config;
