@@ -6,7 +6,7 @@
  * Credentials and profile are the AWS SDK's own chain (environment, shared config and
  * credentials files, SSO, container and instance roles; `--profile` picks a profile like
  * AWS_PROFILE). CloudFront is a global service, so the region only satisfies the SDK:
- * `--region`, else AWS_REGION / AWS_DEFAULT_REGION, else us-east-1. Endpoints can be redirected
+ * `--region`, else the SDK's chain (AWS_REGION, the profile's region), else us-east-1. Endpoints can be redirected
  * the SDK's way (AWS_ENDPOINT_URL_CLOUDFRONT, AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE).
  * `--dry-run` builds, runs every test locally and prints the plan without loading credentials
  * or sending anything.
@@ -44,7 +44,8 @@ const awsOptionHelp = {
   ...configOptionHelp,
   'dry-run': 'Build, test locally and print what would be sent; no credentials needed, nothing sent',
   profile: 'AWS shared-config profile (default: AWS_PROFILE, else the SDK default chain)',
-  region: 'Region for the SDK (CloudFront is global; default AWS_REGION, else us-east-1)',
+  region:
+    "Region for the SDK (CloudFront is global; default: the SDK's, AWS_REGION or the profile's, else us-east-1)",
   kvs: 'Class settings in a KeyValueStore (overrides cloudfront.functions.classSource)',
 };
 
@@ -58,13 +59,17 @@ async function clients(values: Record<string, unknown>): Promise<{
     import('@aws-sdk/client-cloudfront'),
     import('@aws-sdk/client-cloudfront-keyvaluestore'),
   ]);
-  const region =
-    (values.region as string | undefined) ??
-    process.env.AWS_REGION ??
-    process.env.AWS_DEFAULT_REGION ??
-    'us-east-1';
   const profile = values.profile as string | undefined;
-  const common = { region, ...(profile ? { profile } : {}) };
+  const withProfile = profile ? { profile } : {};
+  // The SDK's own region chain (AWS_REGION, then the profile's `region` in the shared config),
+  // with us-east-1 when it finds none: CloudFront is global, so any region signs correctly.
+  let region = values.region as string | undefined;
+  if (region === undefined) {
+    const probe = new CloudFrontClient(withProfile);
+    region = await probe.config.region().catch(() => 'us-east-1');
+    probe.destroy();
+  }
+  const common = { region, ...withProfile };
   return { cf: new CloudFrontClient(common), kvs: new CloudFrontKeyValueStoreClient(common) };
 }
 

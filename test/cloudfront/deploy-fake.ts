@@ -47,6 +47,8 @@ export interface FakeCall {
   accessKeyId?: string;
   /** The Authorization scheme: AWS4-HMAC-SHA256 (SigV4) or AWS4-ECDSA-P256-SHA256 (SigV4A). */
   scheme?: string;
+  /** The SigV4 credential scope's region (SigV4A has none: its region set is a header). */
+  region?: string;
 }
 
 export interface FakeKvs {
@@ -135,9 +137,10 @@ export class FakeCloudFront {
     const auth = String(req.headers.authorization ?? '');
     const accessKeyId = /Credential=([^/]+)\//.exec(auth)?.[1];
     const scheme = auth.split(' ')[0];
+    const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(auth)?.[1];
     if (!accessKeyId) return this.#xmlError(res, 403, 'MissingAuthenticationToken', 'Request is not signed');
     const call = (op: string, extra: Partial<FakeCall> = {}) =>
-      this.calls.push({ op, accessKeyId, scheme, ifMatch, ...extra });
+      this.calls.push({ op, accessKeyId, scheme, region, ifMatch, ...extra });
 
     // ---- data plane (cloudfront-keyvaluestore) ----
     const kv = /^\/key-value-stores\/([^/]+)(\/keys)?$/.exec(raw);

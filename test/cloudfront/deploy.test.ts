@@ -189,6 +189,25 @@ describe('cloudfront deploy (inline classes)', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(new Set(fake.calls.map((c) => c.accessKeyId))).toEqual(new Set(['AKIDPROFILE']));
   });
+
+  test('region: --region, else the SDK chain (the profile region in the shared config), else us-east-1', async () => {
+    const config = writeConfig('region.yaml', '{}\n');
+    const shared = writeConfig('aws-config', '[profile ops]\nregion = eu-west-3\n');
+    const creds = writeConfig(
+      'credentials2',
+      '[ops]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\n',
+    );
+    const profileEnv = { AWS_CONFIG_FILE: shared, AWS_SHARED_CREDENTIALS_FILE: creds };
+    const regions = async (args: string[], e: NodeJS.ProcessEnv) => {
+      fake.calls.length = 0;
+      const res = await deploy(config, args, e);
+      expect(res.code, res.stderr).toBe(0);
+      return [...new Set(fake.calls.map((c) => c.region))];
+    };
+    expect(await regions(['--profile', 'ops'], profileEnv)).toEqual(['eu-west-3']);
+    expect(await regions(['--profile', 'ops', '--region', 'ap-south-1'], profileEnv)).toEqual(['ap-south-1']);
+    expect(await regions([], {})).toEqual(['us-east-1']);
+  });
 });
 
 describe('KeyValueStore mode', () => {
