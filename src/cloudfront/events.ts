@@ -47,11 +47,13 @@ export function toCfHeaders(
 export function passHeaders(
   headers: IncomingHttpHeaders | OutgoingHttpHeaders,
   skip: readonly string[] = [],
+  /** Fields left out by their exact name before anything else (the edge's own, hidden from functions). */
+  hidden: readonly string[] = [],
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const raw of Object.keys(headers)) {
     const v = headers[raw];
-    if (v === undefined) continue;
+    if (v === undefined || hidden.includes(raw)) continue;
     const name = raw.toLowerCase();
     if (name.charCodeAt(0) === 58 || isDisallowedLowercase(name) || skip.includes(name)) continue;
     if (name === '__proto__') continue; // a CloudFront map cannot hold it either

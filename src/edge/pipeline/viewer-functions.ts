@@ -479,9 +479,8 @@ function responseOutcome(trace: RunTrace, r: { statusCode: number; headers?: CfM
 
 /** A remembered viewer-response result applied to this response's headers. */
 function replayResponse(status: number, headers: OutgoingHttpHeaders, o: ResponseOutcome): HookResult {
-  const visible: OutgoingHttpHeaders = {};
-  for (const k in headers) if (!EDGE_OWNED.includes(k)) visible[k] = headers[k];
-  const out = passHeaders(visible, ['set-cookie']);
+  // The headers the function saw (all but the edge's own) as its map leaves them, in one pass.
+  const out = passHeaders(headers, ['set-cookie'], EDGE_OWNED);
   for (const [name, kind] of o.ops) {
     if (kind === 'delete') delete out[name];
     else if (!Object.hasOwn(out, name)) out[name] = '';
@@ -490,7 +489,7 @@ function replayResponse(status: number, headers: OutgoingHttpHeaders, o: Respons
     if (v === undefined) delete out[name];
     else out[name] = Array.isArray(v) ? [...v] : v;
   }
-  return finishResponse(headers, o.status ?? status, out, parseSetCookies(visible['set-cookie']));
+  return finishResponse(headers, o.status ?? status, out, parseSetCookies(headers['set-cookie']));
 }
 
 /** The viewer-response function's headers merged with the edge's own, as sent. */
