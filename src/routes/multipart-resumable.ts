@@ -223,7 +223,12 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
         if (driver.presignedPost) {
           // Straight to S3, whose policy enforces key, size and type (no sniffing: docs/uploads.md).
           const post = await presignedPost(driver.presignedPost, narrowed, cfg.allowedTypes);
-          return { method: 'POST', url: post.url, fields: post.fields, expires: narrowed.expires };
+          return {
+            method: 'POST',
+            url: post.url,
+            fields: post.fields,
+            expires: narrowed.expires - nowSeconds(),
+          };
         }
         if (cfg.signing.secrets.length === 0)
           throw new ResumableUnavailable('no uploads.signing.secrets to sign the upload URL with');
@@ -231,7 +236,7 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
           method: 'POST',
           url: signedUploadUrl(cfg, narrowed, publicBase(request)),
           fields: { key },
-          expires: narrowed.expires,
+          expires: narrowed.expires - nowSeconds(),
         };
       });
     }

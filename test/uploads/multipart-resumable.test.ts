@@ -263,6 +263,9 @@ describe.each<DriverKind>(['fs', 's3'])('resumable uploads (%s driver)', (kind) 
     const r = await c.params('small.txt', 'text/plain');
     expect(r.status).toBe(200);
     expect(r.json.method).toBe('POST');
+    // Seconds from now, as Companion answers (never past the grant, at most 15 minutes).
+    expect(r.json.expires).toBeGreaterThan(0);
+    expect(r.json.expires).toBeLessThanOrEqual(900);
     if (kind === 's3') {
       // An S3 presigned POST straight to the bucket, for exactly this key and type.
       expect(r.json.fields).toMatchObject({ key: 'r/small.txt', 'Content-Type': 'text/plain' });
