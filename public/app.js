@@ -227,7 +227,7 @@ function start(limits) {
   });
   uppy.on('upload-success', (file, response) => {
     if (!file) return;
-    const grant = file.meta.edgewise?.grant ?? {};
+    const grant = file.meta.edgewise ?? {};
     const body = response.body ?? {};
     const item = {
       key: body.key ?? grant.key,

@@ -47,11 +47,13 @@ export function createTransport({ uppy, limits }) {
   /**
    * The file's grant: asked for once and kept in the file's metadata, which Golden Retriever
    * saves with the file, so that after a reload the upload goes on with the same key and the
-   * same multipart upload.
+   * same multipart upload. One grant serves both ways of sending: its signed URL for one PUT,
+   * its `resumableEndpoint` for the multipart protocol.
    */
-  async function grantOf(file, multipart) {
-    const kept = uppy.getFile(file.id)?.meta.edgewise;
-    if (kept && kept.multipart === multipart) return kept.grant;
+  async function grantOf(file) {
+    // A removed file is no longer in Uppy's state; the object Uppy hands the hook still has it.
+    const kept = (uppy.getFile(file.id) ?? file).meta?.edgewise;
+    if (kept) return kept;
     const grant = await call(file, DEMO, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -59,27 +61,46 @@ export function createTransport({ uppy, limits }) {
         name: file.name,
         size: file.size,
         type: file.type || 'application/octet-stream',
-        ...(multipart ? { multipart: true } : {}),
       }),
     });
-    uppy.setFileMeta(file.id, { edgewise: { multipart, grant } });
+    uppy.setFileMeta(file.id, { edgewise: grant });
     return grant;
   }
 
-  /** A multipart route of the file's grant: `<endpoint>/s3/multipart…` plus the signature. */
+  /** A multipart route of the file's grant: `<resumableEndpoint>/s3/multipart…`. */
   function route(grant, path, query = {}) {
-    const url = new URL(`${grant.multipart.endpoint}/s3/multipart${path}`);
+    const url = new URL(`${grant.resumableEndpoint}/s3/multipart${path}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    for (const [k, v] of new URLSearchParams(grant.multipart.params)) url.searchParams.set(k, v);
     return url.toString();
   }
+
+  /*
+   * Parts already stored are kept through a failure. When a file fails for good (its retries
+   * spent: a long cut, a server error), @uppy/aws-s3 5 aborts its multipart upload and forgets
+   * the upload id, so "retry" would start again from byte 0. Here the abort hook sends DELETE
+   * only when the user removed the file or cancelled everything, and the upload id and key are
+   * given back to the file after the failure: retry then lists the stored parts and sends only
+   * the missing ones, as after a reload. Abandoned uploads are removed by `storage cleanup`.
+   */
+  const cancelled = new Set();
+  const uploads = new Map();
+  const remember = (file, uploadId, key) => uploads.set(file.id, { uploadId, key });
+  uppy.on('file-removed', (file) => file && cancelled.add(file.id));
+  uppy.on('cancel-all', () => {
+    for (const f of uppy.getFiles()) cancelled.add(f.id);
+  });
+  uppy.on('upload-error', (file) => {
+    const kept = file && !cancelled.has(file.id) ? uploads.get(file.id) : undefined;
+    if (kept && uppy.getFile(file.id)) uppy.setFileState(file.id, { s3Multipart: { ...kept } });
+  });
+  uppy.on('upload-success', (file) => file && uploads.delete(file.id));
 
   // The URL a signature is for → the file, so the part PUT's error can name the file.
   const urlFiles = new Map();
 
   return {
     async getUploadParameters(file) {
-      const grant = await grantOf(file, false);
+      const grant = await grantOf(file);
       urlFiles.set(grant.url, { file, single: true });
       return {
         method: grant.method,
@@ -89,7 +110,7 @@ export function createTransport({ uppy, limits }) {
     },
 
     async createMultipartUpload(file) {
-      const grant = await grantOf(file, true);
+      const grant = await grantOf(file);
       const made = await call(file, route(grant, ''), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -99,11 +120,13 @@ export function createTransport({ uppy, limits }) {
           metadata: {},
         }),
       });
+      remember(file, made.uploadId, made.key);
       return { uploadId: made.uploadId, key: made.key };
     },
 
     async signPart(file, { uploadId, key, partNumber, signal }) {
-      const grant = await grantOf(file, true);
+      const grant = await grantOf(file);
+      remember(file, uploadId, key);
       const signed = await call(
         file,
         route(grant, `/${encodeURIComponent(uploadId)}/${partNumber}`, { key }),
@@ -112,16 +135,17 @@ export function createTransport({ uppy, limits }) {
         },
       );
       urlFiles.set(signed.url, { file, single: false });
-      return signed;
+      return { url: signed.url, expires: signed.expires };
     },
 
     async listParts(file, { uploadId, key, signal }) {
-      const grant = await grantOf(file, true);
+      const grant = await grantOf(file);
+      remember(file, uploadId, key);
       return call(file, route(grant, `/${encodeURIComponent(uploadId)}`, { key }), { signal });
     },
 
     async completeMultipartUpload(file, { uploadId, key, parts, signal }) {
-      const grant = await grantOf(file, true);
+      const grant = await grantOf(file);
       return call(file, route(grant, `/${encodeURIComponent(uploadId)}/complete`, { key }), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -131,7 +155,9 @@ export function createTransport({ uppy, limits }) {
     },
 
     async abortMultipartUpload(file, { uploadId, key, signal }) {
-      const grant = await grantOf(file, true);
+      if (!cancelled.has(file.id)) return;
+      uploads.delete(file.id);
+      const grant = await grantOf(file);
       await call(file, route(grant, `/${encodeURIComponent(uploadId)}`, { key }), {
         method: 'DELETE',
         signal,

@@ -160,7 +160,7 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   // Dev only (`edgewise serve` refuses dev.demoUploads): the upload demo page and its signer.
   if (options.config.current.dev.demoUploads) {
     await app.register(pageRoutes);
-    await app.register(demoUploadRoutes);
+    await app.register(demoUploadRoutes, { driver: options.storage });
   }
   await app.register(contentRoutes);
   app.addHook('onClose', async () => {

@@ -7,7 +7,11 @@
  * file name and returns a URL signed with the same code (src/uploads/grant.ts), narrowed to
  * one fresh key under dev.demo.prefix, the demo's types, its size limit and a short expiry.
  * Everything else (type sniffing, 413/415/403) is the real upload endpoint's work.
- * GET on the same path tells the page the limits, so it can say them before a file is picked.
+ * GET on the same path tells the page the limits, so it can say them before a file is picked,
+ * and, when the storage driver takes resumable uploads, the part size the page should use.
+ * Each grant also carries its `resumableEndpoint` (src/uploads/multipart-token.ts): the same
+ * grant, for the multipart protocol of Uppy's @uppy/aws-s3 (src/routes/multipart-resumable.ts),
+ * which the page uses for files of more than one part.
  *
  * URLs point at the edge: server.publicUrl when set; else the page's own origin (the Origin
  * header, trusted only for loopback pages, which the demo serves), since in `edgewise dev` the
@@ -19,8 +23,10 @@ import type { EdgewiseConfig } from '../config/schema.js';
 import type { ImagesConfig } from '../config/sections/images.js';
 import { BadUploadRequest, UnsupportedType, UploadTooLarge } from '../errors.js';
 import { imageUrl, srcset } from '../images/srcset.js';
+import type { StorageDriver } from '../storage/types.js';
 import { essence, typeAllowed } from '../uploads/content-type.js';
 import { grantFor, signedUploadUrl } from '../uploads/grant.js';
+import { resumableEndpoint } from '../uploads/multipart-token.js';
 import { publicBase } from '../uploads/public-base.js';
 import { allowOrigin, DEMO_UPLOAD_URLS_PATH } from './cors.js';
 
@@ -86,8 +92,20 @@ export function parseDemoRequest(body: unknown): DemoRequest {
   return { name: b.name, size: b.size as number | undefined, type };
 }
 
-export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
+/**
+ * Part size of the page's resumable uploads: S3's smallest part (every part but the last must be
+ * at least 5 MiB), so a cut loses as little as S3 allows and a demo-sized file has a few parts.
+ */
+export const DEMO_PART_BYTES = 5 * 1024 * 1024;
+
+export interface DemoUploadRoutesOptions {
+  /** The unwrapped driver (its capabilities), as for POST /upload-urls. */
+  driver?: StorageDriver;
+}
+
+export const demoUploadRoutes: FastifyPluginAsync<DemoUploadRoutesOptions> = async (app, opts) => {
   const { config } = app.edgewise;
+  const resumable = Boolean((opts.driver ?? app.edgewise.storage).resumable);
   app.get(DEMO_UPLOAD_URLS_PATH, async (_request, reply) => {
     const cfg = config.current;
     const { demo } = cfg.dev;
@@ -96,6 +114,7 @@ export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
       maxBytes: demo.maxBytes,
       contentTypes: demo.contentTypes,
       expiresSeconds: demo.expiresSeconds,
+      ...(resumable ? { multipart: { partBytes: DEMO_PART_BYTES } } : {}),
     };
   });
   app.post(DEMO_UPLOAD_URLS_PATH, { bodyLimit: 4 * 1024 }, async (request, reply) => {
@@ -123,6 +142,7 @@ export const demoUploadRoutes: FastifyPluginAsync = async (app) => {
       key,
       method: grant.method,
       url: signedUploadUrl(cfg.uploads, grant, base),
+      ...(resumable ? { resumableEndpoint: resumableEndpoint(cfg.uploads, grant, base) } : {}),
       contentTypes: grant.types,
       maxBytes: grant.maxBytes,
       expiresAt: new Date(grant.expires * 1000).toISOString(),
