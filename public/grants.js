@@ -50,9 +50,11 @@ export function createTransport({ uppy, limits }) {
    * same multipart upload. One grant serves both ways of sending: its signed URL for one PUT,
    * its `resumableEndpoint` for the multipart protocol.
    */
+  const grants = new Map();
   async function grantOf(file) {
-    // A removed file is no longer in Uppy's state; the object Uppy hands the hook still has it.
-    const kept = (uppy.getFile(file.id) ?? file).meta?.edgewise;
+    // Also kept here: a removed file is gone from Uppy's state, and the object Uppy hands the
+    // abort hook then is the one from before the grant was added to it.
+    const kept = grants.get(file.id) ?? uppy.getFile(file.id)?.meta.edgewise;
     if (kept) return kept;
     const grant = await call(file, DEMO, {
       method: 'POST',
@@ -63,6 +65,7 @@ export function createTransport({ uppy, limits }) {
         type: file.type || 'application/octet-stream',
       }),
     });
+    grants.set(file.id, grant);
     uppy.setFileMeta(file.id, { edgewise: grant });
     return grant;
   }
@@ -93,7 +96,11 @@ export function createTransport({ uppy, limits }) {
     const kept = file && !cancelled.has(file.id) ? uploads.get(file.id) : undefined;
     if (kept && uppy.getFile(file.id)) uppy.setFileState(file.id, { s3Multipart: { ...kept } });
   });
-  uppy.on('upload-success', (file) => file && uploads.delete(file.id));
+  uppy.on('upload-success', (file) => {
+    if (!file) return;
+    uploads.delete(file.id);
+    grants.delete(file.id);
+  });
 
   // The URL a signature is for → the file, so the part PUT's error can name the file.
   const urlFiles = new Map();

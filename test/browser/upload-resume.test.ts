@@ -257,4 +257,39 @@ describe('a large upload through the page survives a cut connection and a reload
     expect(createHash('sha256').update(body).digest('hex')).toBe(file.sha256);
     await context.close();
   }, 120_000);
+
+  it('removing a file mid-upload cancels it: the multipart upload is aborted and its parts are gone', async (ctx) => {
+    if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
+    const d = dev!;
+    const p = proxy!;
+    const file = await bigPdf(dir!);
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const parts = watchParts(page);
+    const deletes: Array<{ url: string; status: number | undefined }> = [];
+    page.on('requestfinished', async (r) => {
+      if (r.method() === 'DELETE') deletes.push({ url: r.url(), status: (await r.response())?.status() });
+    });
+    await page.goto(`${d.originUrl}/`);
+    await ready(page);
+    p.throttle(UPLINK);
+    await page.setInputFiles(
+      '#uploader input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])',
+      file.path,
+    );
+    await expect.poll(() => parts.stored.size, { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(1);
+    await page
+      .locator('.uppy-Dashboard-Item', { hasText: 'survey scans.pdf' })
+      .getByRole('button', { name: /^Remove file/ })
+      .click();
+    await expect.poll(() => deletes.length, { timeout: 10_000 }).toBe(1);
+    expect(deletes[0]!.status).toBe(200);
+    expect(await page.locator('.uppy-Dashboard-Item').count()).toBe(0);
+    // The upload is gone on the server: listing its parts now finds nothing.
+    p.throttle(undefined);
+    const listed = await fetch(deletes[0]!.url);
+    expect(listed.status).toBe(404);
+    expect(((await listed.json()) as { code: string }).code).toBe('EDGEWISE_MULTIPART_NOT_FOUND');
+    await context.close();
+  }, 60_000);
 });
