@@ -29,6 +29,8 @@ import {
 import { durationOption } from './duration.js';
 import { loadConfigOrReport } from './load.js';
 
+const DEFAULT_MAX_RECORDS = 10_000_000;
+
 const options = {
   ...configOption,
   logs: { type: 'string' },
@@ -36,6 +38,7 @@ const options = {
   by: { type: 'string' },
   class: { type: 'string', multiple: true },
   since: { type: 'string' },
+  'max-records': { type: 'string' },
   'max-stale': { type: 'string' },
   'min-evidence': { type: 'string' },
   json: { type: 'boolean' },
@@ -51,6 +54,7 @@ const optionHelp = {
   by: 'class (default), or prefix[:depth]: per path prefix of depth segments (1 by default) within each class',
   class: 'Only this class (repeatable); default: every class',
   since: 'Only evidence newer than this duration (e.g. 24h); default: all files',
+  'max-records': `Viewer requests read at most (memory: each is held for the replay; default ${DEFAULT_MAX_RECORDS.toLocaleString('en-US')}); once reached, the remaining files are not read`,
   'max-stale': `Largest probability a copy served before its TTL ends is stale (default ${DEFAULT_MAX_STALE}; at most ${MAX_STALE_LIMIT.toFixed(2)}, a TTL of one mean change interval)`,
   'min-evidence': `Revalidations a class needs before its TTL is changed (default ${DEFAULT_MIN_EVIDENCE})`,
   json: 'Print the proposals as JSON instead of the diff and table',
@@ -210,6 +214,7 @@ export const ttlSuggest: Command<typeof options> = {
       MAX_STALE_LIMIT,
       false,
     );
+    const maxRecords = numberOption(values['max-records'] as string | undefined, 'max-records', 1, 1e9, true);
     const minEvidence = numberOption(
       values['min-evidence'] as string | undefined,
       'min-evidence',
@@ -258,6 +263,7 @@ export const ttlSuggest: Command<typeof options> = {
         revalidations: sources.revalidations,
         prefixDepth: depth,
         since,
+        maxRecords: maxRecords ?? DEFAULT_MAX_RECORDS,
       });
       if (evidence.logFiles === 0) {
         process.stderr.write(
@@ -265,6 +271,10 @@ export const ttlSuggest: Command<typeof options> = {
         );
         return EXIT_FAILURE;
       }
+      if (evidence.truncated)
+        process.stderr.write(
+          `edgewise: warning: stopped reading at ${maxRecords ?? DEFAULT_MAX_RECORDS} viewer requests (--max-records): later log files were not read\n`,
+        );
       const proposals = suggest(evidence, config, {
         maxStale: maxStale ?? DEFAULT_MAX_STALE,
         minEvidence: minEvidence ?? DEFAULT_MIN_EVIDENCE,
@@ -293,6 +303,7 @@ export const ttlSuggest: Command<typeof options> = {
             logFiles: evidence.logFiles,
             records: evidence.parse.records,
             malformed: evidence.parse.malformed,
+            truncated: evidence.truncated,
             revalidationFiles: evidence.revalidations.files,
             proposals: proposals.map((p) => ({
               class: p.cls,

@@ -33,6 +33,8 @@ export interface Evidence {
   revalidations: RevalidationReadStats;
   /** Records not used: prefetch traffic, unsafe methods, errors. */
   skipped: number;
+  /** Reading stopped at `maxRecords` viewer requests (the rest of the files were not read). */
+  truncated: boolean;
 }
 
 export interface EvidenceOptions {
@@ -43,6 +45,8 @@ export interface EvidenceOptions {
   prefixDepth: number | undefined;
   /** Files for hours before this (ms) are not read. */
   since: number | undefined;
+  /** Viewer requests held at most (each costs a number in memory); reading stops there. */
+  maxRecords: number;
 }
 
 /** `/a/b/c.js` at depth 1 → `/a/`, depth 2 → `/a/b/`; a shallower path is its own directory. */
@@ -122,10 +126,16 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
   const stats = newParseStats();
   let logFiles = 0;
   let skipped = 0;
+  let held = 0;
+  let truncated = false;
   // For the logs-only inference: each object's fill and revalidation events, in time order.
   const fills = new Map<string, Array<{ t: number; refresh: boolean }>>();
   for await (const f of o.logs.list()) {
     if (o.since !== undefined && f.hour + 3_600_000 <= o.since) continue;
+    if (held >= o.maxRecords) {
+      truncated = true;
+      break;
+    }
     logFiles++;
     for await (const rec of parseLog(await o.logs.open(f.name), f.name, stats)) {
       if (
@@ -159,6 +169,7 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
         g.requests.set(object, times);
       }
       times.push(rec.time);
+      held++;
     }
   }
   for (const g of groups.values())
@@ -174,5 +185,5 @@ export async function gatherEvidence(o: EvidenceOptions): Promise<Evidence> {
       }
     }
   }
-  return { groups, mode, logFiles, parse: stats, revalidations: rstats, skipped };
+  return { groups, mode, logFiles, parse: stats, revalidations: rstats, skipped, truncated };
 }

@@ -169,6 +169,29 @@ describe('ttl suggest', () => {
     expect(assets).toMatchObject({ revalidations: 2, changed: 0, current: 60, proposed: 200, requests: 2 });
   });
 
+  it('--max-records bounds what is held: reading stops before the next file, with a warning', async () => {
+    const s = await setup();
+    const r = await runCli([
+      'ttl',
+      'suggest',
+      '--config',
+      s.config,
+      '--logs',
+      s.logs,
+      '--json',
+      '--max-records',
+      '1000',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /stopped reading at 1000 viewer requests \(--max-records\): later log files were not read/,
+    );
+    const out = JSON.parse(r.stdout) as { truncated: boolean; logFiles: number; records: number };
+    // The scenario's four hourly files hold 1,080 viewer records each (the first also the
+    // prefetch worker's one line): the first is read whole, no other.
+    expect(out).toMatchObject({ truncated: true, logFiles: 1, records: 1081 });
+  });
+
   it('bad input: no logs, malformed config, unknown class', async () => {
     const s = await setup();
     const empty = join(s.root, 'nothing-here');
