@@ -292,4 +292,42 @@ describe('a large upload through the page survives a cut connection and a reload
     expect(((await listed.json()) as { code: string }).code).toBe('EDGEWISE_MULTIPART_NOT_FOUND');
     await context.close();
   }, 60_000);
+
+  it('a file in parts whose bytes are not what it says is refused at completion, in a sentence, and nothing is stored', async (ctx) => {
+    if (!HAVE_CHROMIUM) ctx.skip(SKIP_REASON);
+    const d = dev!;
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const completions: number[] = [];
+    let key: string | null = null;
+    page.on('requestfinished', async (r) => {
+      if (r.method() !== 'POST' || !r.url().includes('/complete?')) return;
+      key = new URL(r.url()).searchParams.get('key');
+      completions.push((await r.response())!.status());
+    });
+    await page.goto(`${d.originUrl}/`);
+    await ready(page);
+    proxy!.throttle(undefined);
+    // Two parts of text, named and declared as a PNG.
+    await page.setInputFiles('#uploader input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])', {
+      name: 'poster.png',
+      mimeType: 'image/png',
+      buffer: Buffer.alloc(6 * MiB, 'not a picture\n'),
+    });
+    const row = page.locator('#uploads li', { has: page.locator('.name', { hasText: 'poster.png' }) });
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('error');
+    expect(completions).toEqual([415]);
+    expect(await row.locator('.status').textContent()).toBe(
+      '“poster.png” is named as a PNG file but its contents are not PNG, so it was not stored. Accepted: JPEG, PNG, WebP, GIF, AVIF, text, PDF.',
+    );
+    const item = page.locator('.uppy-Dashboard-Item', { hasText: 'poster.png' });
+    expect(await item.getAttribute('class')).toMatch(/\bis-error\b/);
+    expect(await item.getAttribute('class')).not.toMatch(/\bis-complete\b/);
+    // Nothing is visible at the key.
+    expect(key).toMatch(/^demo\/[0-9a-f]{12}\/poster.png$/);
+    const stored = await fetch(`${d.edgeUrl}/${key}`);
+    expect(stored.status).toBe(404);
+    await stored.body?.cancel();
+    await context.close();
+  }, 60_000);
 });
