@@ -10,7 +10,7 @@
  * - ghost: keys (no values, no bytes) recently evicted from small, as many as the cache holds
  *   entries. A key that returns while in ghost was evicted too early and goes straight to main.
  * Frequencies are 2-bit counters (capped at 3), as in the paper.
- * Measured against LRU, SIEVE and the offline bound on the AdaptSize trace: see
+ * Measured against LRU, SIEVE and the PFOO bounds on the AdaptSize trace: see
  * bench/prefetch.ts and the README's prefetch section.
  */
 import {

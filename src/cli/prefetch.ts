@@ -9,13 +9,18 @@ import type { EdgewiseConfig } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { ProgressBar } from '../prefetch/progress.js';
 import {
+  assumptions,
   formatTable,
+  gainLines,
   parseCacheSizes,
   reportRows,
   simulateSizes,
-  targetChecks,
 } from '../prefetch/sim-report.js';
-import { DEFAULT_SIM_PREFETCH } from '../prefetch/simulate.js';
+import {
+  DEFAULT_FETCH_LATENCY_SECONDS,
+  type DeployedOptions,
+  deployedOptions,
+} from '../prefetch/simulate.js';
 import { DirSource, type LogSource, StorageSource } from '../prefetch/sources.js';
 import { loadTrace, TraceError } from '../prefetch/trace.js';
 import { type PassResult, PrefetchWorker } from '../prefetch/worker.js';
@@ -186,23 +191,35 @@ const simOptions = {
   trace: { type: 'string' },
   'cache-size': { type: 'string' },
   policy: { type: 'string' },
-  'fetch-delay': { type: 'string' },
+  'log-delay': { type: 'string' },
+  'pass-interval': { type: 'string' },
+  rps: { type: 'string' },
+  concurrency: { type: 'string' },
+  'fetch-latency': { type: 'string' },
+  'seconds-per-unit': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
-function positiveNumber(name: string, v: unknown): number | undefined {
+function positiveNumber(name: string, v: unknown, min = 0): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number >= 0, got ${String(v)}`);
+  if (v === '' || !Number.isFinite(n) || n < min)
+    throw new UsageError(`--${name} must be a number >= ${min}, got ${String(v)}`);
+  return n;
+}
+
+function strictlyPositive(name: string, v: unknown): number | undefined {
+  const n = positiveNumber(name, v);
+  if (n !== undefined && n <= 0) throw new UsageError(`--${name} must be a number > 0, got ${String(v)}`);
   return n;
 }
 
 export const prefetchSimulate: Command<typeof simOptions> = {
   path: ['prefetch', 'simulate'],
   summary:
-    "Replay a trace (CloudFront log, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with prefetching, against LRU, an offline (size-aware Belady) bound and an infinite cache.",
+    "Replay a trace (CloudFront log, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency), against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
   usage:
-    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy s3fifo|sieve|lru] [--fetch-delay <units>] [--json]',
+    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--json]',
   options: simOptions,
   optionHelp: {
     ...configOptionHelp,
@@ -210,7 +227,14 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     'cache-size':
       'Cache sizes: bytes (64MiB) or percent of the unique bytes (1%); comma-separated. Default 0.1%,1%,10%',
     policy: 'Store policy (default: edge.cache.policy from the config)',
-    'fetch-delay': `Time units (seconds for CloudFront logs; one request for "time id size" traces) before a prefetch lands. Default ${DEFAULT_SIM_PREFETCH.fetchDelay}`,
+    'log-delay':
+      'Seconds from a request to its log record reaching the worker, as a constant (CloudFront standard logs: minutes to an hour). Default: when the local edge publishes the log file (edge.logs.rotateSeconds or the end of the UTC hour)',
+    'pass-interval': 'Seconds between worker passes. Default prefetch.watchIntervalSeconds',
+    rps: 'Warming requests per second. Default prefetch.budget.requestsPerSecond',
+    concurrency: 'Warming requests in flight. Default prefetch.budget.concurrency',
+    'fetch-latency': `Seconds from a warm GET to the object being cached. Default ${DEFAULT_FETCH_LATENCY_SECONDS}`,
+    'seconds-per-unit':
+      'Seconds per time unit of a "time id size" trace (its unit is not in the file; ignored for CloudFront logs). Default 1',
     json: 'Print the report as JSON',
   },
   async run({ values }) {
@@ -229,6 +253,22 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     if (!isPolicyName(policyName))
       throw new UsageError(`--policy ${policyName}: expected s3fifo, sieve or lru`);
     const policy: PolicyName = policyName;
+    const defaults = deployedOptions(store.current);
+    const logDelay = positiveNumber('log-delay', values['log-delay']);
+    const concurrency = positiveNumber('concurrency', values.concurrency, 1);
+    if (concurrency !== undefined && !Number.isInteger(concurrency))
+      throw new UsageError(`--concurrency must be an integer >= 1, got ${String(values.concurrency)}`);
+    const deployed: DeployedOptions = {
+      delivery: logDelay === undefined ? defaults.delivery : { kind: 'delay', seconds: logDelay },
+      passIntervalSeconds:
+        strictlyPositive('pass-interval', values['pass-interval']) ?? defaults.passIntervalSeconds,
+      requestsPerSecond: strictlyPositive('rps', values.rps) ?? defaults.requestsPerSecond,
+      concurrency: concurrency ?? defaults.concurrency,
+      fetchLatencySeconds:
+        positiveNumber('fetch-latency', values['fetch-latency']) ?? defaults.fetchLatencySeconds,
+      secondsPerUnit:
+        strictlyPositive('seconds-per-unit', values['seconds-per-unit']) ?? defaults.secondsPerUnit,
+    };
     const t0 = performance.now();
     // Progress on stderr when it is a terminal (a 10 M-request trace takes minutes); stdout
     // keeps only the report, and pipes and logs get no progress at all.
@@ -248,16 +288,8 @@ export const prefetchSimulate: Command<typeof simOptions> = {
       throw err;
     }
     const loadMs = performance.now() - t0;
-    const unit = trace.unitsPerSecond === 1000 ? 1000 : 1;
-    const delay =
-      (positiveNumber('fetch-delay', values['fetch-delay']) ?? DEFAULT_SIM_PREFETCH.fetchDelay) * unit;
-    const sessionWindow = trace.format === 'cloudfront' ? 30_000 : DEFAULT_SIM_PREFETCH.window;
-    const report = simulateSizes(
-      trace,
-      sizes,
-      policy,
-      { ...DEFAULT_SIM_PREFETCH, fetchDelay: delay, window: sessionWindow },
-      (done, total) => bar.update('replay', done, total, `${done}/${total} replays`),
+    const report = simulateSizes(trace, sizes, policy, store.current, deployed, (done, total) =>
+      bar.update('replay', done, total, `${done}/${total} replays`),
     );
     bar.done();
     const totalMs = performance.now() - t0;
@@ -270,11 +302,13 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     }
     const out = [
       `trace ${file}: ${trace.n.toLocaleString('en-US')} requests, ${trace.keys.length.toLocaleString('en-US')} objects, ${report.uniqueBytes.toLocaleString('en-US')} unique bytes (${trace.format}${trace.malformed + (trace.parse?.malformed ?? 0) > 0 ? `, ${trace.malformed + (trace.parse?.malformed ?? 0)} malformed lines skipped` : ''})`,
-      `store ${policy}; prefetch lands ${delay} time unit(s) after the request that predicts it`,
+      `store ${policy}`,
       '',
       formatTable(reportRows(report)),
       '',
-      ...targetChecks(report),
+      ...gainLines(report),
+      '',
+      ...assumptions(report),
       '',
       `loaded in ${(loadMs / 1000).toFixed(2)} s, total ${(totalMs / 1000).toFixed(2)} s, peak RSS ${(peakRssBytes / 1048576).toFixed(0)} MiB`,
     ];

@@ -3,16 +3,17 @@
  * `edgewise prefetch simulate` and `npm run bench prefetch`).
  */
 import type { PolicyName } from '../cache-store/index.js';
-import { nextUses } from './belady.js';
+import type { EdgewiseConfig } from '../config/schema.js';
+import { intervals } from './bounds.js';
 import {
   byteHitRatio,
+  type DeployedOptions,
   objectHitRatio,
   originRatio,
+  runBounds,
+  runDeployed,
   runInfinite,
-  runOffline,
-  runPrefetch,
   runStore,
-  type SimPrefetchOptions,
   type SimRun,
   uniqueBytes,
 } from './simulate.js';
@@ -54,10 +55,27 @@ export function parseCacheSizes(text: string): CacheSize[] {
 export interface SizeResult {
   label: string;
   cacheBytes: number;
-  runs: { lru: SimRun; store: SimRun; prefetch: SimRun; offline: SimRun };
-  /** (prefetch − LRU) / (offline − LRU) object hit ratio: the share of the gap closed. */
-  gapClosed: number;
+  runs: { lru: SimRun; store: SimRun; prefetch: SimRun; pfooL: SimRun; pfooU: SimRun };
+  gains: Gains;
 }
+
+/** Differences of hit ratio (0–1); a gap closed is null when its gap is under GAP_MIN (n/a). */
+export interface Gains {
+  /** The store's policy over LRU, both without prefetch. */
+  policyObject: number;
+  policyByte: number;
+  /** Prefetch over the same store without prefetch. */
+  prefetchObject: number;
+  prefetchByte: number;
+  /** Origin bytes with prefetch ÷ the same store's without. */
+  originVsStore: number;
+  /** (store + prefetch − store) ÷ (PFOO-U − store). */
+  gapClosedObject: number | null;
+  gapClosedByte: number | null;
+}
+
+/** Below this gap (a tenth of a point of hit ratio) a share of it closed means nothing. */
+export const GAP_MIN = 0.001;
 
 export interface SimulationReport {
   requests: number;
@@ -65,17 +83,27 @@ export interface SimulationReport {
   uniqueBytes: number;
   requestedBytes: number;
   policy: PolicyName;
-  fetchDelay: number;
+  /** What the prefetch run assumed (seconds of trace time). */
+  deployed: DeployedOptions;
+  /** Bytes one pass may warm: prefetch.budget.bytes, or this share of the simulated cache. */
+  budget: { bytes: number | null; capacityShare: number };
+  freshCheck: boolean;
   infinite: SimRun;
   sizes: SizeResult[];
+}
+
+function gapClosed(withPrefetch: number, without: number, bound: number): number | null {
+  const gap = bound - without;
+  return gap >= GAP_MIN ? (withPrefetch - without) / gap : null;
 }
 
 export function simulateSizes(
   trace: Trace,
   sizes: CacheSize[],
   policy: PolicyName,
-  prefetch: SimPrefetchOptions,
-  /** After each replay of the trace (1 + 4 per cache size), for a progress bar. */
+  config: Readonly<EdgewiseConfig>,
+  deployed: DeployedOptions,
+  /** After each step (the infinite cache and the intervals, then 4 per cache size), for a progress bar. */
   onStep?: (done: number, total: number) => void,
 ): SimulationReport {
   const total = 1 + 4 * sizes.length;
@@ -85,43 +113,62 @@ export function simulateSizes(
     return value;
   };
   const unique = uniqueBytes(trace);
-  const next = nextUses(trace);
-  const infinite = step(runInfinite(trace));
+  const infinite = runInfinite(trace);
+  const iv = step(intervals(trace));
   const out: SizeResult[] = [];
   for (const s of sizes) {
     const cacheBytes = s.kind === 'bytes' ? s.bytes : Math.max(1, Math.floor((unique * s.percent) / 100));
     const label = s.kind === 'percent' ? `${s.percent}%` : `${cacheBytes} B`;
     const lru = step(runStore(trace, cacheBytes, 'lru'));
-    const store = step(runStore(trace, cacheBytes, policy));
-    const pf = step(runPrefetch(trace, cacheBytes, policy, prefetch));
-    const offline = step(runOffline(trace, cacheBytes, next));
-    const gap = objectHitRatio(offline) - objectHitRatio(lru);
+    const store = step(policy === 'lru' ? lru : runStore(trace, cacheBytes, policy));
+    const pf = step(runDeployed(trace, cacheBytes, policy, config, deployed));
+    const { upper, lower } = step(runBounds(trace, iv, cacheBytes));
     out.push({
       label,
       cacheBytes,
-      runs: { lru, store, prefetch: pf, offline },
-      gapClosed: gap > 0 ? (objectHitRatio(pf) - objectHitRatio(lru)) / gap : Number.NaN,
+      runs: { lru, store, prefetch: pf, pfooL: lower, pfooU: upper },
+      gains: {
+        policyObject: objectHitRatio(store) - objectHitRatio(lru),
+        policyByte: byteHitRatio(store) - byteHitRatio(lru),
+        prefetchObject: objectHitRatio(pf) - objectHitRatio(store),
+        prefetchByte: byteHitRatio(pf) - byteHitRatio(store),
+        originVsStore: store.originBytes > 0 ? pf.originBytes / store.originBytes : Number.NaN,
+        gapClosedObject: gapClosed(objectHitRatio(pf), objectHitRatio(store), objectHitRatio(upper)),
+        gapClosedByte: gapClosed(byteHitRatio(pf), byteHitRatio(store), byteHitRatio(upper)),
+      },
     });
   }
+  const b = config.prefetch.budget;
   return {
     requests: trace.n,
     objects: trace.keys.length,
     uniqueBytes: unique,
     requestedBytes: infinite.requestedBytes,
     policy,
-    fetchDelay: prefetch.fetchDelay,
+    deployed,
+    budget: { bytes: b.bytes ?? null, capacityShare: b.capacityShare },
+    freshCheck: config.prefetch.freshCheck,
     infinite,
     sizes: out,
   };
 }
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '—');
+const pct = (x: number | null) => (x !== null && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(3)}×` : '—');
+const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(2)}`;
 
 /** Rows for a text table: header first. */
 export function reportRows(r: SimulationReport): string[][] {
   const rows: string[][] = [
-    ['cache', 'run', 'object hit', 'byte hit', 'origin/requested', 'origin vs LRU', 'prefetched used'],
+    [
+      'cache',
+      'run',
+      'object hit',
+      'byte hit',
+      'origin/requested',
+      'origin vs LRU',
+      'prefetches used (joined)',
+    ],
   ];
   for (const s of r.sizes) {
     const lruOrigin = s.runs.lru.originBytes;
@@ -133,13 +180,16 @@ export function reportRows(r: SimulationReport): string[][] {
       pct(originRatio(run)),
       ratio(lruOrigin > 0 ? run.originBytes / lruOrigin : Number.NaN),
       run.prefetches > 0
-        ? `${run.prefetchUsed}/${run.prefetches} (${pct(run.prefetchUsed / run.prefetches)})`
-        : '—',
+        ? `${run.prefetchUsed}/${run.prefetches} (${pct(run.prefetchUsed / run.prefetches)}) (${run.prefetchJoined})`
+        : run.name.endsWith('+prefetch')
+          ? 'none sent'
+          : '—',
     ];
     rows.push(line('LRU', s.runs.lru));
-    rows.push(line(r.policy, s.runs.store));
+    if (r.policy !== 'lru') rows.push(line(r.policy, s.runs.store));
     rows.push(line(`${r.policy} + prefetch`, s.runs.prefetch));
-    rows.push(line('offline bound', s.runs.offline));
+    rows.push(line('PFOO-L (feasible offline)', s.runs.pfooL));
+    rows.push(line('PFOO-U (upper bound)', s.runs.pfooU));
   }
   const inf = r.infinite;
   rows.push([
@@ -161,14 +211,36 @@ export function formatTable(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-/** The issue's targets, evaluated on this report (percent sizes only). */
-export function targetChecks(r: SimulationReport): string[] {
+/** What each figure assumes, for the text report. */
+export function assumptions(r: SimulationReport): string[] {
+  const d = r.deployed;
+  const delivery =
+    d.delivery.kind === 'delay'
+      ? `a log record reaches the worker ${d.delivery.seconds} s after its request (a constant delay, as CloudFront standard logs)`
+      : `a log record reaches the worker when the local edge publishes its file: ${d.delivery.rotateSeconds} s after the file opened or at the end of the UTC hour, whichever is first, plus one ${d.delivery.flushSeconds} s flush`;
+  const budget =
+    r.budget.bytes !== null
+      ? `${r.budget.bytes.toLocaleString('en-US')} bytes`
+      : `${(r.budget.capacityShare * 100).toFixed(0)}% of the cache`;
+  return [
+    `prefetch (the worker as deployed; seconds of trace time): ${delivery}; a pass every ${d.passIntervalSeconds} s after the previous one ends, planning at most ${budget}; ${d.requestsPerSecond} warming requests/s, ${d.concurrency} in flight${r.freshCheck ? ', each probed first' : ''}; an origin fetch lands ${d.fetchLatencySeconds} s after it starts.`,
+    'prefetches used: prefetched objects whose next request was a hit; joined: requests that arrived while their prefetch was in flight (misses, fetched once).',
+    'PFOO-U: an upper bound on the hit ratio of any demand cache of that size (one that stores objects only when requested; prefetch can exceed it); PFOO-L: a feasible offline schedule (a lower reference for the optimum). Each column of their rows is its own schedule (object-hit and byte-hit optima differ).',
+    `gap closed: (store + prefetch − store) ÷ (PFOO-U − store), n/a when that gap is under ${GAP_MIN * 100} point.`,
+  ];
+}
+
+/** Gains per cache size: the policy's over LRU, and prefetch's over the same policy. */
+export function gainLines(r: SimulationReport): string[] {
   const lines: string[] = [];
   for (const s of r.sizes) {
-    const beats = objectHitRatio(s.runs.store) > objectHitRatio(s.runs.lru);
+    const g = s.gains;
+    if (r.policy !== 'lru')
+      lines.push(
+        `${s.label}: ${r.policy} over LRU (no prefetch): ${points(g.policyObject)} points object hit, ${points(g.policyByte)} byte hit`,
+      );
     lines.push(
-      `${s.label}: ${r.policy} ${beats ? 'beats' : 'does NOT beat'} LRU on object hit ratio (${pct(objectHitRatio(s.runs.store))} vs ${pct(objectHitRatio(s.runs.lru))}); ` +
-        `prefetch closes ${pct(s.gapClosed)} of the LRU→offline gap with origin bytes ${ratio(s.runs.prefetch.originBytes / s.runs.lru.originBytes)} LRU's`,
+      `${s.label}: prefetch over ${r.policy} alone: ${points(g.prefetchObject)} points object hit, ${points(g.prefetchByte)} byte hit; origin bytes ${ratio(g.originVsStore)} ${r.policy}'s; closes ${pct(g.gapClosedObject)} (object hit) and ${pct(g.gapClosedByte)} (byte hit) of the gap from ${r.policy} to PFOO-U`,
     );
   }
   return lines;

@@ -1,61 +1,113 @@
 /**
  * The simulator behind `edgewise prefetch simulate`: replays a trace through the cache store
- * the edge uses (src/cache-store), once as is and once with the prefetch model warming it, and
- * sets both against LRU, the offline bound (./belady.ts) and an infinite cache.
+ * the edge uses (src/cache-store), once as is and once with the prefetch worker as deployed
+ * warming it (`runDeployed`), and sets both against LRU, the offline bounds of ./bounds.ts and
+ * an infinite cache.
  *
- * How prefetching is modelled: the model observes each request as the worker would observe
- * it in the logs; after a request for K it predicts K's successors, and each predicted object
- * not already cached or in flight is fetched from the origin and lands in the cache only
- * `fetchDelay` time units later. A request arriving while its prefetch is in flight is a miss
- * that joins the in-flight fetch (its bytes are counted once). Prefetched bytes that are held
- * but not yet used, plus those in flight, never exceed `budgetShare` of the cache.
+ * Time: every parameter is in seconds of trace time. CloudFront logs carry their own clock; a
+ * `time id size` trace's time column is read as `secondsPerUnit` seconds a unit (its unit is
+ * not in the file: 1 by default). The defaults are the deployed ones, read from the config the
+ * worker reads (`deployedOptions`): the pass interval is `prefetch.watchIntervalSeconds`, the
+ * rate and concurrency `prefetch.budget.*`, the byte budget per pass `prefetch.budget.bytes`
+ * or `capacityShare` of the simulated cache, and records reach the worker when the local edge
+ * publishes the log file holding them (`edge.logs.rotateSeconds`, or the end of the UTC hour;
+ * the worker skips files still being written). `delivery: {kind: 'delay'}` models CloudFront
+ * standard logs instead: AWS delivers them "usually within an hour", sometimes up to 24 h
+ * late. The origin fetch latency is not configured anywhere: the simulator assumes
+ * DEFAULT_FETCH_LATENCY_SECONDS.
  */
 import { createCacheStore, type PolicyName } from '../cache-store/index.js';
-import { nextUses, offlineBound } from './belady.js';
-import { PrefetchModel } from './model.js';
+import type { EdgewiseConfig } from '../config/schema.js';
+import { type BoundResult, type Intervals, pfooLower, pfooUpper } from './bounds.js';
+import { makePlan, type WarmTask } from './plan.js';
 import type { Trace } from './trace.js';
+import { workerModel } from './worker.js';
 
-export interface SimPrefetchOptions {
-  /** Time units between the request that triggers a prefetch and the object landing. */
-  fetchDelay: number;
-  /** Successors followed within this many time units of the same client. */
-  window: number;
-  /** ...and within this many of the client's requests. */
-  windowRequests: number;
-  minConfidence: number;
-  minCount: number;
-  /** Predictions followed per request at most. */
-  fanout: number;
-  /** Share of the cache that unused prefetched bytes (held or in flight) may take. */
-  budgetShare: number;
-  /** Objects larger than this share of the cache are not prefetched (a miss on them costs one request, a wasted prefetch costs many small ones). */
-  maxObjectShare: number;
-  /** Keys the model remembers at most. */
-  maxKeys: number;
+/** When a log record reaches the worker. */
+export type LogDelivery =
+  /** The local edge: a record is readable once its file is published (see the module header). */
+  | { kind: 'edge-files'; rotateSeconds: number; flushSeconds: number }
+  /** A constant delay after the request (CloudFront standard logs: minutes to an hour). */
+  | { kind: 'delay'; seconds: number };
+
+export interface DeployedOptions {
+  delivery: LogDelivery;
+  /** Seconds between the end of one pass and the start of the next. */
+  passIntervalSeconds: number;
+  /** Warming requests (probes and GETs) started per second at most. */
+  requestsPerSecond: number;
+  /** Warming requests in flight at most. */
+  concurrency: number;
+  /** From a warm GET's start to the object being in the cache. */
+  fetchLatencySeconds: number;
+  /** Seconds per time unit of a `time id size` trace (CloudFront logs are in ms and ignore it). */
+  secondsPerUnit: number;
 }
 
-export const DEFAULT_SIM_PREFETCH: SimPrefetchOptions = {
-  fetchDelay: 1,
-  window: 30,
-  windowRequests: 3,
-  minConfidence: 0,
-  minCount: 1,
-  fanout: 2,
-  budgetShare: 0.25,
-  maxObjectShare: 0.003,
-  maxKeys: 1_000_000,
-};
+/** An origin fill of a small object: a round trip plus the origin's time to first byte. */
+export const DEFAULT_FETCH_LATENCY_SECONDS = 0.1;
+
+/** The worker's deployed settings, from the same config the worker reads. */
+export function deployedOptions(config: Readonly<EdgewiseConfig>): DeployedOptions {
+  return {
+    delivery: {
+      kind: 'edge-files',
+      rotateSeconds: config.edge.logs.rotateSeconds,
+      flushSeconds: config.edge.logs.flushIntervalMs / 1000,
+    },
+    passIntervalSeconds: config.prefetch.watchIntervalSeconds,
+    requestsPerSecond: config.prefetch.budget.requestsPerSecond,
+    concurrency: config.prefetch.budget.concurrency,
+    fetchLatencySeconds: DEFAULT_FETCH_LATENCY_SECONDS,
+    secondsPerUnit: 1,
+  };
+}
+
+function checkDeployed(o: DeployedOptions): void {
+  const bad = (what: string) => {
+    throw new RangeError(what);
+  };
+  if (!(o.passIntervalSeconds > 0)) bad('pass interval must be > 0 seconds');
+  if (!(o.requestsPerSecond > 0)) bad('requests per second must be > 0');
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) bad('concurrency must be an integer >= 1');
+  if (!(o.fetchLatencySeconds >= 0)) bad('fetch latency must be >= 0 seconds');
+  if (!(o.secondsPerUnit > 0)) bad('seconds per time unit must be > 0');
+  const d = o.delivery;
+  if (d.kind === 'delay' && !(d.seconds >= 0)) bad('log delay must be >= 0 seconds');
+  if (d.kind === 'edge-files' && !(d.rotateSeconds > 0 && d.flushSeconds >= 0))
+    bad('log rotation must be > 0 seconds');
+}
+
+/**
+ * The simulated cache keeps one entry per trace key, so the planner plans one variant per key
+ * (no Accept-Encoding or image Accept expansion).
+ */
+function onePerKey(config: Readonly<EdgewiseConfig>): Readonly<EdgewiseConfig> {
+  const p = config.prefetch;
+  return {
+    ...config,
+    prefetch: { ...p, variants: { ...p.variants, acceptEncodings: [''], imagePatterns: [] } },
+  };
+}
 
 export interface SimRun {
   name: string;
   requests: number;
+  /** Object hits (fractional for PFOO-U). */
   hits: number;
   requestedBytes: number;
   hitBytes: number;
   /** Bytes fetched from the origin: misses plus prefetches. */
   originBytes: number;
+  /** Warm GETs that went to the origin (the object was not cached). */
   prefetches: number;
+  prefetchBytes: number;
+  /** Prefetches that turned a miss into a hit: the first request for an object a landed prefetch put in the cache. */
   prefetchUsed: number;
+  /** Viewer requests that arrived while their object's prefetch was in flight: misses, fetched once. */
+  prefetchJoined: number;
+  probes: number;
+  passes: number;
 }
 
 export function objectHitRatio(r: SimRun): number {
@@ -113,120 +165,222 @@ function emptyRun(name: string, trace: Trace): SimRun {
     hitBytes: 0,
     originBytes: 0,
     prefetches: 0,
+    prefetchBytes: 0,
     prefetchUsed: 0,
+    prefetchJoined: 0,
+    probes: 0,
+    passes: 0,
   };
 }
 
-export function runPrefetch(
+/**
+ * The prefetch worker as deployed, replayed on the trace's clock. Every `passIntervalSeconds`
+ * after the previous pass finished, a pass feeds the model the log records delivered by then,
+ * plans with the worker's planner (src/prefetch/plan.ts: hot keys and their successors, by
+ * expected requests per byte, cut at the pass's byte budget) and warms the plan through the
+ * worker's limiter rules: starts spaced 1/requestsPerSecond apart, at most `concurrency` in
+ * flight. With `prefetch.freshCheck` each task first probes (a limiter start that costs no
+ * time) and skips what the cache holds; a warm of an absent object is an origin fetch that
+ * lands `fetchLatencySeconds` later. A viewer request for an object whose warm is still in
+ * flight is a miss that joins it (the edge collapses the two; its bytes are fetched once).
+ */
+export function runDeployed(
   trace: Trace,
   cacheBytes: number,
   policy: PolicyName,
-  options: SimPrefetchOptions = DEFAULT_SIM_PREFETCH,
+  config: Readonly<EdgewiseConfig>,
+  options: DeployedOptions,
 ): SimRun {
+  checkDeployed(options);
   const r = emptyRun(`${policy}+prefetch`, trace);
-  // Keys held because of a prefetch and not yet requested, with their bytes.
-  const unused = new Map<string, number>();
-  let unusedBytes = 0;
+  const planConfig = onePerKey(config);
+  const budget =
+    config.prefetch.budget.bytes ?? Math.floor(config.prefetch.budget.capacityShare * cacheBytes);
+  const freshCheck = config.prefetch.freshCheck;
+  const model = workerModel(config);
+  // Keys a landed prefetch put in the cache that no viewer has requested since.
+  const unused = new Set<string>();
   const store = createCacheStore<number>(policy, {
     maxBytes: cacheBytes,
     onEvict: (key) => {
-      const b = unused.get(key);
-      if (b !== undefined) {
-        unused.delete(key);
-        unusedBytes -= b;
-      }
+      unused.delete(key);
     },
   });
-  const model = new PrefetchModel({
-    maxKeys: options.maxKeys,
-    maxClients: 10_000,
-    successorsPerKey: 4,
-    windowMs: options.window,
-    windowRequests: options.windowRequests,
-    halfLifeMs: Number.POSITIVE_INFINITY,
-  });
-  // In-flight prefetches in arrival order (the delay is constant, so FIFO is arrival order).
-  const flightKeys: string[] = [];
-  const flightAt: number[] = [];
-  const flightBytes: number[] = [];
-  let head = 0;
-  const inFlight = new Map<string, number>();
-  let flightTotal = 0;
-  const budget = options.budgetShare * cacheBytes;
-  const maxObject = options.maxObjectShare * cacheBytes;
+  const scale = trace.format === 'trace' ? options.secondsPerUnit : 1 / trace.unitsPerSecond;
+  const sec = (i: number) => trace.times[i]! * scale;
+  const keyOf = (i: number) => trace.keys[trace.ids[i]!]!;
 
-  for (let i = 0; i < trace.n; i++) {
-    const t = trace.times[i]!;
-    while (head < flightKeys.length && flightAt[head]! <= t) {
-      const key = flightKeys[head]!;
-      const bytes = flightBytes[head]!;
-      head++;
-      if (inFlight.get(key) !== bytes) continue; // joined by a request meanwhile
-      inFlight.delete(key);
-      flightTotal -= bytes;
-      if (!store.has(key) && store.set(key, 2, bytes)) {
-        unused.set(key, bytes);
-        unusedBytes += bytes;
+  // Log delivery: records [0, delivered) have reached the model.
+  let delivered = 0;
+  // The local edge's open log file: its first record, and (once known) its end and publish time.
+  let fileStart = -1;
+  let fileEnd = 0;
+  let filePublish = 0;
+  // `served`: requests before it have happened (a record is never delivered before its request).
+  const deliver = (now: number, served: number) => {
+    let upTo = delivered;
+    const d = options.delivery;
+    if (d.kind === 'delay') {
+      while (upTo < served && sec(upTo) + d.seconds <= now) upTo++;
+    } else {
+      for (;;) {
+        if (upTo >= served) break;
+        if (fileStart !== upTo) {
+          fileStart = upTo;
+          // A file holds the lines of one UTC hour and is published rotateSeconds after it
+          // opened (the flush timer), or when a line of the next hour arrives, whichever first.
+          const open = sec(upTo);
+          const limit = open + d.rotateSeconds;
+          const hourEnd = (Math.floor(open / 3600) + 1) * 3600;
+          let k = upTo;
+          while (k < trace.n && sec(k) < Math.min(limit, hourEnd)) k++;
+          fileEnd = k;
+          filePublish = (k < trace.n && sec(k) < limit ? sec(k) : limit) + d.flushSeconds;
+        }
+        if (filePublish > now || fileEnd > served) break;
+        upTo = fileEnd;
       }
     }
-    if (head > 4096 && head * 2 > flightKeys.length) {
-      flightKeys.splice(0, head);
-      flightAt.splice(0, head);
-      flightBytes.splice(0, head);
-      head = 0;
-    }
+    for (let i = delivered; i < upTo; i++)
+      model.observe(keyOf(i), String(trace.clients[i]!), sec(i) * 1000, trace.sizes[i]!);
+    delivered = upTo;
+  };
 
-    const key = trace.keys[trace.ids[i]!]!;
+  // Warms in flight: key → bytes, and their landings in time order (the latency is constant).
+  const inFlight = new Map<string, number>();
+  const landKey: string[] = [];
+  const landAt: number[] = [];
+  const landBytes: number[] = [];
+  let landHead = 0;
+
+  // The pass in progress: its tasks, the next limiter start, and the limiter's state.
+  let tasks: WarmTask[] = [];
+  let task = 0;
+  let phase: 'probe' | 'get' = 'probe';
+  let pendingAt = Number.POSITIVE_INFINITY;
+  let passActive = false;
+  let passEnd = 0;
+  let nextPassAt = trace.n > 0 ? sec(0) : 0;
+  const slotFree = new Float64Array(options.concurrency);
+  let slot = 0;
+  let nextStart = 0;
+  const gap = 1 / options.requestsPerSecond;
+  const acquire = (earliest: number, duration: number): number => {
+    const start = Math.max(earliest, nextStart, slotFree[slot]!);
+    slotFree[slot] = start + duration;
+    slot = (slot + 1) % options.concurrency;
+    nextStart = start + gap;
+    if (start + duration > passEnd) passEnd = start + duration;
+    return start;
+  };
+  const schedule = (earliest: number) => {
+    if (task >= tasks.length) {
+      passActive = false;
+      pendingAt = Number.POSITIVE_INFINITY;
+      nextPassAt = passEnd + options.passIntervalSeconds;
+      return;
+    }
+    phase = freshCheck ? 'probe' : 'get';
+    pendingAt = acquire(earliest, freshCheck ? 0 : options.fetchLatencySeconds);
+  };
+  let served = 0;
+  const startPass = (now: number) => {
+    r.passes++;
+    deliver(now, served);
+    tasks = makePlan(model, planConfig, now * 1000, budget).tasks;
+    task = 0;
+    passActive = true;
+    passEnd = now;
+    slotFree.fill(Number.NEGATIVE_INFINITY);
+    slot = 0;
+    nextStart = now;
+    schedule(now);
+  };
+  const step = () => {
+    const now = pendingAt;
+    const t = tasks[task]!;
+    const held = store.has(t.key) || inFlight.has(t.key);
+    if (phase === 'probe') {
+      r.probes++;
+      if (held) {
+        task++;
+        schedule(now);
+      } else {
+        phase = 'get';
+        pendingAt = acquire(now, options.fetchLatencySeconds);
+      }
+      return;
+    }
+    // A GET for an object the cache holds is an edge hit: no origin fetch.
+    if (!held) {
+      r.prefetches++;
+      r.prefetchBytes += t.estBytes;
+      r.originBytes += t.estBytes;
+      inFlight.set(t.key, t.estBytes);
+      landKey.push(t.key);
+      landAt.push(now + options.fetchLatencySeconds);
+      landBytes.push(t.estBytes);
+    }
+    task++;
+    schedule(now);
+  };
+  const land = () => {
+    const key = landKey[landHead]!;
+    const bytes = landBytes[landHead]!;
+    landHead++;
+    if (landHead > 4096 && landHead * 2 > landKey.length) {
+      landKey.splice(0, landHead);
+      landAt.splice(0, landHead);
+      landBytes.splice(0, landHead);
+      landHead = 0;
+    }
+    if (inFlight.get(key) !== bytes) return; // a viewer joined it: stored as that viewer's miss
+    inFlight.delete(key);
+    if (!store.has(key) && store.set(key, 2, bytes)) unused.add(key);
+  };
+  const advance = (t: number) => {
+    for (;;) {
+      const tl = landHead < landKey.length ? landAt[landHead]! : Number.POSITIVE_INFINITY;
+      const tp = passActive ? pendingAt : nextPassAt;
+      if (tl <= tp) {
+        if (tl > t) return;
+        land();
+      } else {
+        if (tp > t) return;
+        if (passActive) step();
+        else startPass(tp);
+      }
+    }
+  };
+
+  for (let i = 0; i < trace.n; i++) {
+    served = i;
+    advance(sec(i));
+    const key = keyOf(i);
     const size = trace.sizes[i]!;
     if (store.get(key) !== undefined) {
       r.hits++;
       r.hitBytes += size;
-      const b = unused.get(key);
-      if (b !== undefined) {
-        r.prefetchUsed++;
-        unused.delete(key);
-        unusedBytes -= b;
-      }
-    } else {
-      const flying = inFlight.get(key);
-      if (flying !== undefined) {
-        // Collapsed into the in-flight prefetch: a miss for the viewer, no second origin fetch.
-        inFlight.delete(key);
-        flightTotal -= flying;
-        r.prefetchUsed++;
-      } else {
-        r.originBytes += size;
-      }
-      store.set(key, 1, size);
+      if (unused.delete(key)) r.prefetchUsed++;
+      continue;
     }
-
-    model.observe(key, String(trace.clients[i]!), t, size);
-    let issued = 0;
-    for (const p of model.predict(key, options.minConfidence, options.minCount)) {
-      if (issued >= options.fanout) break;
-      if (p.key === key || store.has(p.key) || inFlight.has(p.key)) continue;
-      const bytes = model.bytesOf(p.key) ?? 0;
-      if (bytes <= 0 || bytes > maxObject || unusedBytes + flightTotal + bytes > budget) continue;
-      inFlight.set(p.key, bytes);
-      flightTotal += bytes;
-      flightKeys.push(p.key);
-      flightAt.push(t + options.fetchDelay);
-      flightBytes.push(bytes);
-      r.prefetches++;
-      r.originBytes += bytes;
-      issued++;
-    }
+    if (inFlight.delete(key)) r.prefetchJoined++;
+    else r.originBytes += size;
+    store.set(key, 1, size);
   }
   return r;
 }
 
-export function runOffline(trace: Trace, cacheBytes: number, next?: Int32Array): SimRun {
-  const r = emptyRun('offline', trace);
-  const o = offlineBound(trace, cacheBytes, next ?? nextUses(trace));
-  r.hits = o.hits;
-  r.hitBytes = o.hitBytes;
-  r.originBytes = r.requestedBytes - o.hitBytes;
-  return r;
+/** The bounds of ./bounds.ts as runs: origin bytes are what the byte-hit schedule misses. */
+export function runBounds(trace: Trace, iv: Intervals, cacheBytes: number): { upper: SimRun; lower: SimRun } {
+  const as = (name: string, b: BoundResult): SimRun => {
+    const r = emptyRun(name, trace);
+    r.hits = b.hits;
+    r.hitBytes = b.hitBytes;
+    r.originBytes = r.requestedBytes - b.hitBytes;
+    return r;
+  };
+  return { upper: as('PFOO-U', pfooUpper(iv, cacheBytes)), lower: as('PFOO-L', pfooLower(iv, cacheBytes)) };
 }
 
 export function runInfinite(trace: Trace): SimRun {

@@ -46,6 +46,19 @@ export function defaultTargets(config: Readonly<EdgewiseConfig>): PrefetchTarget
   return [{ url: `${config.edge.tls ? 'https' : 'http'}://${h}:${config.edge.port}`, pinnedIps: [] }];
 }
 
+/** The model a worker learns into, sized by `prefetch.model` (the simulator builds the same one). */
+export function workerModel(config: Readonly<EdgewiseConfig>): PrefetchModel {
+  const m = config.prefetch.model;
+  return new PrefetchModel({
+    maxKeys: m.maxKeys,
+    maxClients: m.maxClients,
+    successorsPerKey: 4,
+    windowMs: m.sessionWindowSeconds * 1000,
+    windowRequests: 16,
+    halfLifeMs: m.halfLifeSeconds * 1000,
+  });
+}
+
 export class PrefetchWorker {
   readonly model: PrefetchModel;
   readonly #config: () => Readonly<EdgewiseConfig>;
@@ -69,15 +82,7 @@ export class PrefetchWorker {
     this.#stateFile = options.stateFile;
     this.#targets = options.targets;
     this.#now = options.now ?? Date.now;
-    const m = this.#config().prefetch.model;
-    this.model = new PrefetchModel({
-      maxKeys: m.maxKeys,
-      maxClients: m.maxClients,
-      successorsPerKey: 4,
-      windowMs: m.sessionWindowSeconds * 1000,
-      windowRequests: 16,
-      halfLifeMs: m.halfLifeSeconds * 1000,
-    });
+    this.model = workerModel(this.#config());
   }
 
   /**
