@@ -9,6 +9,9 @@
  *      each upload (target ≤ 64 MiB and flat across sizes).
  *   3. 32 concurrent 20 MiB multipart uploads (POST /uploads, fs driver): all must succeed with
  *      the SHA-256 the client computed, read back from storage; RSS growth vs the bound.
+ *   4. Resumable uploads over a lossy mobile link (bench/uploads-resumable.ts): a 200 MiB file
+ *      in parts vs one streamed PUT, cuts, bytes sent twice, what the origin carries with s3.
+ * EDGEWISE_BENCH_UPLOADS=streamed|resumable runs one half (default both).
  * Bounded: EDGEWISE_BENCH_UPLOAD_MAX_MIB (default 1024) caps the large size, each request has
  * a 180 s deadline, and repetitions are fixed (3 for 100 MiB, 2 for 1 GiB).
  */
@@ -26,6 +29,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { request } from 'undici';
 import { startS3rver, TEST_CREDENTIALS } from '../test/helpers/s3rver.js';
 import { median, mib, printTable } from './lib.js';
+import { runResumable } from './uploads-resumable.js';
 
 const MiB = 1024 * 1024;
 const API_KEY = 'bench-api-key-0123456789abcdef';
@@ -131,11 +135,51 @@ function originConfig(dataDir: string, storage: Record<string, unknown>) {
   return {
     server: { host: '127.0.0.1', port: 0, overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 } },
     storage: { driver: 'fs', fs: { dataDir }, ...storage },
-    uploads: { apiKeys: [API_KEY], maxConcurrent: 64, precompress: { enabled: false } },
+    uploads: {
+      apiKeys: [API_KEY],
+      maxConcurrent: 64,
+      precompress: { enabled: false },
+      // Signs the fs driver's part URLs (the resumable protocol).
+      signing: { secrets: [{ id: 'bench', secret: 'b'.repeat(64) }] },
+    },
   };
 }
 
 export async function run(): Promise<void> {
+  // EDGEWISE_BENCH_UPLOADS: streamed, resumable, or both (the default).
+  const which = process.env.EDGEWISE_BENCH_UPLOADS ?? 'both';
+  if (which !== 'resumable') await runStreamed();
+  if (which !== 'streamed') {
+    const work = await mkdtemp(join(tmpdir(), 'edgewise-bench-up-'));
+    try {
+      await runResumable(
+        (driver, s3) =>
+          driver === 'fs'
+            ? startOriginChild(originConfig(join(work, 'origin-fs'), {}))
+            : startOriginChild(
+                originConfig(join(work, 'origin-s3'), {
+                  driver: 's3',
+                  s3: {
+                    bucket: s3!.bucket,
+                    endpoint: s3!.endpoint,
+                    forcePathStyle: true,
+                    checksumMode: 'WHEN_REQUIRED',
+                  },
+                }),
+                {
+                  AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+                  AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+                },
+              ),
+        API_KEY,
+      );
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+}
+
+async function runStreamed(): Promise<void> {
   const maxMib = Number(process.env.EDGEWISE_BENCH_UPLOAD_MAX_MIB ?? 1024);
   const sizes = [Math.min(100, maxMib), maxMib].filter((v, i, a) => a.indexOf(v) === i);
   const reps = (size: number) => (size <= 100 ? 3 : 2);
