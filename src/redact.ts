@@ -6,6 +6,9 @@
  *   `Key-Pair-Id`), S3 presigned URLs (`X-Amz-*`), edgewise's signed upload URLs (`sig`, the
  *   bearer value of the URL: whoever holds it may upload) and `token`. The value is replaced,
  *   the name kept, so a log still shows that a signed URL was used.
+ * - The grant token of the resumable upload routes, which rides in the path
+ *   (`/uploads/resumable/<token>/s3/…`, src/uploads/multipart-token.ts says why): the segment is
+ *   replaced.
  * - Cookies that are credentials: CloudFront signed cookies (`CloudFront-Policy`,
  *   `CloudFront-Signature`, `CloudFront-Key-Pair-Id`) and any names the operator adds.
  */
@@ -15,9 +18,18 @@ export const REDACTED = '[redacted]';
 const SECRET_QUERY =
   /([?&](?:Signature|Policy|Key-Pair-Id|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|token)=)[^&#]*/gi;
 
+/** `/uploads/resumable/<token>/…`, wherever it starts (a path, or a whole URL in a Referer). */
+const RESUMABLE_TOKEN = /(\/uploads\/resumable\/)(?!s3(?:[/?#]|$))[^/?#]+/g;
+
 /** A URL or path-with-query with the values of credential query parameters replaced. */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_QUERY, `$1${REDACTED}`);
+  const out = url.replace(SECRET_QUERY, `$1${REDACTED}`);
+  return out.includes('/uploads/resumable/') ? out.replace(RESUMABLE_TOKEN, `$1${REDACTED}`) : out;
+}
+
+/** A path (cs-uri-stem) with a resumable grant token replaced; other paths as they are. */
+export function redactPath(path: string): string {
+  return path.startsWith('/uploads/resumable/') ? path.replace(RESUMABLE_TOKEN, `$1${REDACTED}`) : path;
 }
 
 /** A query string without its `?` (CloudFront's cs-uri-query), redacted as redactUrl does. */

@@ -12,7 +12,7 @@
  */
 import { formatLine, type LogRecord } from '../access-log/format.js';
 import type { EdgeConfig } from '../config/sections/edge.js';
-import { redactCookies, redactQuery, redactUrl } from '../redact.js';
+import { redactCookies, redactPath, redactQuery, redactUrl } from '../redact.js';
 import type { AccessLogWriter } from './access-log/writer.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
@@ -84,7 +84,7 @@ export function accessRecord(ctx: EdgeContext, options: RecordOptions, end: numb
     method: ctx.method,
     host: options.distributionDomain || hostWithoutPort(ctx.host),
     hostHeader: ctx.host,
-    path: ctx.path,
+    path: redactPath(ctx.path),
     status: ctx.status || 0,
     referer: referer === undefined ? undefined : redactUrl(referer),
     userAgent: headerString(h['user-agent']),

@@ -264,7 +264,8 @@ export class S3Resumable implements ResumableStorage {
 
 function noSuchUpload(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchUpload' || e?.$metadata?.httpStatusCode === 404;
+  // A missing bucket is a 404 too, but a storage failure, not a missing upload.
+  return e?.name === 'NoSuchUpload' || (e?.$metadata?.httpStatusCode === 404 && e?.name !== 'NoSuchBucket');
 }
 
 async function readAll(body: Readable): Promise<Buffer> {

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { redactPath, redactUrl } from '../../src/redact.js';
 import { grantFor } from '../../src/uploads/grant.js';
 import { resumableEndpoint } from '../../src/uploads/multipart-token.js';
 import { startTestEdge } from '../edge/helpers.js';
@@ -104,5 +105,23 @@ describe('resumable uploads through the local edge', () => {
     expect(put.headers.get('access-control-allow-origin')).toBe(PAGE);
     expect(put.headers.get('access-control-expose-headers')?.split(', ')).toContain('etag');
     expect(put.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
+  });
+
+  test('the grant token in the path never reaches a log line', () => {
+    const token = new URL(E).pathname.split('/')[3]!;
+    expect(token.length).toBeGreaterThan(20);
+    // The origin's request logs, after the requests above.
+    expect(o.logs.length).toBeGreaterThan(0);
+    expect(JSON.stringify(o.logs)).not.toContain(token);
+    expect(JSON.stringify(o.logs)).toContain('/uploads/resumable/[redacted]/s3/multipart');
+    // The edge's access-log path (cs-uri-stem) and Referer go through the same rule.
+    expect(redactPath(`/uploads/resumable/${token}/s3/multipart/x/1`)).toBe(
+      '/uploads/resumable/[redacted]/s3/multipart/x/1',
+    );
+    expect(redactUrl(`https://a.example/uploads/resumable/${token}/s3/params?filename=a`)).toBe(
+      'https://a.example/uploads/resumable/[redacted]/s3/params?filename=a',
+    );
+    // The API-key form has no token: nothing to hide.
+    expect(redactPath('/uploads/resumable/s3/multipart')).toBe('/uploads/resumable/s3/multipart');
   });
 });
