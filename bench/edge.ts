@@ -99,7 +99,8 @@ export async function startEdgeProcess(
     edge: {
       host: '127.0.0.1',
       port,
-      ...(workers > 1 ? { workers } : {}),
+      // Always set: the default (0) is one worker per core, so leaving it out for 1 ran a cluster.
+      workers,
       ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       cache: {
         diskDir: join(work, 'cache'),

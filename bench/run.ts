@@ -15,9 +15,49 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   ttl: () => import('./ttl.js'),
 };
 
+/**
+ * On a terminal, a status line on stderr says which benchmark runs and for how long (most
+ * cannot know their total in advance); stdout's own lines clear it first so the two never
+ * interleave. Piped or logged output gets no status line.
+ */
+function statusLine(): { show(name: string): void; stop(): void } {
+  if (process.stderr.isTTY !== true) return { show() {}, stop() {} };
+  let name = '';
+  let started = 0;
+  let shown = false;
+  const clear = () => {
+    if (shown) process.stderr.write('\r\x1b[2K');
+    shown = false;
+  };
+  const write = process.stdout.write.bind(process.stdout) as (...a: unknown[]) => boolean;
+  process.stdout.write = ((...a: unknown[]) => {
+    clear();
+    return write(...a);
+  }) as typeof process.stdout.write;
+  const timer = setInterval(() => {
+    const s = Math.round((performance.now() - started) / 1000);
+    process.stderr.write(
+      `\r\x1b[2K[bench ${name}] running ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`,
+    );
+    shown = true;
+  }, 1000);
+  timer.unref();
+  return {
+    show(n) {
+      name = n;
+      started = performance.now();
+    },
+    stop() {
+      clearInterval(timer);
+      clear();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const names = wanted.length > 0 ? wanted : Object.keys(benches);
+  const status = statusLine();
   for (const name of names) {
     const load = benches[name];
     if (!load) {
@@ -26,8 +66,10 @@ async function main(): Promise<void> {
       return;
     }
     process.stdout.write(`\n=== bench: ${name} ===\n`);
+    status.show(name);
     await (await load()).run();
   }
+  status.stop();
 }
 
 await main();
