@@ -295,6 +295,8 @@ export const resumableRoutes: FastifyPluginAsync<ResumableRoutesOptions> = async
         if (!request.raw.complete) ac.abort(new UploadAborted('the client disconnected'));
       };
       request.raw.once('close', onClose);
+      // Cut before this handler ran: 'close' is already past, and nothing would end the write.
+      if (request.raw.destroyed) onClose();
       const stopWatch = watchSlowBody(request.raw, cfg.slowBody, (err) => ac.abort(err));
       try {
         const stored = await s.listParts(claim.key, uploadId);

@@ -96,6 +96,11 @@ export class FsResumable implements ResumableStorage {
     const found = await this.#open(key, uploadId);
     if (!found) return undefined;
     await mkdir(this.#tmp, { recursive: true });
+    // A body that failed or was cut while we looked: its events are past, piping would wait forever.
+    if (body.errored || (body.destroyed && !body.readableEnded))
+      throw options.signal?.aborted
+        ? abortError(options.signal)
+        : (body.errored ?? abortError(options.signal));
     const tmpPath = join(this.#tmp, `${randomUUID()}.part`);
     const meter = new UploadMeter({ maxBytes: options.maxBytes });
     const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
