@@ -106,42 +106,57 @@ export async function startOrigin(
     app,
     url,
     shutdown(deadlineMs = store.current.server.shutdownDeadlineMs) {
-      closing ??= new Promise((resolve) => {
-        const server = app.server as unknown as {
-          closeIdleConnections?: () => void;
-          closeAllConnections?: () => void;
-        };
-        // Responses in flight when closing began leave their keep-alive connection idle when
-        // they end; Node only reaps idle connections at close(), so keep reaping while draining.
-        const reaper = setInterval(() => server.closeIdleConnections?.(), DRAIN_REAP_MS);
-        reaper.unref();
-        const timer = setTimeout(() => {
-          logger.warn({ deadlineMs }, 'shutdown deadline reached; closing remaining connections');
-          server.closeAllConnections?.();
-          for (const s of sessions) s.destroy();
-          clearInterval(reaper);
-          resolve('deadline');
-        }, deadlineMs);
-        timer.unref();
-        // app.close: stop accepting, answer new requests on open connections with 503 +
-        // Connection: close, wait for in-flight requests, run onClose hooks (storage close).
-        app.close().then(
-          () => {
-            clearTimeout(timer);
-            clearInterval(reaper);
-            resolve('clean');
-          },
-          (err: unknown) => {
-            logger.error({ err }, 'error while closing');
-            clearTimeout(timer);
-            clearInterval(reaper);
-            resolve('deadline');
-          },
-        );
-        // GOAWAY: no new streams on open sessions; streams in flight run to completion.
-        for (const s of sessions) s.close();
-      });
+      closing ??= closeGracefully(app, logger, deadlineMs, sessions);
       return closing;
     },
   };
+}
+
+/**
+ * Stops an origin the way a deploy needs: stop accepting, let requests in flight finish, and
+ * end whatever is still open at the deadline. Used by `startOrigin` and by tests that build
+ * an origin themselves, so both close alike.
+ */
+export function closeGracefully(
+  app: FastifyInstance,
+  logger: Logger,
+  deadlineMs: number,
+  sessions: ReadonlySet<Http2Session> = new Set(),
+): Promise<'clean' | 'deadline'> {
+  return new Promise((resolve) => {
+    const server = app.server as unknown as {
+      closeIdleConnections?: () => void;
+      closeAllConnections?: () => void;
+    };
+    // Responses in flight when closing began leave their keep-alive connection idle when
+    // they end; Node only reaps idle connections at close(), so keep reaping while draining
+    // (without it such a connection holds close() open until its keep-alive timeout).
+    const reaper = setInterval(() => server.closeIdleConnections?.(), DRAIN_REAP_MS);
+    reaper.unref();
+    const timer = setTimeout(() => {
+      logger.warn({ deadlineMs }, 'shutdown deadline reached; closing remaining connections');
+      server.closeAllConnections?.();
+      for (const s of sessions) s.destroy();
+      clearInterval(reaper);
+      resolve('deadline');
+    }, deadlineMs);
+    timer.unref();
+    // app.close: stop accepting, answer new requests on open connections with 503 +
+    // Connection: close, wait for in-flight requests, run onClose hooks (storage close).
+    app.close().then(
+      () => {
+        clearTimeout(timer);
+        clearInterval(reaper);
+        resolve('clean');
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while closing');
+        clearTimeout(timer);
+        clearInterval(reaper);
+        resolve('deadline');
+      },
+    );
+    // GOAWAY: no new streams on open sessions; streams in flight run to completion.
+    for (const s of sessions) s.close();
+  });
 }

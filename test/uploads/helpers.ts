@@ -12,6 +12,7 @@ import { buildOrigin } from '../../src/app.js';
 import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
+import { closeGracefully } from '../../src/server.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import type { StorageDriver } from '../../src/storage/types.js';
@@ -102,7 +103,9 @@ export async function startUploadOrigin(
     s3rver,
     dataDir,
     async close() {
-      await app.close();
+      // As a deploy closes it (reaping connections that go idle while it drains): a bare
+      // app.close() waits out the keep-alive timeout of any response that ended meanwhile.
+      await closeGracefully(app, logger, 10_000);
       await s3rver?.close();
       await rm(dataDir, { recursive: true, force: true });
     },
