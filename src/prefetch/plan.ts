@@ -13,6 +13,7 @@ import { classify } from '../classes.js';
 import { compilePathPattern } from '../config/patterns.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { ContentClassConfig } from '../config/sections/classes.js';
+import type { Payoff } from './backoff.js';
 import type { PrefetchModel } from './model.js';
 
 export interface WarmTask {
@@ -40,6 +41,8 @@ export interface Plan {
     tooLarge: number;
     overBudget: number;
     unknownSize: number;
+    /** Left out because their class backed off (its warms did not pay; see backoff.ts). */
+    backedOff: number;
   };
   plannedBytes: number;
 }
@@ -66,10 +69,19 @@ export function makePlan(
   config: Readonly<EdgewiseConfig>,
   now: number,
   budgetBytes: number,
+  /** When given, classes that backed off get no warms (or a probe's worth). */
+  payoff?: Payoff | undefined,
 ): Plan {
   const p = config.prefetch;
   const images = p.variants.imagePatterns.map(compilePathPattern);
-  const skipped: Plan['skipped'] = { signed: 0, personalised: 0, tooLarge: 0, overBudget: 0, unknownSize: 0 };
+  const skipped: Plan['skipped'] = {
+    signed: 0,
+    personalised: 0,
+    tooLarge: 0,
+    overBudget: 0,
+    unknownSize: 0,
+    backedOff: 0,
+  };
 
   // Score: own decayed rate, raised by predecessors' rates × how often this key follows them.
   const scores = new Map<string, { score: number; reason: WarmTask['reason'] }>();
@@ -135,10 +147,25 @@ export function makePlan(
   );
   const chosen: WarmTask[] = [];
   let plannedBytes = 0;
+  // Per backed-off class: keys it may still warm this pass, and the keys already chosen.
+  const allowance = new Map<string, number>();
+  const chosenKeys = new Set<string>();
   for (const t of tasks) {
     if (plannedBytes + t.estBytes > budgetBytes) {
       skipped.overBudget++;
       continue;
+    }
+    if (payoff && !chosenKeys.has(t.key)) {
+      const cls = payoff.classOf(t.key);
+      let left = allowance.get(cls);
+      if (left === undefined) left = payoff.allowance(cls, now);
+      if (left <= 0) {
+        allowance.set(cls, 0);
+        skipped.backedOff++;
+        continue;
+      }
+      allowance.set(cls, left - 1);
+      chosenKeys.add(t.key);
     }
     plannedBytes += t.estBytes;
     chosen.push(t);

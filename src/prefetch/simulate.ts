@@ -18,6 +18,7 @@
  */
 import { createCacheStore, type PolicyName } from '../cache-store/index.js';
 import type { EdgewiseConfig } from '../config/schema.js';
+import { Payoff } from './backoff.js';
 import { type BoundResult, type Intervals, pfooLower, pfooUpper } from './bounds.js';
 import { makePlan, type WarmTask } from './plan.js';
 import type { Trace } from './trace.js';
@@ -198,6 +199,10 @@ export function runDeployed(
     config.prefetch.budget.bytes ?? Math.floor(config.prefetch.budget.capacityShare * cacheBytes);
   const freshCheck = config.prefetch.freshCheck;
   const model = workerModel(config);
+  // The worker's own back-off and wasted-bytes window, fed what the worker would read: viewer
+  // records (hit or miss) as they are delivered, and its origin fetches.
+  const payoff = new Payoff(() => config);
+  const hitAt = new Uint8Array(trace.n);
   // Keys a landed prefetch put in the cache that no viewer has requested since.
   const unused = new Set<string>();
   const store = createCacheStore<number>(policy, {
@@ -241,8 +246,10 @@ export function runDeployed(
         upTo = fileEnd;
       }
     }
-    for (let i = delivered; i < upTo; i++)
+    for (let i = delivered; i < upTo; i++) {
+      payoff.viewer(keyOf(i), sec(i) * 1000, hitAt[i] === 1);
       model.observe(keyOf(i), String(trace.clients[i]!), sec(i) * 1000, trace.sizes[i]!);
+    }
     delivered = upTo;
   };
 
@@ -284,10 +291,13 @@ export function runDeployed(
     pendingAt = acquire(earliest, freshCheck ? 0 : options.fetchLatencySeconds);
   };
   let served = 0;
+  let passAt = 0;
   const startPass = (now: number) => {
     r.passes++;
     deliver(now, served);
-    tasks = makePlan(model, planConfig, now * 1000, budget).tasks;
+    payoff.expire(now * 1000);
+    passAt = now * 1000;
+    tasks = makePlan(model, planConfig, now * 1000, payoff.passBudget(now * 1000, budget), payoff).tasks;
     task = 0;
     passActive = true;
     passEnd = now;
@@ -316,6 +326,7 @@ export function runDeployed(
       r.prefetches++;
       r.prefetchBytes += t.estBytes;
       r.originBytes += t.estBytes;
+      payoff.warmed(t.key, passAt, t.estBytes);
       inFlight.set(t.key, t.estBytes);
       landKey.push(t.key);
       landAt.push(now + options.fetchLatencySeconds);
@@ -361,6 +372,7 @@ export function runDeployed(
     if (store.get(key) !== undefined) {
       r.hits++;
       r.hitBytes += size;
+      hitAt[i] = 1;
       if (unused.delete(key)) r.prefetchUsed++;
       continue;
     }

@@ -1,10 +1,12 @@
 /**
  * The worker's memory between runs: which log files it has read (by name, so a file that
- * arrives late or out of order is still read once) and the model it learned. Written to a
+ * arrives late or out of order is still read once), the model it learned and whether its
+ * warms paid (back-off). Written to a
  * temp file and renamed, so a crash mid-write leaves the previous state.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { PayoffSnapshot } from './backoff.js';
 import type { ModelSnapshot } from './model.js';
 
 export interface WorkerState {
@@ -12,6 +14,8 @@ export interface WorkerState {
   /** File name → hour it covers (ms), for files already read. */
   files: Record<string, number>;
   model?: ModelSnapshot | undefined;
+  /** Outstanding warms, per-class back-off and wasted bytes in the window (src/prefetch/backoff.ts). */
+  payoff?: PayoffSnapshot | undefined;
 }
 
 export function emptyState(): WorkerState {
@@ -31,7 +35,7 @@ export async function loadState(file: string): Promise<{ state: WorkerState; pro
     const s = JSON.parse(text) as Partial<WorkerState>;
     if (s.version !== 1 || typeof s.files !== 'object' || s.files === null) throw new Error('unknown layout');
     for (const v of Object.values(s.files)) if (typeof v !== 'number') throw new Error('bad file entry');
-    return { state: { version: 1, files: s.files, model: s.model } };
+    return { state: { version: 1, files: s.files, model: s.model, payoff: s.payoff } };
   } catch (err) {
     return {
       state: emptyState(),

@@ -23,6 +23,8 @@ export interface WarmOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** Each task this pass warmed (not already held fresh), with the body bytes it fetched. */
+  onWarmed?: ((task: WarmTask, bytes: number) => void) | undefined;
 }
 
 export interface WarmFailure {
@@ -157,6 +159,7 @@ export async function warm(tasks: WarmTask[], options: WarmOptions): Promise<War
       }
       report.warmed++;
       if (/^(Miss|RefreshHit)\b/i.test(xc)) report.originRequests++;
+      options.onWarmed?.(t, bytes);
     }, options.signal);
   };
 

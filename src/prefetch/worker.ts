@@ -7,6 +7,7 @@
 import { classify } from '../classes.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { PrefetchTargetConfig } from '../config/sections/prefetch.js';
+import { type ClassReport, Payoff } from './backoff.js';
 import { PrefetchModel } from './model.js';
 import { trafficOf } from './own-traffic.js';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
@@ -22,6 +23,10 @@ export interface PassResult {
   records: { learned: number; ownRequests: number; notCacheable: number };
   modelKeys: number;
   plan: Plan;
+  /** The byte budget this pass planned with (after the wasted-bytes window). */
+  budgetBytes: number;
+  /** Per class: outcomes tallied since the last judgement, and whether it is warmed, suspended or probed. */
+  payoff: ClassReport[];
   /** Undefined when nothing was sent: outside the window, or a dry run. */
   warm: WarmReport | undefined;
   outsideWindow: boolean;
@@ -61,6 +66,7 @@ export function workerModel(config: Readonly<EdgewiseConfig>): PrefetchModel {
 
 export class PrefetchWorker {
   readonly model: PrefetchModel;
+  readonly payoff: Payoff;
   readonly #config: () => Readonly<EdgewiseConfig>;
   readonly #source: LogSource;
   readonly #stateFile: string;
@@ -83,6 +89,7 @@ export class PrefetchWorker {
     this.#targets = options.targets;
     this.#now = options.now ?? Date.now;
     this.model = workerModel(this.#config());
+    this.payoff = new Payoff(this.#config);
   }
 
   /**
@@ -120,6 +127,7 @@ export class PrefetchWorker {
       this.#state = state;
       this.#stateProblem = problem;
       this.model.restore(state.model);
+      this.payoff.restore(state.payoff);
     }
     return this.#state;
   }
@@ -131,6 +139,8 @@ export class PrefetchWorker {
     if ((r.method !== 'GET' && r.method !== 'HEAD') || !CACHEABLE.has(r.status)) return 'notCacheable';
     const cls = classify(config, r.path);
     const key = modelKey(r.path, r.query, cls);
+    // Did a warm of this key pay? A viewer Hit after it says so (see backoff.ts).
+    this.payoff.viewer(key, r.time, r.resultType === 'Hit');
     // Only a full 200 tells the object's size; 206/304 bodies are parts or empty.
     this.model.observe(
       key,
@@ -155,9 +165,11 @@ export class PrefetchWorker {
       modelKeys: 0,
       plan: {
         tasks: [],
-        skipped: { signed: 0, personalised: 0, tooLarge: 0, overBudget: 0, unknownSize: 0 },
+        skipped: { signed: 0, personalised: 0, tooLarge: 0, overBudget: 0, unknownSize: 0, backedOff: 0 },
         plannedBytes: 0,
       },
+      budgetBytes: 0,
+      payoff: [],
       warm: undefined,
       outsideWindow: false,
       stateProblem: this.#stateProblem,
@@ -191,10 +203,18 @@ export class PrefetchWorker {
       result.files.read++;
     }
     result.modelKeys = this.model.keyCount;
-    const budget = budgetBytes(config);
-    result.plan = makePlan(this.model, config, now, budget);
-    state.model = this.model.snapshot();
-    await saveState(this.#stateFile, state);
+    this.payoff.expire(now);
+    const targets = this.#targets ?? defaultTargets(config);
+    const budget = this.payoff.passBudget(now, budgetBytes(config), targets.length);
+    result.budgetBytes = budget;
+    result.plan = makePlan(this.model, config, now, budget, this.payoff);
+    result.payoff = this.payoff.report(now);
+    const save = async () => {
+      state.model = this.model.snapshot();
+      state.payoff = this.payoff.snapshot();
+      await saveState(this.#stateFile, state);
+    };
+    await save();
     if (options.dryRun || options.signal?.aborted) return result;
     if (!inWindow(config, new Date(now))) {
       result.outsideWindow = true;
@@ -202,7 +222,7 @@ export class PrefetchWorker {
     }
     const p = config.prefetch;
     result.warm = await warm(result.plan.tasks, {
-      targets: this.#targets ?? defaultTargets(config),
+      targets,
       userAgent: p.userAgent,
       concurrency: p.budget.concurrency,
       requestsPerSecond: p.budget.requestsPerSecond,
@@ -211,7 +231,11 @@ export class PrefetchWorker {
       timeoutMs: p.requestTimeoutMs,
       signal: options.signal,
       onProgress: options.onWarmProgress,
+      // Bytes per key summed over variants and targets: one outcome, as many bytes as were fetched.
+      onWarmed: (t, bytes) => this.payoff.warmed(t.key, now, bytes),
     });
+    // The warms made this pass must survive a restart, or their outcomes are lost.
+    await save();
     return result;
   }
 }

@@ -93,6 +93,19 @@ export const PrefetchSection = Type.Object(
           description:
             "Share of the local edge's cache capacity one pass may fill when budget.bytes is absent.",
         }),
+        wastedBytes: Type.Optional(
+          Type.Integer({
+            minimum: 0,
+            description:
+              'Origin bytes that warms made within the last wastedWindowSeconds may hold while no viewer has been seen using them (pending or wasted), across targets; passes warm less once it is reached, so wasted warm bytes over any such window stay under it. Absent: no cap over a window (only bytes per pass).',
+          }),
+        ),
+        wastedWindowSeconds: Type.Integer({
+          default: 3600,
+          minimum: 60,
+          maximum: 7 * 86400,
+          description: 'The sliding window budget.wastedBytes counts over.',
+        }),
         requestsPerSecond: Type.Number({
           default: 20,
           minimum: 0.1,
@@ -119,6 +132,50 @@ export const PrefetchSection = Type.Object(
             },
           ),
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    backoff: Type.Object(
+      {
+        minUsefulShare: Type.Number({
+          default: 0.2,
+          minimum: 0,
+          maximum: 1,
+          description:
+            'A content class whose warms a viewer later hit fall below this share (of at least minSamples outcomes) stops being warmed; 0 never backs off.',
+        }),
+        minSamples: Type.Integer({
+          default: 20,
+          minimum: 1,
+          maximum: 100000,
+          description: 'Warm outcomes (used or wasted) a class needs before its share is judged.',
+        }),
+        useWindowSeconds: Type.Integer({
+          default: 3600,
+          minimum: 1,
+          maximum: 7 * 86400,
+          description:
+            "A warm no viewer requested within this many seconds (or the class's default TTL, if shorter) counts as wasted.",
+        }),
+        initialSeconds: Type.Integer({
+          default: 600,
+          minimum: 1,
+          maximum: 7 * 86400,
+          description: 'First suspension of a class that backed off; doubles after each failed probe.',
+        }),
+        maxSeconds: Type.Integer({
+          default: 86400,
+          minimum: 1,
+          maximum: 30 * 86400,
+          description: 'Longest suspension.',
+        }),
+        probeWarms: Type.Integer({
+          default: 10,
+          minimum: 1,
+          maximum: 10000,
+          description:
+            'Keys warmed when a suspension ends, to test whether the class pays again; enough of them used and it is warmed in full.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
