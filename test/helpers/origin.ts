@@ -10,6 +10,7 @@ import { buildOrigin } from '../../src/app.js';
 import { LiveConfig } from '../../src/config/live.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
+import { closeGracefully } from '../../src/server.js';
 import { FsDriver } from '../../src/storage/fs.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 
@@ -51,7 +52,8 @@ export async function startTestOrigin(
     storage,
     dataDir,
     async close() {
-      await app.close();
+      // As a deploy closes it: connections that go idle while it drains are reaped.
+      await closeGracefully(app, logger, 10_000);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
