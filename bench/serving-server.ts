@@ -3,6 +3,7 @@
  * the load generator never shares an event loop with the server it measures.
  *
  *   node dist/bench/serving-server.js edgewise <dataDir> [cert key]
+ *   node dist/bench/serving-server.js edgewise-nohot <dataDir> [cert key]   (storage.fs.hotCache off)
  *   node dist/bench/serving-server.js static <rootDir> [cert key]
  *
  * With cert and key, the server is HTTP/2 over TLS (HTTP/1.1 fallback by ALPN).
@@ -17,17 +18,20 @@ import { startOrigin } from '../src/server.js';
 
 async function main(): Promise<void> {
   const [kind, dir, cert, key] = process.argv.slice(2);
-  if (!dir || (kind !== 'edgewise' && kind !== 'static')) {
-    process.stderr.write('usage: serving-server edgewise|static <dir> [cert key]\n');
+  if (!dir || (kind !== 'edgewise' && kind !== 'edgewise-nohot' && kind !== 'static')) {
+    process.stderr.write('usage: serving-server edgewise|edgewise-nohot|static <dir> [cert key]\n');
     process.exit(2);
   }
   const tls = cert && key ? { cert, key } : undefined;
   let port: number;
-  if (kind === 'edgewise') {
+  if (kind === 'edgewise' || kind === 'edgewise-nohot') {
     const loaded = buildConfig(
       {
         server: { host: '127.0.0.1', port: 0, ...(tls ? { tls } : {}) },
-        storage: { driver: 'fs', fs: { dataDir: dir } },
+        storage: {
+          driver: 'fs',
+          fs: { dataDir: dir, ...(kind === 'edgewise-nohot' ? { hotCache: { maxBytes: 0 } } : {}) },
+        },
         logging: { level: 'warn' },
       },
       undefined,

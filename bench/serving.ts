@@ -12,7 +12,10 @@
  * ROUNDS runs, edgewise and baseline alternating so drift hits both. Two ratios, both ≥ 1.0
  * when edgewise is at least as fast: req/s (edgewise ÷ static), and server CPU time per
  * request (static ÷ edgewise). The second is the steadier one on a shared machine: req/s
- * moves with whatever else is running, CPU per request much less.
+ * moves with whatever else is running, CPU per request much less. Over HTTP/1.1 a third server,
+ * edgewise with `storage.fs.hotCache` off, runs in the same rounds: the before/after of the cache.
+ *
+ * BENCH_SERVING_SIZES=1k,100k,1m picks the sizes (default all).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,18 +29,20 @@ import { FsDriver } from '../src/storage/fs.js';
 import { median, printTable, sleep } from './lib.js';
 import { ensureTool, loadAverage, wrk } from './tools.js';
 
-const SIZES = [
-  { name: '1 KiB', file: 'f1k.txt', bytes: 1024 },
-  { name: '100 KiB', file: 'f100k.txt', bytes: 100 * 1024 },
-  { name: '1 MiB', file: 'f1m.txt', bytes: 1024 * 1024 },
+const ALL_SIZES = [
+  { name: '1 KiB', id: '1k', file: 'f1k.txt', bytes: 1024 },
+  { name: '100 KiB', id: '100k', file: 'f100k.txt', bytes: 100 * 1024 },
+  { name: '1 MiB', id: '1m', file: 'f1m.txt', bytes: 1024 * 1024 },
 ];
+const WANTED = process.env.BENCH_SERVING_SIZES?.split(',');
+const SIZES = WANTED ? ALL_SIZES.filter((s) => WANTED.includes(s.id)) : ALL_SIZES;
 const CONNECTIONS = 64;
 const RUN_SECONDS = Number(process.env.BENCH_SERVING_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_SERVING_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_SERVING_IDLE_MS ?? 60_000);
 
 interface Server {
-  kind: 'edgewise' | 'static';
+  kind: 'edgewise' | 'edgewise-nohot' | 'static';
   port: number;
   child: ChildProcess;
 }
@@ -130,19 +135,25 @@ async function pair(
   load: (s: Server) => Promise<{ rps: number; requests: number }>,
   ew: Server,
   st: Server,
+  cold?: Server,
 ): Promise<Array<string | number>> {
   const e: Sample[] = [];
   const s: Sample[] = [];
+  const c: Sample[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     // Alternate who goes first so warm-up and drift are shared.
     if (i % 2 === 0) {
       s.push(await measured(st, () => load(st)));
+      if (cold) c.push(await measured(cold, () => load(cold)));
       e.push(await measured(ew, () => load(ew)));
     } else {
       e.push(await measured(ew, () => load(ew)));
+      if (cold) c.push(await measured(cold, () => load(cold)));
       s.push(await measured(st, () => load(st)));
     }
   }
+  const cRps = c.length > 0 ? median(c.map((x) => x.rps)) : undefined;
+  const cCpu = c.length > 0 ? median(c.map((x) => x.cpuUs)) : undefined;
   const eRps = median(e.map((x) => x.rps));
   const sRps = median(s.map((x) => x.rps));
   const eCpu = median(e.map((x) => x.cpuUs));
@@ -158,12 +169,14 @@ async function pair(
     (sCpu / eCpu).toFixed(2),
     `≥ ${goal}`,
     eRps / sRps >= goal ? 'met' : 'NOT met',
+    cRps === undefined ? '—' : `${Math.round(cRps)} (${(cRps / sRps).toFixed(2)}×)`,
+    cCpu === undefined ? '—' : cCpu.toFixed(0),
   ];
 }
 
 async function phase(
   title: string,
-  servers: { ew: Server; st: Server; ewTls: Server; stTls: Server },
+  servers: { ew: Server; st: Server; ewCold: Server; ewTls: Server; stTls: Server },
   agent: Agent,
 ): Promise<void> {
   const rows: Array<Array<string | number>> = [
@@ -177,15 +190,29 @@ async function phase(
       'CPU ratio',
       'goal (req/s ratio)',
       'met',
+      'hot cache off req/s (ratio)',
+      'hot cache off CPU µs/req',
     ],
   ];
   for (const size of SIZES) {
     rows.push(
-      await pair(`HTTP/1.1 ${size.name} autocannon`, (s) => h1(s.port, size.file), servers.ew, servers.st),
+      await pair(
+        `HTTP/1.1 ${size.name} autocannon`,
+        (s) => h1(s.port, size.file),
+        servers.ew,
+        servers.st,
+        servers.ewCold,
+      ),
     );
     if (HAVE_WRK)
       rows.push(
-        await pair(`HTTP/1.1 ${size.name} wrk`, (s) => h1wrk(s.port, size.file), servers.ew, servers.st),
+        await pair(
+          `HTTP/1.1 ${size.name} wrk`,
+          (s) => h1wrk(s.port, size.file),
+          servers.ew,
+          servers.st,
+          servers.ewCold,
+        ),
       );
   }
   rows.push(
@@ -221,6 +248,8 @@ export async function run(): Promise<void> {
     servers.push(ew);
     const st = await startServer('static', staticDir);
     servers.push(st);
+    const ewCold = await startServer('edgewise-nohot', dataDir);
+    servers.push(ewCold);
     const ewTls = await startServer('edgewise', dataDir, tls);
     servers.push(ewTls);
     const stTls = await startServer('static', staticDir, tls);
@@ -242,12 +271,12 @@ export async function run(): Promise<void> {
     process.stdout.write(
       `${CONNECTIONS} connections, ${RUN_SECONDS} s per run, median of ${ROUNDS} runs, node ${process.version}\n`,
     );
-    await phase('fresh servers', { ew, st, ewTls, stTls }, agent);
+    await phase('fresh servers', { ew, st, ewCold, ewTls, stTls }, agent);
     await agent.close();
     process.stdout.write(`\nidling all servers for ${Math.round(IDLE_MS / 1000)} s…\n`);
     await sleep(IDLE_MS);
     const agent2 = new Agent({ allowH2: true, connect: { rejectUnauthorized: false }, connections: 1 });
-    await phase(`after ${Math.round(IDLE_MS / 1000)} s idle`, { ew, st, ewTls, stTls }, agent2);
+    await phase(`after ${Math.round(IDLE_MS / 1000)} s idle`, { ew, st, ewCold, ewTls, stTls }, agent2);
     await agent2.close();
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');

@@ -203,10 +203,11 @@ export async function sendObject(
       return reply.code(200).send();
     }
 
-    // 7. Body: reuse the fast-path stream, or read exactly the chosen bytes.
-    let body: Readable;
+    // 7. Body: reuse the fast-path read, or read exactly the chosen bytes. A driver that holds
+    // the bytes in memory (fs hot cache) hands them over as a Buffer: sent as is, no stream.
+    let body: StoredObject;
     if (src && rep === meta && range === undefined) {
-      body = src.body;
+      body = src;
     } else {
       src?.body.destroy();
       const got = await storage.get(rep.key, range ? { range } : undefined);
@@ -223,7 +224,7 @@ export async function sendObject(
         if (attempt >= MAX_ATTEMPTS) throw new StorageUnavailable('object kept changing while being read');
         continue;
       }
-      body = got.body;
+      body = got;
       if (range) range = got.range ?? range;
     }
 
@@ -232,16 +233,16 @@ export async function sendObject(
         .code(206)
         .header('content-range', contentRange(range, rep.size))
         .header('content-length', range.end - range.start + 1);
-      return reply.send(body);
+      return reply.send(body.bytes ?? body.body);
     }
     if (onTheFly) {
       // @fastify/compress negotiates with the same library and list, sets Content-Encoding
       // and Vary, and streams through zlib (encodings pinned to br, gzip in src/http/plugin.ts).
       reply.removeHeader('content-length');
-      reply.code(200).compress(body);
+      reply.code(200).compress(body.body);
       return reply;
     }
     reply.header('content-length', rep.size);
-    return reply.code(200).send(body);
+    return reply.code(200).send(body.bytes ?? body.body);
   }
 }

@@ -14,13 +14,15 @@
  * `objects/` (keys with `..`, absolute paths or backslashes are refused before any I/O).
  */
 import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, StorageUnavailable } from '../errors.js';
 import { cleanupFs } from './cleanup.js';
+import { fromMemory, HotCache, type HotCacheOptions, type HotEntry, identityOf, sameFile } from './fs-hot.js';
 import { FsResumable } from './fs-multipart.js';
 import { keyProblem } from './keys.js';
 import { meteredMeta, UploadMeter } from './meter.js';
@@ -54,6 +56,8 @@ interface Trailer {
 
 export interface FsDriverOptions {
   dataDir: string;
+  /** Small objects' metadata and bytes in memory (./fs-hot.ts); absent or maxBytes 0 = off. */
+  hotCache?: HotCacheOptions | undefined;
 }
 
 export class FsDriver implements StorageDriver {
@@ -63,10 +67,12 @@ export class FsDriver implements StorageDriver {
   /** Capability: resumable uploads whose parts the origin receives. */
   readonly resumable: FsResumable;
   #ready: Promise<void> | undefined;
+  readonly #hot: HotCache | undefined;
 
   constructor(readonly options: FsDriverOptions) {
     this.#objects = join(options.dataDir, 'objects');
     this.#tmp = join(options.dataDir, 'tmp');
+    if (options.hotCache && options.hotCache.maxBytes > 0) this.#hot = new HotCache(options.hotCache);
     this.resumable = new FsResumable(options.dataDir, (key, body, o) => this.put(key, body, o));
   }
 
@@ -89,25 +95,94 @@ export class FsDriver implements StorageDriver {
     return join(this.#objects, ...segments.map((s) => `${s}.d`), `${last}.o`);
   }
 
-  async head(key: string): Promise<ObjectMeta | undefined> {
-    const path = this.#pathOf(key);
-    const fh = await openOrUndefined(path);
-    if (!fh) return undefined;
+  /**
+   * The hot cache's answer for `key`: an entry (present or absent) that is fresh or has just
+   * been re-validated with one `stat`, or undefined when the file must be read.
+   */
+  async #cached(hot: HotCache, key: string): Promise<HotEntry | undefined> {
+    const e = hot.lookup(key);
+    if (!e) return undefined;
+    const now = Date.now();
+    if (hot.isFresh(e, now)) return e;
+    const generation = hot.generation;
+    let s: Stats | undefined;
     try {
-      return (await readTrailer(fh, key)).meta;
+      s = await stat(this.#pathOf(key));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined; // the full read decides
+      s = undefined;
+    }
+    const unchanged = e.kind === 'absent' ? s === undefined : s !== undefined && sameFile(e.file, s);
+    if (!unchanged || generation !== hot.generation) return undefined;
+    e.checkedAt = now;
+    return e;
+  }
+
+  /** Caches what a read of `key` found, when the object is small enough. */
+  #remember(
+    hot: HotCache,
+    key: string,
+    t: { meta: ObjectMeta; whole?: Buffer | undefined; stat: Stats },
+    checkedAt: number,
+    generation: number,
+  ): void {
+    if (t.whole === undefined || t.meta.size > hot.options.objectMaxBytes) return;
+    // An exact copy: `whole` may be a slice of a pooled or trailer-sized buffer.
+    const bytes = Buffer.allocUnsafeSlow(t.whole.length);
+    t.whole.copy(bytes);
+    hot.store(key, { kind: 'present', meta: t.meta, bytes, file: identityOf(t.stat), checkedAt }, generation);
+  }
+
+  async head(key: string): Promise<ObjectMeta | undefined> {
+    const hot = this.#hot;
+    let generation = 0;
+    if (hot) {
+      const e = await this.#cached(hot, key);
+      if (e) return e.kind === 'absent' ? undefined : e.meta;
+      generation = hot.generation;
+    }
+    const path = this.#pathOf(key);
+    const checkedAt = Date.now();
+    const fh = await openOrUndefined(path);
+    if (!fh) {
+      hot?.store(key, { kind: 'absent', checkedAt }, generation);
+      return undefined;
+    }
+    try {
+      // With the cache on, a small object is read whole in the same read, to be cached.
+      const t = await readTrailer(fh, key, hot ? hot.options.objectMaxBytes + TAIL_BYTES : 0);
+      if (hot) this.#remember(hot, key, t, checkedAt, generation);
+      return t.meta;
     } finally {
       await fh.close();
     }
   }
 
   async get(key: string, options: { range?: ByteRange | undefined } = {}): Promise<StoredObject | undefined> {
+    const hot = this.#hot;
+    let generation = 0;
+    if (hot) {
+      const e = await this.#cached(hot, key);
+      if (e) return e.kind === 'absent' ? undefined : fromMemory(e.meta, e.bytes, options.range);
+      generation = hot.generation;
+    }
     const path = this.#pathOf(key);
+    const checkedAt = Date.now();
     const fh = await openOrUndefined(path);
-    if (!fh) return undefined;
+    if (!fh) {
+      hot?.store(key, { kind: 'absent', checkedAt }, generation);
+      return undefined;
+    }
     let meta: ObjectMeta;
     let whole: Buffer | undefined;
     try {
-      ({ meta, whole } = await readTrailer(fh, key, INLINE_MAX_BYTES));
+      const inline = hot
+        ? Math.max(INLINE_MAX_BYTES, hot.options.objectMaxBytes + TAIL_BYTES)
+        : INLINE_MAX_BYTES;
+      const t = await readTrailer(fh, key, inline);
+      if (hot) this.#remember(hot, key, t, checkedAt, generation);
+      ({ meta, whole } = t);
     } catch (err) {
       await fh.close();
       throw err;
@@ -146,6 +221,7 @@ export class FsDriver implements StorageDriver {
       const dir = join(finalPath, '..');
       await mkdir(dir, { recursive: true });
       await rename(tmpPath, finalPath);
+      this.#hot?.invalidate(key);
       await syncDir(dir);
       return meta;
     } catch (err) {
@@ -166,6 +242,8 @@ export class FsDriver implements StorageDriver {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw translate(err);
+    } finally {
+      this.#hot?.invalidate(key);
     }
   }
 
@@ -244,8 +322,9 @@ async function readTrailer(
   fh: FileHandle,
   key: string,
   inlineUpTo = 0,
-): Promise<{ meta: ObjectMeta; whole?: Buffer | undefined }> {
-  const { size: fileSize } = await fh.stat();
+): Promise<{ meta: ObjectMeta; whole?: Buffer | undefined; stat: Stats }> {
+  const st = await fh.stat();
+  const fileSize = st.size;
   if (fileSize < TRAILER_LEN_BYTES) throw new StorageUnavailable(`corrupt object file for ${key}`);
   const n = fileSize <= inlineUpTo ? fileSize : Math.min(fileSize, TAIL_BYTES);
   const tail = Buffer.allocUnsafe(n);
@@ -273,6 +352,7 @@ async function readTrailer(
       metadata: t.metadata,
     },
     whole: n === fileSize ? tail.subarray(0, bodySize) : undefined,
+    stat: st,
   };
 }
 

@@ -15,7 +15,7 @@ export async function createStorage(
 ): Promise<StorageDriver> {
   switch (config.driver) {
     case 'fs':
-      return new FsDriver({ dataDir: resolve(cwd, config.fs.dataDir) });
+      return new FsDriver({ dataDir: resolve(cwd, config.fs.dataDir), hotCache: config.fs.hotCache });
     case 's3':
       return new S3Driver(s3OptionsFrom(config));
   }

@@ -37,6 +37,11 @@ export interface StoredObject {
   body: Readable;
   /** The range actually returned, when one was asked for. */
   range?: ByteRange | undefined;
+  /**
+   * The same bytes as `body`, when the driver holds them in memory (fs hot cache): a caller may
+   * send these instead and never read `body`.
+   */
+  bytes?: Buffer | undefined;
 }
 
 export interface PutOptions {

@@ -9,6 +9,31 @@ export const StorageSection = Type.Object(
     fs: Type.Object(
       {
         dataDir: Type.String({ default: './data', minLength: 1, description: 'Root of stored objects.' }),
+        hotCache: Type.Object(
+          {
+            maxBytes: Type.Integer({
+              default: 64 * 1024 * 1024,
+              minimum: 0,
+              maximum: 16 * 1024 * 1024 * 1024,
+              description:
+                'Memory for small objects (bytes and metadata) and absent keys, served without touching the disk; 0 = off. Origin writes invalidate at once (docs/serving.md#hot-cache).',
+            }),
+            objectMaxBytes: Type.Integer({
+              default: 64 * 1024,
+              minimum: 0,
+              maximum: 1024 * 1024,
+              description: 'Objects with larger bodies are always read from disk.',
+            }),
+            validMs: Type.Integer({
+              default: 1000,
+              minimum: 0,
+              maximum: 3_600_000,
+              description:
+                'An entry is re-checked with one stat after this long: edits to the data dir by other processes are served at most this late.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
