@@ -185,6 +185,8 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
       await origin.close();
       await logs?.close();
       await revalidations?.close();
+      // The disk tier's reused descriptors (ones still being read close when the read ends).
+      store.closeFiles();
     },
   };
 }

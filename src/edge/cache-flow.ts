@@ -5,7 +5,6 @@
  * fetch) → TTL → store → viewer. Origin fetches themselves live in fill.ts; this module only
  * decides which state a request is in and what the viewer gets from it.
  */
-import { open } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { LiveConfig } from '../config/live.js';
 import { EdgeNotCached, PreconditionFailed, RangeNotSatisfiable } from '../errors.js';
@@ -18,6 +17,7 @@ import {
   type Validators,
 } from '../http/conditional.js';
 import type { Logger } from '../logger.js';
+import type { OpenFile } from './cache/disk-files.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import { Collapser, Fill } from './collapse.js';
 import type { EdgeContext } from './context.js';
@@ -392,9 +392,9 @@ export class CacheFlow {
           : entry.body.subarray(start - base, end - base + 1);
       return replies.send(ctx, result, status, headers, { kind: 'buffer', data });
     }
-    let handle: Awaited<ReturnType<typeof open>>;
+    let file: OpenFile;
     try {
-      handle = await open(entry.body.file, 'r');
+      file = await this.#d.store.openBody(entry as CachedResponse & { body: { file: string } });
     } catch {
       // Evicted between lookup and open: treat as a miss.
       this.#d.store.delete(entry.key);
@@ -402,7 +402,7 @@ export class CacheFlow {
     }
     return replies.send(ctx, result, status, headers, {
       kind: 'file',
-      handle,
+      file,
       start: start - base,
       end: end - base,
     });

@@ -3,10 +3,10 @@
  * (X-Cache, Age, Server-Timing, Via), the status line and the body from wherever it is (a
  * buffer, a disk-tier file, a fill still arriving from the origin, or a pass-through stream).
  */
-import type { FileHandle } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type OpenFile, sendFile } from './cache/disk-files.js';
 import type { Fill } from './collapse.js';
 import type { EdgeContext } from './context.js';
 import { HOP_BY_HOP, type StoredHeaders } from './entry.js';
@@ -15,7 +15,7 @@ import type { ResultType } from './metrics.js';
 export type Body =
   | { kind: 'none' }
   | { kind: 'buffer'; data: Buffer }
-  | { kind: 'file'; handle: FileHandle; start: number; end: number }
+  | { kind: 'file'; file: OpenFile; start: number; end: number }
   | { kind: 'fill'; fill: Fill }
   | { kind: 'stream'; stream: Readable };
 
@@ -109,7 +109,10 @@ export async function deliver(
     }
   }
   const res = ctx.res;
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || res.destroyed) {
+    discard(body);
+    return;
+  }
   ctx.status = status;
   const ct = headers['content-type'];
   ctx.contentType = typeof ct === 'string' ? ct : undefined;
@@ -131,7 +134,7 @@ export async function deliver(
 
 /** Releases a body that will not be sent. */
 function discard(body: Body): void {
-  if (body.kind === 'file') void body.handle.close().catch(() => {});
+  if (body.kind === 'file') body.file.release();
   else if (body.kind === 'stream') body.stream.destroy();
 }
 
@@ -148,14 +151,15 @@ async function writeBody(ctx: EdgeContext, body: Body): Promise<void> {
       ctx.bodyBytes = body.data.length;
       res.end(body.data);
       return;
-    case 'file': {
-      const stream = body.handle.createReadStream({ start: body.start, end: body.end, autoClose: true });
-      stream.on('data', (c: string | Buffer) => {
-        ctx.bodyBytes += c.length;
-      });
-      await pipeline(stream, res).catch(() => res.destroy());
+    case 'file':
+      // Positional reads through the disk tier's shared descriptor, written with backpressure.
+      ctx.bodyBytes += await sendFile(
+        ctx.res as unknown as Parameters<typeof sendFile>[0],
+        body.file,
+        body.start,
+        body.end,
+      );
       return;
-    }
     case 'fill':
       await new Promise<void>((resolve) => {
         const detach = body.fill.follow({

@@ -10,12 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyPath } from '../../cache-key.js';
 import { createCacheStore, type PolicyName } from '../../cache-store/index.js';
 import type { CacheStore } from '../../cache-store/types.js';
 import { type CachedResponse, entryCost, headerBytes } from '../entry.js';
+import { DiskFiles, type OpenFile } from './disk-files.js';
 
 export type Tier = 'memory' | 'disk';
 
@@ -37,6 +38,8 @@ export class EdgeCache {
   readonly #options: EdgeCacheOptions;
   readonly #vary = new Map<string, string[]>();
   #seq = 0;
+  /** Open descriptors of disk-tier files, reused across hits (src/edge/cache/disk-files.ts). */
+  readonly files = new DiskFiles();
   readonly #prefix = randomBytes(4).toString('hex');
 
   constructor(options: EdgeCacheOptions) {
@@ -68,6 +71,19 @@ export class EdgeCache {
   /** Looks a key up (recording an access in the tier that holds it). */
   get(key: string): CachedResponse | undefined {
     return this.memory.get(key) ?? this.disk?.get(key);
+  }
+
+  /**
+   * A descriptor for a disk-tier entry's file, to read its body at positions; `release` it when
+   * done. Rejects when the file is gone (the entry was dropped since the lookup).
+   */
+  openBody(entry: CachedResponse & { body: { file: string } }): Promise<OpenFile> {
+    return this.files.acquire(entry.body.file);
+  }
+
+  /** Closes the disk tier's descriptors (the edge is shutting down). */
+  closeFiles(): void {
+    this.files.closeAll();
   }
 
   peek(key: string): CachedResponse | undefined {
@@ -153,7 +169,7 @@ export class EdgeCache {
 
   #unlink(entry: CachedResponse): void {
     const file = (entry.body as { file?: string }).file;
-    // A reader that already opened the file keeps its descriptor; unlink only frees the name.
-    if (typeof file === 'string') unlink(file).catch(() => {});
+    // No later hit reads it; a response already reading keeps its descriptor until it is done.
+    if (typeof file === 'string') this.files.remove(file);
   }
 }
