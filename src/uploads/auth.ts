@@ -60,20 +60,35 @@ export function authorizeUpload(
   request: FastifyRequest,
   method: UploadMethod,
   key: string | undefined,
-): UploadGrant & { via: 'signature' | 'apiKey'; id: string | undefined } {
+): AuthorizedGrant {
   const query = queryOf(request);
-  if (hasSignature(query)) {
-    const grant = verifyUploadParams(config, query, { method, key });
-    return {
-      ...grant,
-      maxBytes: Math.min(grant.maxBytes, config.maxBytes),
-      via: 'signature',
-      id: grantId(grant),
-    };
-  }
+  if (hasSignature(query)) return signedGrant(config, query, method, key);
   const apiKey = presentedApiKey(request);
   if (apiKey === undefined) throw new UploadSignatureMissing();
   if (!apiKeyValid(config, apiKey)) throw new Unauthorized();
+  return apiKeyGrant(config, method);
+}
+
+export type AuthorizedGrant = UploadGrant & { via: 'signature' | 'apiKey'; id: string | undefined };
+
+/** A signed grant's parameters, verified: its limits, never above the config's. */
+export function signedGrant(
+  config: UploadsConfig,
+  query: URLSearchParams,
+  method: UploadMethod,
+  key?: string,
+): AuthorizedGrant {
+  const grant = verifyUploadParams(config, query, key === undefined ? { method } : { method, key });
+  return {
+    ...grant,
+    maxBytes: Math.min(grant.maxBytes, config.maxBytes),
+    via: 'signature',
+    id: grantId(grant),
+  };
+}
+
+/** What a valid API key grants: any key, the config's limits. */
+export function apiKeyGrant(config: UploadsConfig, method: UploadMethod): AuthorizedGrant {
   return {
     method,
     scope: 'prefix',

@@ -21,8 +21,15 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { UploadsConfig } from '../config/sections/uploads.js';
 import { PartUrlInvalid, ResumableUnavailable, Unauthorized, UploadSignatureInvalid } from '../errors.js';
-import { apiKeyValid, grantId, presentedApiKey, queryOf } from './auth.js';
-import { hasSignature, signUploadParams, type UploadGrant, verifyUploadParams } from './signing.js';
+import {
+  type AuthorizedGrant,
+  apiKeyGrant,
+  apiKeyValid,
+  presentedApiKey,
+  queryOf,
+  signedGrant,
+} from './auth.js';
+import { hasSignature, signUploadParams, type UploadGrant } from './signing.js';
 
 /** Where the resumable routes live: under /uploads, so they get the upload deadline and behaviors. */
 export const RESUMABLE_PREFIX = '/uploads/resumable';
@@ -31,7 +38,7 @@ export const PART_PREFIX = '/uploads/.edgewise/parts';
 /** Lifetime of a part URL (checked when the PUT starts, so a slow part is not cut). */
 export const PART_URL_SECONDS = 15 * 60;
 
-export type ResumableGrant = UploadGrant & { via: 'signature' | 'apiKey'; id: string | undefined };
+export type ResumableGrant = AuthorizedGrant;
 
 /** The path segment that carries `grant` (see the header). */
 export function grantToken(config: Pick<UploadsConfig, 'signing'>, grant: UploadGrant): string {
@@ -61,26 +68,11 @@ export function authorizeResumable(
     const query = new URLSearchParams(Buffer.from(token, 'base64url').toString('utf8'));
     if (!hasSignature(query)) throw new UploadSignatureInvalid('the grant token carries no signature');
     const method = query.get('method') === 'POST' ? 'POST' : 'PUT';
-    const grant = verifyUploadParams(config, query, { method });
-    return {
-      ...grant,
-      maxBytes: Math.min(grant.maxBytes, config.maxBytes),
-      via: 'signature',
-      id: grantId(grant),
-    };
+    return signedGrant(config, query, method);
   }
   const apiKey = presentedApiKey(request);
   if (apiKey === undefined || !apiKeyValid(config, apiKey)) throw new Unauthorized();
-  return {
-    method: 'PUT',
-    scope: 'prefix',
-    target: '',
-    types: [],
-    maxBytes: config.maxBytes,
-    expires: Number.POSITIVE_INFINITY,
-    via: 'apiKey',
-    id: undefined,
-  };
+  return apiKeyGrant(config, 'PUT');
 }
 
 export interface PartClaim {
