@@ -7,7 +7,7 @@
  *      PFOO-L, PFOO-U and the infinite cache, then prefetch's gain over the same store.
  *   2. At 1%: how the gain depends on log delivery (the local edge's hourly files, CloudFront
  *      standard logs an hour / 5 min late, real-time logs) and on the trace's request rate.
- *   3. Generated traces (Zipf popularity, log-normal sizes), one with page → asset sessions and
+ *   3. Generated traces (src/prefetch/tracegen.ts: Zipf popularity, log-normal sizes), one with page → asset sessions and
  *      one with the same catalogue requested in no order, 1 M requests at 200 requests/s, at 1%.
  *   4. The issue's goals on those three traces, each printed as met or NOT met.
  *   5. A generated 10-million-request trace (≈1.5 M objects) through `edgewise prefetch
@@ -31,6 +31,7 @@ import {
 } from '../src/prefetch/sim-report.js';
 import { type DeployedOptions, deployedOptions, objectHitRatio } from '../src/prefetch/simulate.js';
 import { loadTrace, type Trace } from '../src/prefetch/trace.js';
+import { TRACEGEN_DEFAULTS, writeTimeIdSize } from '../src/prefetch/tracegen.js';
 import { fmt, printTable } from './lib.js';
 
 const ADAPTSIZE = fileURLToPath(
@@ -107,84 +108,11 @@ async function adaptsize(goals: Goal[]): Promise<void> {
   printTable('Prefetch gain by log delivery (object hit; gap closed toward PFOO-U)', rows);
 }
 
-/** A deterministic generator of `time id size` lines; see generate(). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-/** Log-normal sizes around 2.4 KB, fixed per object. */
-function sizeOf(id: number): number {
-  let h = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  const u1 = ((h & 0xffff) + 1) / 65537;
-  const u2 = ((h >>> 16) + 1) / 65537;
-  const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  return Math.max(64, Math.round(2400 * Math.exp(1.2 * z)));
-}
-
-/**
- * Writes a `time id size` trace at `rate` requests per second over `pages` Zipf(0.8)-popular
- * pages, each with 2–4 assets of its own. Correlated: each page view is followed at once by
- * its assets (what a browser does). Uncorrelated: the same objects at the same popularity,
- * each request drawn on its own, so nothing predicts what follows.
- */
-async function generate(
-  file: string,
-  requests: number,
-  pages: number,
-  correlated: boolean,
-  rate = 200,
-): Promise<void> {
-  const alpha = 0.8;
-  const cdf = new Float64Array(pages);
-  let sum = 0;
-  for (let i = 0; i < pages; i++) {
-    sum += 1 / (i + 1) ** alpha;
-    cdf[i] = sum;
-  }
-  const rand = rng(42);
-  const pick = () => {
-    const x = rand() * sum;
-    let lo = 0;
-    let hi = pages - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const assetsOf = (page: number) => 2 + (page % 3);
-  const out = createWriteStream(file);
-  let buf = '';
-  let n = 0;
-  const emit = (id: number) => {
-    buf += `${(n / rate).toFixed(3)} ${id} ${sizeOf(id)}\n`;
-    n++;
-  };
-  while (n < requests) {
-    const page = pick();
-    if (correlated) {
-      const ids = [page];
-      for (let a = 0; a < assetsOf(page); a++) ids.push(pages + page * 4 + a);
-      for (const id of ids) if (n < requests) emit(id);
-    } else {
-      // A page's popularity, shared by it and its assets, spread over separate draws.
-      const k = Math.floor(rand() * (1 + assetsOf(page)));
-      emit(k === 0 ? page : pages + page * 4 + (k - 1));
-    }
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
-      buf = '';
-    }
-  }
-  out.write(buf);
-  await new Promise<void>((resolve, reject) =>
-    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+/** A `time id size` trace from the shared generator (src/prefetch/tracegen.ts), 200 requests/s. */
+async function generate(file: string, requests: number, pages: number, correlated: boolean): Promise<void> {
+  await writeTimeIdSize(
+    { ...TRACEGEN_DEFAULTS, requests, objects: pages * 4, correlated },
+    createWriteStream(file),
   );
 }
 

@@ -15,7 +15,7 @@ const modules: Record<string, () => Promise<Command[]>> = {
   edge: async () => [(await import('./edge.js')).edge],
   prefetch: async () => {
     const m = await import('./prefetch.js');
-    return [m.prefetchRun, m.prefetchWatch, m.prefetchSimulate];
+    return [m.prefetchRun, m.prefetchWatch, m.prefetchSimulate, m.prefetchTraceGenerate];
   },
   images: async () => [(await import('./images.js')).imagesSrcset],
   cloudfront: async () => {

@@ -23,6 +23,12 @@ import {
 } from '../prefetch/simulate.js';
 import { DirSource, type LogSource, StorageSource } from '../prefetch/sources.js';
 import { loadTrace, TraceError } from '../prefetch/trace.js';
+import {
+  TRACEGEN_DEFAULTS,
+  type TraceGenOptions,
+  writeCloudFrontLogs,
+  writeTimeIdSize,
+} from '../prefetch/tracegen.js';
 import { type PassResult, PrefetchWorker } from '../prefetch/worker.js';
 import { createStorage } from '../storage/index.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -217,13 +223,13 @@ function strictlyPositive(name: string, v: unknown): number | undefined {
 export const prefetchSimulate: Command<typeof simOptions> = {
   path: ['prefetch', 'simulate'],
   summary:
-    "Replay a trace (CloudFront log, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency), against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
+    "Replay a trace (CloudFront log file or a directory of them, read as the worker reads them, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency), against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
   usage:
     '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--json]',
   options: simOptions,
   optionHelp: {
     ...configOptionHelp,
-    trace: 'Trace file (required)',
+    trace: 'Trace file, or a directory of CloudFront log files (required)',
     'cache-size':
       'Cache sizes: bytes (64MiB) or percent of the unique bytes (1%); comma-separated. Default 0.1%,1%,10%',
     policy: 'Store policy (default: edge.cache.policy from the config)',
@@ -276,9 +282,10 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     const mib = (b: number) => Math.round(b / 1048576);
     let trace: Awaited<ReturnType<typeof loadTrace>>;
     try {
-      trace = await loadTrace(file, (read, size) =>
-        bar.update('loading', read, size, `${mib(read)}/${mib(size)} MiB`),
-      );
+      trace = await loadTrace(file, {
+        onRead: (read, size) => bar.update('loading', read, size, `${mib(read)}/${mib(size)} MiB`),
+        config: store.current,
+      });
       bar.done();
     } catch (err) {
       if (err instanceof TraceError) {
@@ -300,8 +307,9 @@ export const prefetchSimulate: Command<typeof simOptions> = {
       );
       return EXIT_OK;
     }
+    const notLearned = trace.learn ? trace.learn.reduce((n, l) => n + (l === 0 ? 1 : 0), 0) : 0;
     const out = [
-      `trace ${file}: ${trace.n.toLocaleString('en-US')} requests, ${trace.keys.length.toLocaleString('en-US')} objects, ${report.uniqueBytes.toLocaleString('en-US')} unique bytes (${trace.format}${trace.malformed + (trace.parse?.malformed ?? 0) > 0 ? `, ${trace.malformed + (trace.parse?.malformed ?? 0)} malformed lines skipped` : ''})`,
+      `trace ${file}: ${trace.n.toLocaleString('en-US')} requests, ${trace.keys.length.toLocaleString('en-US')} objects, ${report.uniqueBytes.toLocaleString('en-US')} unique bytes (${trace.format}${trace.format === 'cloudfront' ? `, ${(trace.clientCount ?? 0).toLocaleString('en-US')} clients${notLearned > 0 ? `, ${notLearned.toLocaleString('en-US')} served but not learned from (not GET/HEAD or an uncacheable status)` : ''}${trace.skipped ? `, ${trace.skipped} of the worker's own requests dropped` : ''}` : ''}${trace.malformed + (trace.parse?.malformed ?? 0) > 0 ? `, ${trace.malformed + (trace.parse?.malformed ?? 0)} malformed lines skipped` : ''})`,
       `store ${policy}`,
       '',
       formatTable(reportRows(report)),
@@ -313,6 +321,99 @@ export const prefetchSimulate: Command<typeof simOptions> = {
       `loaded in ${(loadMs / 1000).toFixed(2)} s, total ${(totalMs / 1000).toFixed(2)} s, peak RSS ${(peakRssBytes / 1048576).toFixed(0)} MiB`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
+    return EXIT_OK;
+  },
+};
+
+const genOptions = {
+  requests: { type: 'string' },
+  objects: { type: 'string' },
+  kind: { type: 'string' },
+  seed: { type: 'string' },
+  rate: { type: 'string' },
+  alpha: { type: 'string' },
+  'size-median': { type: 'string' },
+  'size-sigma': { type: 'string' },
+  clients: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+function integerOption(name: string, v: unknown, min: number, fallback?: number): number {
+  if (v === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} <n> is required`);
+    return fallback;
+  }
+  const n = Number(v);
+  if (v === '' || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got ${String(v)}`);
+  return n;
+}
+
+export const prefetchTraceGenerate: Command<typeof genOptions> = {
+  path: ['prefetch', 'trace', 'generate'],
+  summary:
+    'Generate a deterministic request trace for benchmarks: Zipf-popular pages each with 2–4 assets, log-normal sizes, correlated (each page view followed by its assets from the same client) or uncorrelated (each request on its own), as `time id size` lines or CloudFront standard log files. Streams: memory does not grow with --requests.',
+  usage:
+    '--requests <n> --objects <n> [--kind correlated|uncorrelated] [--seed <n>] [--rate <req/s>] [--alpha <a>] [--size-median <bytes>] [--size-sigma <s>] [--clients <n>] [--format trace|cloudfront] [--out <file|dir>]',
+  options: genOptions,
+  optionHelp: {
+    requests: 'Requests to generate (required)',
+    objects:
+      'Catalogue size, pages and their assets (about 4 objects a page; the least popular may never be requested) (required)',
+    kind: 'correlated (page → its assets, per client) or uncorrelated (independent requests). Default correlated',
+    seed: `Seed; the same options and seed give the same bytes. Default ${TRACEGEN_DEFAULTS.seed}`,
+    rate: `Requests per second of trace time. Default ${TRACEGEN_DEFAULTS.rate}`,
+    alpha: `Zipf exponent of page popularity. Default ${TRACEGEN_DEFAULTS.alpha}`,
+    'size-median': `Median object size in bytes (log-normal, fixed per object). Default ${TRACEGEN_DEFAULTS.sizeMedian}`,
+    'size-sigma': `σ of the log-normal size (0: all the same). Default ${TRACEGEN_DEFAULTS.sizeSigma}`,
+    clients: `Distinct clients (IP + User-Agent). Default ${TRACEGEN_DEFAULTS.clients}`,
+    format:
+      'trace: `time id size` lines (to --out or stdout); cloudfront: gzip CloudFront standard log files, one per UTC hour from 2026-01-01, into the directory --out. Default trace',
+    out: 'Output file (trace) or directory (cloudfront; required there)',
+  },
+  async run({ values }) {
+    const kind = (values.kind as string | undefined) ?? 'correlated';
+    if (kind !== 'correlated' && kind !== 'uncorrelated')
+      throw new UsageError(`--kind must be correlated or uncorrelated, got ${kind}`);
+    const format = (values.format as string | undefined) ?? 'trace';
+    if (format !== 'trace' && format !== 'cloudfront')
+      throw new UsageError(`--format must be trace or cloudfront, got ${format}`);
+    const o: TraceGenOptions = {
+      requests: integerOption('requests', values.requests, 1),
+      objects: integerOption('objects', values.objects, 1),
+      correlated: kind === 'correlated',
+      seed: integerOption('seed', values.seed, 0, TRACEGEN_DEFAULTS.seed),
+      rate: strictlyPositive('rate', values.rate) ?? TRACEGEN_DEFAULTS.rate,
+      alpha: positiveNumber('alpha', values.alpha) ?? TRACEGEN_DEFAULTS.alpha,
+      sizeMedian: strictlyPositive('size-median', values['size-median']) ?? TRACEGEN_DEFAULTS.sizeMedian,
+      sizeSigma: positiveNumber('size-sigma', values['size-sigma']) ?? TRACEGEN_DEFAULTS.sizeSigma,
+      clients: integerOption('clients', values.clients, 1, TRACEGEN_DEFAULTS.clients),
+    };
+    if (o.seed > 0xffffffff) throw new UsageError(`--seed must be at most ${0xffffffff}, got ${o.seed}`);
+    if (o.clients > 1 << 24) throw new UsageError(`--clients must be at most ${1 << 24}, got ${o.clients}`);
+    const out = values.out as string | undefined;
+    if (format === 'cloudfront') {
+      if (!out) throw new UsageError('--format cloudfront needs --out <dir>');
+      const r = await writeCloudFrontLogs(o, resolve(out));
+      process.stderr.write(`${r.requests} requests in ${r.files.length} log files under ${out}\n`);
+      return EXIT_OK;
+    }
+    const { createWriteStream } = await import('node:fs');
+    const stream = out ? createWriteStream(out) : process.stdout;
+    const failed = new Promise<never>((_, reject) => stream.once('error', reject));
+    failed.catch(() => {});
+    try {
+      await Promise.race([writeTimeIdSize(o, stream, out !== undefined), failed]);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // A closed pipe (`| head`) is the reader's choice, not a failure.
+      if (e.code === 'EPIPE') return EXIT_OK;
+      process.stderr.write(
+        `edgewise prefetch trace generate: cannot write ${out ?? 'stdout'}: ${e.code ?? e.message}\n`,
+      );
+      return EXIT_FAILURE;
+    }
     return EXIT_OK;
   },
 };

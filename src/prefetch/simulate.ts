@@ -246,7 +246,9 @@ export function runDeployed(
         upTo = fileEnd;
       }
     }
+    // Only what the worker's learn() takes (a log's POSTs, 302s and 404s are served, not learned).
     for (let i = delivered; i < upTo; i++) {
+      if (trace.learn?.[i] === 0) continue;
       payoff.viewer(keyOf(i), sec(i) * 1000, hitAt[i] === 1);
       model.observe(keyOf(i), String(trace.clients[i]!), sec(i) * 1000, trace.sizes[i]!);
     }

@@ -2,16 +2,32 @@
  * Loads a request trace for the simulator into typed arrays (a 10-million-request trace costs
  * about 28 bytes a request plus one string per distinct key). Two inputs:
  * - `time id size` lines (the AdaptSize / webcachesim format), time in the trace's own unit;
- * - a CloudFront standard log (legacy or v2 JSON, gzip or plain): the key is method-free
- *   path + query, the client is IP + User-Agent, time in ms, size from sc-content-len/sc-bytes.
+ * - a CloudFront standard log (legacy or v2 JSON, gzip or plain), or a directory of them (as
+ *   CloudFront delivers them, one file per distribution, hour and edge server): the client is
+ *   IP + User-Agent, time in ms. Given the config, records are read as the worker reads them:
+ *   its own (prefetch.userAgent) requests are dropped, the key is the worker's model key (path +
+ *   the query the class keeps), a request the worker does not learn from (not GET/HEAD, or an
+ *   uncacheable status) is replayed through the cache but marked in `learn`, and a 206/304's
+ *   size is the object's (its last 200's), not the part or empty body logged. Without a
+ *   config every record counts and is learned from, keyed by path + query.
  * `.xz` files are decompressed by the `xz` binary (xz is not in node:zlib).
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { classify } from '../classes.js';
+import type { EdgewiseConfig } from '../config/schema.js';
+import { trafficOf } from './own-traffic.js';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
+import { modelKey } from './plan.js';
+import type { AccessRecord } from './record.js';
+import { isLogName } from './sources.js';
+
+/** Statuses the worker learns from (worker.ts `CACHEABLE`). */
+const CACHEABLE = new Set([200, 203, 206, 304]);
 
 export interface Trace {
   n: number;
@@ -28,6 +44,21 @@ export interface Trace {
   parse?: ParseStats | undefined;
   /** Lines of a `time id size` trace that were not three fields. */
   malformed: number;
+  /** Log records of the worker's own warming, dropped; 0 without a config. */
+  skipped?: number;
+  /** Distinct clients (IP + User-Agent); 1 for a trace without clients. */
+  clientCount?: number;
+  /**
+   * Per request, 1 when the worker would learn from it (GET/HEAD with a cacheable status), 0
+   * when the edge served it but the worker skips it; absent: every request is learned from.
+   */
+  learn?: Uint8Array | undefined;
+}
+
+export interface LoadOptions {
+  onRead?: OnRead | undefined;
+  /** Read log records as the worker with this config learns them (see the module header). */
+  config?: Readonly<EdgewiseConfig> | undefined;
 }
 
 async function* gunzipped(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -46,18 +77,31 @@ class Builder {
   ids = new Int32Array(1024);
   sizes = new Float64Array(1024);
   clients = new Int32Array(1024);
+  learn = new Uint8Array(1024);
   keys: string[] = [];
+  /** Per key, the size of its last full (200) response; -1 while none was seen. */
+  keySize: number[] = [];
   #keyIndex = new Map<string, number>();
   #clientIndex = new Map<string, number>();
 
-  push(time: number, key: string, size: number, client: string): void {
+  get clientCount(): number {
+    return this.#clientIndex.size;
+  }
+
+  /**
+   * `full` false: the logged bytes are not the object's (a 206 part, a 304): the request is
+   * stored as -(bytes + 1) and resolved to the key's full size in resolveSizes().
+   */
+  push(time: number, key: string, size: number, client: string, full = true, learn = true): void {
     if (this.n === this.times.length) this.#grow();
     let id = this.#keyIndex.get(key);
     if (id === undefined) {
       id = this.keys.length;
       this.keys.push(key);
+      this.keySize.push(-1);
       this.#keyIndex.set(key, id);
     }
+    if (full) this.keySize[id] = size;
     let c = this.#clientIndex.get(client);
     if (c === undefined) {
       c = this.#clientIndex.size;
@@ -65,9 +109,19 @@ class Builder {
     }
     this.times[this.n] = time;
     this.ids[this.n] = id;
-    this.sizes[this.n] = size;
+    this.sizes[this.n] = full ? size : -(size + 1);
     this.clients[this.n] = c;
+    this.learn[this.n] = learn ? 1 : 0;
     this.n++;
+  }
+
+  resolveSizes(): void {
+    for (let i = 0; i < this.n; i++) {
+      const s = this.sizes[i]!;
+      if (s >= 0) continue;
+      const k = this.keySize[this.ids[i]!]!;
+      this.sizes[i] = k >= 0 ? k : -s - 1;
+    }
   }
 
   #grow(): void {
@@ -86,6 +140,9 @@ class Builder {
     const c = new Int32Array(cap);
     c.set(this.clients);
     this.clients = c;
+    const l = new Uint8Array(cap);
+    l.set(this.learn);
+    this.learn = l;
   }
 }
 
@@ -143,9 +200,74 @@ async function openTrace(file: string, onRead?: OnRead): Promise<Readable> {
   return out;
 }
 
-/** Reads a whole trace file (see the module header for formats). */
-export async function loadTrace(file: string, onRead?: OnRead): Promise<Trace> {
-  const src = await openTrace(file, onRead);
+/** A record as the worker's learn() takes it, into the builder; false when the worker skips it. */
+function recordPusher(
+  b: Builder,
+  config: Readonly<EdgewiseConfig> | undefined,
+): (r: AccessRecord) => boolean {
+  if (!config)
+    return (r) => {
+      b.push(r.time, r.query ? `${r.path}?${r.query}` : r.path, r.bytes, `${r.clientIp} ${r.userAgent}`);
+      return true;
+    };
+  return (r) => {
+    // The worker's own warming is not viewer demand (the simulator makes its own).
+    if (trafficOf(r.userAgent, config.prefetch.userAgent) === 'prefetch') return false;
+    const learned = (r.method === 'GET' || r.method === 'HEAD') && CACHEABLE.has(r.status);
+    const key = modelKey(r.path, r.query, classify(config, r.path));
+    b.push(r.time, key, r.bytes, `${r.clientIp} ${r.userAgent}`, r.status === 200, learned);
+    return true;
+  };
+}
+
+/** Every log file under `dir` (recursively, as DirSource lists them), by name. */
+async function logFiles(dir: string): Promise<Array<{ path: string; size: number }>> {
+  const names = ((await readdir(dir, { recursive: true })) as string[]).filter(isLogName).sort();
+  const out: Array<{ path: string; size: number }> = [];
+  for (const name of names) {
+    const st = await stat(join(dir, name));
+    if (st.isFile()) out.push({ path: join(dir, name), size: st.size });
+  }
+  return out;
+}
+
+async function loadLogDir(dir: string, options: LoadOptions): Promise<Trace> {
+  const files = await logFiles(dir);
+  if (files.length === 0) throw new TraceError(`trace directory ${dir} holds no log files`);
+  const total = files.reduce((a, f) => a + f.size, 0);
+  const b = new Builder();
+  const push = recordPusher(b, options.config);
+  const stats = newParseStats();
+  let skipped = 0;
+  let before = 0;
+  for (const f of files) {
+    const raw = createReadStream(f.path);
+    if (options.onRead) {
+      const onRead = options.onRead;
+      let read = 0;
+      raw.on('data', (chunk) => {
+        read += chunk.length;
+        onRead(before + read, total);
+      });
+    }
+    for await (const r of parseLog(raw, f.path, stats)) if (!push(r)) skipped++;
+    before += f.size;
+  }
+  if (b.n === 0) throw new TraceError(`trace directory ${dir}: no requests the worker learns from`);
+  return finish(b, 'cloudfront', 1000, stats, 0, skipped);
+}
+
+/**
+ * Reads a whole trace file, or a directory of log files (see the module header for formats).
+ * An OnRead alone is the same as `{ onRead }`.
+ */
+export async function loadTrace(file: string, opts: LoadOptions | OnRead = {}): Promise<Trace> {
+  const options: LoadOptions = typeof opts === 'function' ? { onRead: opts } : opts;
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new TraceError(`cannot read trace ${file}: ${err.code ?? err.message}`);
+  });
+  if (st.isDirectory()) return loadLogDir(file, options);
+  const src = await openTrace(file, options.onRead);
   const b = new Builder();
   // Sniff the format from the first bytes, then parse the whole stream in that format.
   const chunks: Buffer[] = [];
@@ -182,12 +304,12 @@ export async function loadTrace(file: string, onRead?: OnRead): Promise<Trace> {
   let malformed = 0;
   if (looksLikeLog) {
     const stats = newParseStats();
-    for await (const r of parseLog(body, file, stats)) {
-      const key = r.query ? `${r.path}?${r.query}` : r.path;
-      b.push(r.time, key, r.bytes, `${r.clientIp} ${r.userAgent}`);
-    }
+    const push = recordPusher(b, options.config);
+    let skipped = 0;
+    for await (const r of parseLog(body, file, stats)) if (!push(r)) skipped++;
     if (stats.fileErrors.length > 0) throw new TraceError(`trace ${file}: ${stats.fileErrors[0]!.reason}`);
-    return finish(b, 'cloudfront', 1000, stats, 0);
+    if (b.n === 0) throw new TraceError(`trace ${file}: no requests the worker learns from`);
+    return finish(b, 'cloudfront', 1000, stats, 0, skipped);
   }
   let carry = '';
   const pushLine = (line: string) => {
@@ -228,7 +350,7 @@ export async function loadTrace(file: string, onRead?: OnRead): Promise<Trace> {
   }
   pushLine(carry.trim());
   if (b.n === 0) throw new TraceError(`trace ${file} has no valid "time id size" lines`);
-  return finish(b, 'trace', 1, undefined, malformed);
+  return finish(b, 'trace', 1, undefined, malformed, 0);
 }
 
 function finish(
@@ -237,7 +359,9 @@ function finish(
   unitsPerSecond: number,
   parse: ParseStats | undefined,
   malformed: number,
+  skipped: number,
 ): Trace {
+  b.resolveSizes();
   sortByTime(b);
   // Copies at the exact length: the builder's doubled buffers (up to 2× the trace) can go.
   return {
@@ -251,6 +375,9 @@ function finish(
     format,
     parse,
     malformed,
+    skipped,
+    clientCount: b.clientCount,
+    learn: format === 'cloudfront' ? b.learn.slice(0, b.n) : undefined,
   };
 }
 
@@ -265,14 +392,17 @@ function sortByTime(b: Builder): void {
   const id = new Int32Array(b.n);
   const sz = new Float64Array(b.n);
   const c = new Int32Array(b.n);
+  const l = new Uint8Array(b.n);
   order.forEach((from, to) => {
     t[to] = b.times[from]!;
     id[to] = b.ids[from]!;
     sz[to] = b.sizes[from]!;
     c[to] = b.clients[from]!;
+    l[to] = b.learn[from]!;
   });
   b.times = t;
   b.ids = id;
   b.sizes = sz;
   b.clients = c;
+  b.learn = l;
 }
