@@ -24,6 +24,7 @@ import {
 import { DirSource, type LogSource, StorageSource } from '../prefetch/sources.js';
 import { loadTrace, TraceError } from '../prefetch/trace.js';
 import {
+  CLOUDFRONT_START_MS,
   TRACEGEN_DEFAULTS,
   type TraceGenOptions,
   writeCloudFrontLogs,
@@ -337,6 +338,7 @@ const genOptions = {
   clients: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
+  start: { type: 'string' },
 } as const;
 
 function integerOption(name: string, v: unknown, min: number, fallback?: number): number {
@@ -355,7 +357,7 @@ export const prefetchTraceGenerate: Command<typeof genOptions> = {
   summary:
     'Generate a deterministic request trace for benchmarks: Zipf-popular pages each with 2–4 assets, log-normal sizes, correlated (each page view followed by its assets from the same client) or uncorrelated (each request on its own), as `time id size` lines or CloudFront standard log files. Streams: memory does not grow with --requests.',
   usage:
-    '--requests <n> --objects <n> [--kind correlated|uncorrelated] [--seed <n>] [--rate <req/s>] [--alpha <a>] [--size-median <bytes>] [--size-sigma <s>] [--clients <n>] [--format trace|cloudfront] [--out <file|dir>]',
+    '--requests <n> --objects <n> [--kind correlated|uncorrelated] [--seed <n>] [--rate <req/s>] [--alpha <a>] [--size-median <bytes>] [--size-sigma <s>] [--clients <n>] [--format trace|cloudfront] [--out <file|dir>] [--start <ISO time>]',
   options: genOptions,
   optionHelp: {
     requests: 'Requests to generate (required)',
@@ -369,8 +371,10 @@ export const prefetchTraceGenerate: Command<typeof genOptions> = {
     'size-sigma': `σ of the log-normal size (0: all the same). Default ${TRACEGEN_DEFAULTS.sizeSigma}`,
     clients: `Distinct clients (IP + User-Agent). Default ${TRACEGEN_DEFAULTS.clients}`,
     format:
-      'trace: `time id size` lines (to --out or stdout); cloudfront: gzip CloudFront standard log files, one per UTC hour from 2026-01-01, into the directory --out. Default trace',
+      'trace: `time id size` lines (to --out or stdout); cloudfront: gzip CloudFront standard log files, one per UTC hour from --start, into the directory --out. Default trace',
     out: 'Output file (trace) or directory (cloudfront; required there)',
+    start:
+      'cloudfront: the time of the first request (ISO 8601, e.g. 2026-12-07T10:00:00Z; `prefetch run` ignores files older than prefetch.logs.lookbackHours). Default 2026-01-01T00:00:00Z',
   },
   async run({ values }) {
     const kind = (values.kind as string | undefined) ?? 'correlated';
@@ -395,10 +399,15 @@ export const prefetchTraceGenerate: Command<typeof genOptions> = {
     const out = values.out as string | undefined;
     if (format === 'cloudfront') {
       if (!out) throw new UsageError('--format cloudfront needs --out <dir>');
-      const r = await writeCloudFrontLogs(o, resolve(out));
+      const start = values.start as string | undefined;
+      const startMs = start === undefined ? CLOUDFRONT_START_MS : Date.parse(start);
+      if (!Number.isFinite(startMs) || !/^\d{4}-\d{2}-\d{2}T/.test(start ?? '2026-01-01T'))
+        throw new UsageError(`--start must be an ISO 8601 time such as 2026-12-07T10:00:00Z, got ${start}`);
+      const r = await writeCloudFrontLogs(o, resolve(out), startMs);
       process.stderr.write(`${r.requests} requests in ${r.files.length} log files under ${out}\n`);
       return EXIT_OK;
     }
+    if (values.start !== undefined) throw new UsageError('--start applies to --format cloudfront only');
     const { createWriteStream } = await import('node:fs');
     const stream = out ? createWriteStream(out) : process.stdout;
     const failed = new Promise<never>((_, reject) => stream.once('error', reject));

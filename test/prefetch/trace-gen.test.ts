@@ -279,6 +279,31 @@ describe('edgewise prefetch trace generate (CLI)', () => {
     expect(sim.stdout).toMatch(/500 requests, .* \(cloudfront, [\d,]+ clients\)$/m);
   });
 
+  it('writes logs the worker reads: `prefetch run --dry-run` learns every generated request', async () => {
+    const logs = join(dir, 'worker-logs');
+    const hourAgo = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
+    const g = await runCli([
+      ...['prefetch', 'trace', 'generate', '--requests', '400', '--objects', '100'],
+      ...['--format', 'cloudfront', '--out', join(logs, 'edge'), '--start', hourAgo],
+    ]);
+    expect(g.code, g.stderr).toBe(0);
+    const r = await runCli(
+      ['prefetch', 'run', '--dry-run', '--json', '--state', join(dir, 'run-state.json')],
+      {
+        env: { EDGEWISE__PREFETCH__LOGS__DIR: logs },
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const pass = JSON.parse(r.stdout) as {
+      files: { read: number };
+      records: { learned: number };
+      modelKeys: number;
+    };
+    expect(pass.files.read).toBe(1);
+    expect(pass.records.learned).toBe(400);
+    expect(pass.modelKeys).toBeGreaterThan(10);
+  });
+
   it.each([
     [[], /--requests <n> is required/],
     [['--requests', '10'], /--objects <n> is required/],
@@ -293,6 +318,14 @@ describe('edgewise prefetch trace generate (CLI)', () => {
     [['--requests', '10', '--objects', '5', '--rate', '0'], /--rate must be a number > 0/],
     [['--requests', '10', '--objects', '5', '--seed=-1'], /--seed must be an integer >= 0/],
     [['--requests', '10', '--objects', '5', '--bogus'], /Unknown option '--bogus'/],
+    [
+      ['--requests', '10', '--objects', '5', '--format', 'cloudfront', '--out', 'x', '--start', 'yesterday'],
+      /--start must be an ISO 8601 time/,
+    ],
+    [
+      ['--requests', '10', '--objects', '5', '--start', '2026-12-07T00:00:00Z'],
+      /--start applies to --format cloudfront only/,
+    ],
   ])('%j → exit 2 with a clear message', async (args, message) => {
     const r = await runCli(['prefetch', 'trace', 'generate', ...args]);
     expect(r.code).toBe(2);
