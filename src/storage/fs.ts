@@ -18,11 +18,19 @@ import type { Stats } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadKey, StorageUnavailable } from '../errors.js';
 import { cleanupFs } from './cleanup.js';
-import { fromMemory, HotCache, type HotCacheOptions, type HotEntry, identityOf, sameFile } from './fs-hot.js';
+import {
+  fromMemory,
+  HotCache,
+  type HotCacheOptions,
+  type HotEntry,
+  identityOf,
+  MemoryObject,
+  sameFile,
+} from './fs-hot.js';
 import { FsResumable } from './fs-multipart.js';
 import { keyProblem } from './keys.js';
 import { meteredMeta, UploadMeter } from './meter.js';
@@ -131,6 +139,9 @@ export class FsDriver implements StorageDriver {
     // An exact copy: `whole` may be a slice of a pooled or trailer-sized buffer.
     const bytes = Buffer.allocUnsafeSlow(t.whole.length);
     t.whole.copy(bytes);
+    // Frozen: one meta object now answers many requests, so no caller may change it.
+    Object.freeze(t.meta.metadata);
+    Object.freeze(t.meta);
     hot.store(key, { kind: 'present', meta: t.meta, bytes, file: identityOf(t.stat), checkedAt }, generation);
   }
 
@@ -193,8 +204,9 @@ export class FsDriver implements StorageDriver {
     if (whole !== undefined || meta.size === 0 || end < start) {
       // Small objects were read whole with the trailer: one read, no stream on the file.
       await fh.close();
-      const part = whole !== undefined && end >= start ? whole.subarray(start, end + 1) : undefined;
-      return { meta, body: Readable.from(part ? [part] : []), range: range ? { start, end } : undefined };
+      // Handed over as bytes (./fs-hot.ts MemoryObject): the content route sends the Buffer.
+      const part = whole !== undefined && end >= start ? whole.subarray(start, end + 1) : Buffer.alloc(0);
+      return new MemoryObject(meta, part, range ? { start, end } : undefined);
     }
     // The stream owns the handle from here; a concurrent overwrite renames a new file over
     // the path, and this reader keeps reading the old inode to the end.
