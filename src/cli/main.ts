@@ -83,17 +83,27 @@ export async function main(argv: string[]): Promise<number> {
   const sorted = [...commands].sort((a, b) => b.path.length - a.path.length);
   const cmd = sorted.find((c) => c.path.every((word, i) => argv[i] === word));
   if (!cmd && load) {
-    // A group (`edgewise config`): its own help; without a subcommand that is a usage error.
-    const group = argv[0]!;
-    if (isHelp(argv[1])) {
-      process.stdout.write(`${groupHelp(group, commands)}\n`);
+    // A group (`edgewise config`, `edgewise prefetch trace`): the longest run of the words given
+    // that commands' paths start with. Its own help; without a subcommand, a usage error.
+    let depth = 1;
+    while (
+      commands.some(
+        (c) => c.path.length > depth + 1 && c.path.slice(0, depth + 1).every((w, i) => argv[i] === w),
+      )
+    )
+      depth++;
+    const words = argv.slice(0, depth);
+    const group = words.join(' ');
+    const members = commands.filter((c) => words.every((w, i) => c.path[i] === w));
+    if (isHelp(argv[depth])) {
+      process.stdout.write(`${groupHelp(group, members)}\n`);
       return EXIT_OK;
     }
     const problem =
-      argv[1] === undefined
-        ? `missing subcommand: one of ${commands.map((c) => c.path.slice(1).join(' ')).join(', ')}`
-        : `unknown subcommand "${argv.slice(1).join(' ')}"`;
-    process.stderr.write(`${groupHelp(group, commands)}\n\nedgewise ${group}: ${problem}\n`);
+      argv[depth] === undefined
+        ? `missing subcommand: one of ${members.map((c) => c.path.slice(depth).join(' ')).join(', ')}`
+        : `unknown subcommand "${argv.slice(depth).join(' ')}"`;
+    process.stderr.write(`${groupHelp(group, members)}\n\nedgewise ${group}: ${problem}\n`);
     return EXIT_USAGE;
   }
   if (!cmd) {

@@ -40,29 +40,36 @@ describe('edgewise CLI', () => {
     }
   });
 
-  // Every first word that has subcommands, from the command table itself.
-  const groups = [...new Set(commands.filter((c) => c.path.length > 1).map((c) => c.path[0]!))];
-  it('has command groups to test', () => expect(groups.length).toBeGreaterThan(3));
+  // Every path prefix that has subcommands and is no command itself (`config`, `prefetch trace`),
+  // from the command table itself.
+  const names = new Set(commands.map((c) => c.path.join(' ')));
+  const groups = [
+    ...new Set(commands.flatMap((c) => c.path.slice(0, -1).map((_, i) => c.path.slice(0, i + 1).join(' ')))),
+  ].filter((g) => !names.has(g));
+  const under = (group: string) => commands.filter((c) => `${c.path.join(' ')} `.startsWith(`${group} `));
+  it('has command groups to test, nested ones too', () => {
+    expect(groups.length).toBeGreaterThan(3);
+    expect(groups).toContain('prefetch trace');
+  });
 
   it.each(groups)('`%s --help` prints the group help and exits 0', async (group) => {
     for (const flag of ['--help', '-h']) {
-      const res = await runCli([group, flag]);
+      const res = await runCli([...group.split(' '), flag]);
       expect(res.code, flag).toBe(0);
       expect(res.stdout).toContain(`Usage: edgewise ${group} <subcommand>`);
-      for (const c of commands.filter((c) => c.path[0] === group))
-        expect(res.stdout).toContain(c.path.join(' '));
+      for (const c of under(group)) expect(res.stdout).toContain(c.path.join(' '));
     }
   });
 
   it.each(groups)(
     '`%s` alone prints the group help and exits 2 with the missing subcommand',
     async (group) => {
-      const res = await runCli([group]);
+      const res = await runCli(group.split(' '));
       expect(res.code).toBe(2);
       expect(res.stdout).toBe('');
       expect(res.stderr).toContain(`Usage: edgewise ${group} <subcommand>`);
       expect(res.stderr).toMatch(new RegExp(`edgewise ${group}: missing subcommand: one of `));
-      const wrong = await runCli([group, 'frobnicate']);
+      const wrong = await runCli([...group.split(' '), 'frobnicate']);
       expect(wrong.code).toBe(2);
       expect(wrong.stderr).toContain(`edgewise ${group}: unknown subcommand "frobnicate"`);
     },
