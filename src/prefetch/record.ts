@@ -34,3 +34,6 @@ export const CLOUDFRONT_FIELDS = LOG_FIELDS;
 export function isFill(resultType: string): boolean {
   return resultType === 'Miss' || resultType === 'RefreshHit';
 }
+
+/** Statuses the worker (and the simulator, which reads logs as it does) learns from: responses the edge caches, or a 304 validating one. */
+export const CACHEABLE = new Set([200, 203, 206, 304]);

@@ -23,11 +23,8 @@ import type { EdgewiseConfig } from '../config/schema.js';
 import { trafficOf } from './own-traffic.js';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
 import { modelKey } from './plan.js';
-import type { AccessRecord } from './record.js';
+import { type AccessRecord, CACHEABLE } from './record.js';
 import { isLogName } from './sources.js';
-
-/** Statuses the worker learns from (worker.ts `CACHEABLE`). */
-const CACHEABLE = new Set([200, 203, 206, 304]);
 
 export interface Trace {
   n: number;

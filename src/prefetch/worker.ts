@@ -12,7 +12,7 @@ import { PrefetchModel } from './model.js';
 import { trafficOf } from './own-traffic.js';
 import { newParseStats, type ParseStats, parseLog } from './parse.js';
 import { budgetBytes, inWindow, makePlan, modelKey, type Plan } from './plan.js';
-import { type AccessRecord, isFill } from './record.js';
+import { type AccessRecord, CACHEABLE, isFill } from './record.js';
 import type { LogSource } from './sources.js';
 import { loadState, pruneState, saveState, type WorkerState } from './state.js';
 import { type WarmReport, warm } from './warm.js';
@@ -42,7 +42,6 @@ export interface PassOptions {
 }
 
 /** Statuses whose response the edge could hold and a warm request would reproduce. */
-const CACHEABLE = new Set([200, 203, 206, 304]);
 
 export function defaultTargets(config: Readonly<EdgewiseConfig>): PrefetchTargetConfig[] {
   if (config.prefetch.targets.length > 0) return config.prefetch.targets;
