@@ -137,7 +137,9 @@ describe('edgewise edge with two workers', () => {
       }
       expect(pids).toContain(survivor);
       expect(pids).toHaveLength(2);
-      // Until the replacement listens, the survivor takes every connection; either way, hits.
+      // Once the replacement listens, the primary hands new connections to both workers in
+      // turn (get() opens one per request), so both answer hits — and both write log lines.
+      await edge.waitFor((l) => l.includes('replacement worker listening'));
       for (let i = 0; i < 6; i++) {
         const r = await get(`${url}/static/one.txt`);
         expect([r.body, r.headers['x-cache']]).toEqual(['v2', 'Hit from edgewise']);
@@ -149,7 +151,8 @@ describe('edgewise edge with two workers', () => {
         expect(await edge.stop('SIGTERM')).toBe(0);
       }
     }
-    // Each worker wrote its own CloudFront log files, each with the header lines.
+    // Each worker wrote its own CloudFront log files, each with the header lines (the killed
+    // worker's unflushed lines are lost with it; the survivor's and the replacement's remain).
     const logDir = join(dir, 'data', 'logs', 'edge');
     const files = readdirSync(logDir).filter((f) => f.endsWith('.gz'));
     expect(files.length).toBeGreaterThanOrEqual(2);

@@ -124,6 +124,8 @@ export function runEdgePrimary(count: number, logger: Logger, deadlineMs: number
         if (!announced && listening.size >= count) {
           announced = true;
           log.info({ url: m.url, workers: count, pid: process.pid }, 'edge listening');
+        } else if (announced) {
+          log.info({ worker: w.process.pid, listening: listening.size }, 'replacement worker listening');
         }
         return;
     }
