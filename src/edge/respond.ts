@@ -132,10 +132,13 @@ export async function deliver(
   await writeBody(ctx, body);
 }
 
-/** Releases a body that will not be sent. */
+/**
+ * Releases a body that will not be sent. A destroyed origin body (undici) emits an abort
+ * error: it is expected here, and with no listener it would be thrown and end the process.
+ */
 function discard(body: Body): void {
   if (body.kind === 'file') body.file.release();
-  else if (body.kind === 'stream') body.stream.destroy();
+  else if (body.kind === 'stream') body.stream.on('error', () => {}).destroy();
 }
 
 async function writeBody(ctx: EdgeContext, body: Body): Promise<void> {

@@ -56,7 +56,14 @@ export async function startDev(env: Record<string, string> = {}): Promise<DevPro
     out += c.toString();
   });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  // A dev that dies while a test uses it would only show as refused connections: say why.
+  child.once('exit', (code, signal) => {
+    if (!stopping)
+      process.stderr.write(`edgewise dev exited unexpectedly (${code ?? signal}):\n${out.slice(-4000)}\n`);
+  });
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
