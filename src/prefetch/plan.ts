@@ -54,6 +54,17 @@ export function modelKey(path: string, query: string, cls: ContentClassConfig): 
   return keyQuery ? `${path}?${keyQuery}` : path;
 }
 
+/**
+ * Why a class's objects are never prefetched (by the worker or the edge's follow fills), or
+ * undefined: a signed class's request would need a viewer's signature, and a class whose cache
+ * key holds headers or cookies has variants that belong to one user.
+ */
+export function unwarmable(cls: ContentClassConfig): 'signed' | 'personalised' | undefined {
+  if (cls.signed) return 'signed';
+  if (cls.cacheKey.headers.length > 0 || cls.cacheKey.cookies.length > 0) return 'personalised';
+  return undefined;
+}
+
 function pathOf(key: string): string {
   const q = key.indexOf('?');
   return q === -1 ? key : key.slice(0, q);
@@ -100,12 +111,9 @@ export function makePlan(
   for (const [key, { score, reason }] of scores) {
     const path = pathOf(key);
     const cls = classify(config, path);
-    if (cls.signed) {
-      skipped.signed++;
-      continue;
-    }
-    if (cls.cacheKey.headers.length > 0 || cls.cacheKey.cookies.length > 0) {
-      skipped.personalised++;
+    const not = unwarmable(cls);
+    if (not) {
+      skipped[not]++;
       continue;
     }
     const bytes = model.bytesOf(key) ?? 0;

@@ -228,6 +228,55 @@ export const PrefetchSection = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    follow: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            'The local edge fills what usually follows a request (the assets a page pulls) when that request arrives, in the background, learning what follows what from the requests it serves (see docs/prefetch.md, "Follow-on-request prefetch"). CloudFront cannot: there only the worker warms.',
+        }),
+        minConfidence: Type.Number({
+          default: 0.3,
+          minimum: 0,
+          maximum: 1,
+          description: 'Fill a successor only when it followed the request at least this share of the time.',
+        }),
+        minCount: Type.Integer({
+          default: 2,
+          minimum: 1,
+          maximum: 1000,
+          description:
+            'Fill a successor only when it was seen following at least this many times (1 lets a single coincidence trigger fills).',
+        }),
+        maxPerRequest: Type.Integer({
+          default: 4,
+          minimum: 1,
+          maximum: 4,
+          description: 'Successors filled per request at most (the model keeps 4 per key, strongest first).',
+        }),
+        maxInFlight: Type.Integer({
+          default: 16,
+          minimum: 1,
+          maximum: 1024,
+          description:
+            'Follow fills in flight at most; successors beyond it are not filled (bounds the origin load a burst of requests can cause).',
+        }),
+        maxObjectBytes: Type.Integer({
+          default: 8 * MiB,
+          minimum: 1024,
+          maximum: 50 * 1024 * MiB,
+          description: 'Objects larger than this (by the size last seen) are never follow-filled.',
+        }),
+        useWindowSeconds: Type.Integer({
+          default: 60,
+          minimum: 1,
+          maximum: 86400,
+          description:
+            "A follow fill no viewer requested within this many seconds (or the class's default TTL, if shorter) counts as wasted for the back-off (prefetch.backoff.*, judged per class as for the worker's warms). Short, because a follower comes within the session window; the worker's backoff.useWindowSeconds is for log-paced warms.",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     variants: Type.Object(
       {
         acceptEncodings: Type.Array(
