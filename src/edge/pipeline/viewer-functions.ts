@@ -432,7 +432,7 @@ function applyRequest(
 ): { status: number; headers: OutgoingHttpHeaders; body: Buffer } | undefined {
   if (outcome.kind === 'answer') {
     // deliver() adds the edge's own fields to the object it is given.
-    const headers = rq ? outcome.headers : { ...outcome.headers };
+    const headers = rq ? outcome.headers : Object.assign({}, outcome.headers);
     return { status: outcome.status, headers, body: outcome.body };
   }
   let headers: Record<string, string | string[]>;
