@@ -73,10 +73,13 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
     });
 }
 
-/** bench/bare-server.js in a child process. */
-export async function startBare(name: string): Promise<Target & { originRequests(): Promise<number> }> {
+/** bench/bare-server.js (or another origin script answering /__count) in a child process. */
+export async function startBare(
+  name: string,
+  script = 'bare-server.js',
+): Promise<Target & { originRequests(): Promise<number> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-server.js'), String(port)], {
+  const child = spawn(process.execPath, [join(import.meta.dirname, script), String(port)], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

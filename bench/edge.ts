@@ -79,6 +79,8 @@ export async function startEdgeProcess(
   features: { functions: boolean; logs: boolean } = { functions: FUNCTIONS, logs: LOGS },
   cli = join(import.meta.dirname, '..', 'src', 'cli.js'),
   nodeFlags: string[] = NODE_FLAGS,
+  /** Merged over the generated edge block and its cache block (bench soak: metricsAccess, sizes). */
+  extra: { edge?: Record<string, unknown>; cache?: Record<string, unknown> } = {},
 ): Promise<Target> {
   const port = await freePort();
   const work = join(dir, `edge-${port}`);
@@ -106,6 +108,7 @@ export async function startEdgeProcess(
         diskDir: join(work, 'cache'),
         memoryBytes: 512 * 1024 * 1024,
         ...(DISK_THRESHOLD ? { diskThresholdBytes: Number(DISK_THRESHOLD) } : {}),
+        ...extra.cache,
       },
       logs: { dir: join(work, 'logs'), enabled: features.logs },
       functions: {
@@ -113,6 +116,7 @@ export async function startEdgeProcess(
         viewerRequest: features.functions,
         viewerResponse: features.functions,
       },
+      ...extra.edge,
     },
   };
   const config = buildConfig(raw, undefined);

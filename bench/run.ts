@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   uploads: () => import('./uploads.js'),
   cloudfront: () => import('./cloudfront.js'),
   ttl: () => import('./ttl.js'),
+  soak: () => import('./soak.js'),
 };
 
 /**

@@ -85,7 +85,7 @@ export function spreadSeconds(sorted: number[]): number[] {
 }
 
 /** mulberry32: small, seeded, uniform on [0, 1). */
-function uniform(seed: number): () => number {
+export function uniform(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
