@@ -153,7 +153,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     requestSteps: steps,
     responseHook: fns.response,
     ...(options.originUrl ? { originUrl: options.originUrl } : {}),
-    ...(link ? { fills: link } : {}),
+    ...(link ? { fills: link, workers: link.workers } : {}),
     adminRoutes: adminRoutes({
       ...(link
         ? {
@@ -182,6 +182,7 @@ export function buildEdge(options: BuildEdgeOptions): EdgeApp {
     async close() {
       config.off('change', onChange);
       sampler.stop();
+      await edge.close();
       await origin.close();
       await logs?.close();
       await revalidations?.close();

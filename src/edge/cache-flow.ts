@@ -34,6 +34,7 @@ import {
   variantKey,
   varyNames,
 } from './fill.js';
+import type { EdgeFollow } from './follow-prefetch.js';
 import { forwardInterim } from './interim.js';
 import type { EdgeMetrics, ResultType } from './metrics.js';
 import type { OriginClient, OriginResponse } from './origin-client.js';
@@ -52,6 +53,8 @@ export interface CacheFlowDeps {
   passThrough: PassThrough;
   /** With edge workers: one fill per cold key for the whole edge, not per process. */
   fills?: FillLeases;
+  /** Follow-on-request prefetch: told of each request once its lookup is done. */
+  follow?: Pick<EdgeFollow, 'seen'>;
 }
 
 /** One origin fetch per key across processes: 'lead' fetches; 'done' means look again. */
@@ -94,6 +97,7 @@ export class CacheFlow {
     const found = store.get(fullKey);
     // A stored part answers only what lies inside it; for anything else the key is a miss.
     const entry = found?.part && !partAnswers(ctx, found) ? undefined : found;
+    if (mayCollapse) this.#d.follow?.seen(ctx, r, entry);
     if (entry) {
       const age = entry.policy.age();
       if (age < entry.ttl) return this.#serveEntry(ctx, r, entry, 'Hit', age);

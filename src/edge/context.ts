@@ -54,6 +54,8 @@ export interface EdgeContext {
   probe: boolean;
   /** The prefetch worker's own requests are labelled apart from viewers' (src/prefetch/own-traffic.ts). */
   traffic: Traffic;
+  /** Aborts the origin fetch this request leads: set only on the edge's own follow fills. */
+  signal: AbortSignal | undefined;
 }
 
 const ID_PREFIX = randomBytes(6).toString('base64url');
@@ -126,5 +128,6 @@ export function createContext(
     range: undefined,
     probe: false,
     traffic: 'viewer',
+    signal: undefined,
   };
 }

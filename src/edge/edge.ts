@@ -23,6 +23,7 @@ import { CacheFlow, type FillLeases } from './cache-flow.js';
 import { createContext, type EdgeContext, type ViewerRequest, type ViewerResponse } from './context.js';
 import { headerString } from './entry.js';
 import type { FillRequest } from './fill.js';
+import { EdgeFollow } from './follow-prefetch.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { OriginClient } from './origin-client.js';
 import { PassThrough } from './pass-through.js';
@@ -58,6 +59,8 @@ export interface EdgeDeps {
   adminRoutes: (ctx: EdgeContext) => Promise<boolean>;
   /** Fill leases across edge workers (src/edge/cluster); absent in a single process. */
   fills?: FillLeases;
+  /** Edge worker processes (1 in a single process). */
+  workers?: number;
 }
 
 /** Methods the edge caches. */
@@ -69,6 +72,8 @@ export class Edge {
   readonly #replies: Replies;
   readonly #pass: PassThrough;
   readonly #cache: CacheFlow;
+  /** Follow-on-request prefetch (src/edge/follow-prefetch.ts). */
+  readonly follow: EdgeFollow;
 
   constructor(deps: EdgeDeps) {
     this.#d = deps;
@@ -80,6 +85,15 @@ export class Edge {
       origin: deps.origin,
       replies: this.#replies,
     });
+    this.follow = new EdgeFollow({
+      config: deps.config,
+      store: deps.store,
+      collapser: { join: (key) => this.#cache.collapser.join(key) },
+      metrics: deps.metrics,
+      logger: this.#log,
+      workers: deps.workers ?? 1,
+      run: (ctx) => this.background(ctx),
+    });
     this.#cache = new CacheFlow({
       config: deps.config,
       store: deps.store,
@@ -88,8 +102,25 @@ export class Edge {
       logger: this.#log,
       replies: this.#replies,
       passThrough: this.#pass,
+      follow: this.follow,
       ...(deps.fills ? { fills: deps.fills } : {}),
     });
+  }
+
+  /**
+   * A request the edge makes of itself (a follow fill, src/edge/follow-prefetch.ts): the viewer
+   * pipeline from the viewer-request function on, counted and logged when its answer is done.
+   */
+  background(ctx: EdgeContext): Promise<void> {
+    (ctx.res as NodeJS.EventEmitter).once('close', () =>
+      recordAccess(ctx, this.#d.metrics, this.#d.logs, this.#edge.logs),
+    );
+    return this.#run(ctx).catch((err: unknown) => this.#fail(ctx, err));
+  }
+
+  /** Stops background work (follow fills) before the origin pools close. */
+  close(): Promise<void> {
+    return this.follow.close();
   }
 
   /** Request collapsing state (one origin fetch per cold key). */
@@ -196,6 +227,7 @@ export class Edge {
       clientIp: ctx.clientIp,
       requestId: ctx.requestId,
       stale: undefined,
+      signal: ctx.signal,
     };
     return this.#cache.run(ctx, r);
   }

@@ -41,6 +41,8 @@ export interface FillRequest {
   onInfo?: InterimListener | undefined;
   /** The viewer's Range, forwarded on a miss (src/edge/partial.ts). */
   range?: string | undefined;
+  /** Aborts the origin fetch (the edge's own follow fills, on shutdown: src/edge/follow-prefetch.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** Stored headers: the origin's minus hop-by-hop fields. */
@@ -115,7 +117,14 @@ export async function requestOrigin(deps: FillDeps, r: FillRequest): Promise<Ori
   return deps.metrics.timeOrigin(
     kind,
     r.cls.name,
-    deps.origin.request({ origin: r.target, method: 'GET', path, headers, onInfo: r.onInfo }),
+    deps.origin.request({
+      origin: r.target,
+      method: 'GET',
+      path,
+      headers,
+      onInfo: r.onInfo,
+      signal: r.signal,
+    }),
   );
 }
 

@@ -132,6 +132,47 @@ export class EdgeMetrics {
     labelNames: ['class', 'outcome'] as const,
     registers: [this.registry],
   });
+  /** Follow-on-request prefetch (src/edge/follow-prefetch.ts): brings its counts up to date on a scrape. */
+  onFollowCollect: (() => void) | undefined;
+  // Registered first of the follow series: its collect updates the others before they are read.
+  readonly followSkipped = new Counter({
+    name: 'edgewise_edge_follow_skipped_total',
+    help: 'Follow-on-request prefetch: predicted successors not filled, by why (held: cached or being filled; full: maxInFlight reached; backedOff: its class does not pay now; signed, personalised, tooLarge, unknownSize)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+    collect: () => this.onFollowCollect?.(),
+  });
+  readonly followFills = new Counter({
+    name: 'edgewise_edge_follow_fills_total',
+    help: 'Follow-on-request prefetch: background fills by how they ended (fetched from the origin; held: the cache or another fill had it by then; failed; cancelled by a reload or shutdown)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly followJudged = new Counter({
+    name: 'edgewise_edge_follow_judged_total',
+    help: 'Follow-on-request prefetch: fetched fills judged by the back-off (used: a viewer hit or joined it; wasted: missed or not asked for within prefetch.follow.useWindowSeconds)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly followJudgedBytes = new Counter({
+    name: 'edgewise_edge_follow_judged_bytes_total',
+    help: 'Follow-on-request prefetch: origin bytes of judged fills, used or wasted',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly followInFlight = new Gauge({
+    name: 'edgewise_edge_follow_in_flight',
+    help: 'Follow-on-request prefetch: background fills running now',
+    registers: [this.registry],
+  });
+  readonly followClassState = new Gauge({
+    name: 'edgewise_edge_follow_class_state',
+    help: 'Follow-on-request prefetch back-off per content class: 0 filled in full, 1 probing, 2 suspended (with workers: the most backed-off worker)',
+    labelNames: ['class'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+
   /** Where revalidation records go besides the counter (the edge's revalidation log), if anywhere. */
   onRevalidation: ((e: RevalidationEvent) => void) | undefined;
 

@@ -132,7 +132,7 @@ export function runEdgePrimary(count: number, logger: Logger, deadlineMs: number
   };
 
   const fork = (slot: number, replacing: boolean) => {
-    const w = cluster.fork({ EDGEWISE_EDGE_WORKER_SLOT: String(slot) });
+    const w = cluster.fork({ EDGEWISE_EDGE_WORKER_SLOT: String(slot), EDGEWISE_EDGE_WORKERS: String(count) });
     slots[slot] = w;
     w.on('message', (m: ToPrimary) => {
       onMessage(w, m);

@@ -52,6 +52,11 @@ export class WorkerLink {
     return Number(process.env.EDGEWISE_EDGE_WORKER_SLOT ?? 0);
   }
 
+  /** Worker processes the primary runs (each follow-prefetches with its share of the bound). */
+  get workers(): number {
+    return Math.max(1, Number(process.env.EDGEWISE_EDGE_WORKERS ?? 1) || 1);
+  }
+
   send(m: ToPrimary): void {
     process.send?.(m);
   }
