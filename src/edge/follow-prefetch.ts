@@ -32,13 +32,14 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
-import { buildCacheKey, type CacheKey, normaliseAcceptEncoding } from '../cache-key.js';
+import { buildCacheKey, normaliseAcceptEncoding } from '../cache-key.js';
 import { classify } from '../classes.js';
 import type { LiveConfig } from '../config/live.js';
 import { compilePathPattern } from '../config/patterns.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { Follower, type FollowTask } from '../prefetch/follow.js';
+import { modelKeyOf } from '../prefetch/plan.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import type { Collapser } from './collapse.js';
 import {
@@ -77,15 +78,6 @@ interface Running {
 
 /** The User-Agent suffix of follow fills: the prefix is prefetch.userAgent (own-traffic.ts). */
 export const FOLLOW_AGENT_SUFFIX = ' (edge follow)';
-
-/** The model key of a request's cache key: plan.ts `modelKey` without building the key again. */
-export function modelKeyOf(k: CacheKey): string {
-  if (k.forwardQuery === '') return k.path;
-  const a = k.key.indexOf('\n');
-  const b = k.key.indexOf('\n', a + 1);
-  const q = k.key.slice(a + 1, b);
-  return q === '' ? k.path : `${k.path}?${q}`;
-}
 
 function splitKey(key: string): { path: string; query: string } {
   const q = key.indexOf('?');

@@ -8,7 +8,7 @@
  * or cookies (the variant belongs to one user).
  */
 
-import { buildCacheKey, type NormalisedEncoding } from '../cache-key.js';
+import { buildCacheKey, type CacheKey, type NormalisedEncoding } from '../cache-key.js';
 import { classify } from '../classes.js';
 import { compilePathPattern } from '../config/patterns.js';
 import type { EdgewiseConfig } from '../config/schema.js';
@@ -49,9 +49,15 @@ export interface Plan {
 
 /** The model key of a request: its path plus the query the edge keeps, sorted as in the key. */
 export function modelKey(path: string, query: string, cls: ContentClassConfig): string {
-  const k = buildCacheKey({ path, query, headers: {}, encoding: '' }, cls.cacheKey);
-  const keyQuery = k.key.split('\n')[1] ?? '';
-  return keyQuery ? `${path}?${keyQuery}` : path;
+  return modelKeyOf(buildCacheKey({ path, query, headers: {}, encoding: '' }, cls.cacheKey));
+}
+
+/** The model key of a built cache key (the edge has one per request: nothing is built again). */
+export function modelKeyOf(k: CacheKey): string {
+  if (k.forwardQuery === '') return k.path;
+  const a = k.key.indexOf('\n');
+  const keyQuery = k.key.slice(a + 1, k.key.indexOf('\n', a + 1));
+  return keyQuery ? `${k.path}?${keyQuery}` : k.path;
 }
 
 /**
