@@ -447,13 +447,18 @@ export class CacheFlow {
   }
 }
 
+const FULL: Selection = Object.freeze({ kind: 'full' });
+
 /**
  * What a stored response answers to this request's preconditions and Range: the origin's rules
  * (src/http/conditional.ts), with the stored validators. Only a stored 200 is evaluated
  * (RFC 9110 §13.2.1); without Last-Modified, If-Modified-Since compares with Date (RFC 9111 §4.3.2).
  */
 function selectFromEntry(ctx: EdgeContext, entry: CachedResponse): Selection {
-  if (entry.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return { kind: 'full' };
+  if (entry.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return FULL;
+  // Nothing to evaluate (most hits): selectRepresentation would answer 'full' too; skip parsing
+  // the stored dates for it.
+  if (ctx.headers.range === undefined && !hasPreconditions(ctx.headers)) return FULL;
   const v: Validators = {
     etag: headerString(entry.headers.etag),
     lastModified: httpDate(headerString(entry.headers['last-modified'])),
