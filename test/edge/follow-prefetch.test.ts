@@ -21,6 +21,7 @@ import { LiveConfig } from '../../src/config/live.js';
 import { DEFAULT_CLASSES } from '../../src/config/sections/classes.js';
 import { type RunningEdge, startEdge } from '../../src/edge/server.js';
 import { createLogger } from '../../src/logger.js';
+import { startCli } from '../helpers/cli.js';
 import { type CountingOrigin, startCountingOrigin, testClass } from './helpers.js';
 
 const UA = 'edgewise-prefetch/0.1';
@@ -343,4 +344,73 @@ describe('follow-on-request prefetch at the edge', () => {
     expect((await late('/t/a.css')).xCache).toBe('Miss from edgewise');
     expect(s.origin.requests.at(-1)!.headers['user-agent']).toBe('browser late');
   });
+});
+
+describe('follow-on-request prefetch with edge workers', () => {
+  it('each worker follows its own viewers; a fill is one origin fetch for the edge and a hit in every worker', async () => {
+    const origin = await startCountingOrigin();
+    cleanup.push(() => origin.close());
+    const dir = mkdtempSync(join(tmpdir(), 'edgewise-follow-cluster-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    serve(origin, '/static/page.html', 3000, 'text/html');
+    serve(origin, '/static/a.css', 4000, 'text/css');
+    serve(origin, '/static/b.js', 5000, 'text/javascript');
+    const KEY = 'f'.repeat(32);
+    const cli = startCli(['edge'], {
+      cwd: dir,
+      env: {
+        EDGEWISE__EDGE__PORT: '0',
+        EDGEWISE__EDGE__WORKERS: '2',
+        EDGEWISE__EDGE__INVALIDATION__APIKEYS: `[${KEY}]`,
+        EDGEWISE__EDGE__METRICSACCESS__APIKEYS: `[${KEY}]`,
+        EDGEWISE__ORIGIN__URL: origin.url,
+        EDGEWISE__ORIGIN__PROTOCOL: 'http1.1',
+        EDGEWISE__PREFETCH__FOLLOW__ENABLED: 'true',
+      },
+    });
+    cleanup.push(() => cli.stop('SIGKILL'));
+    const { url } = JSON.parse(await cli.waitFor((l) => l.includes('edge listening'))) as { url: string };
+    // One connection per viewer; the primary hands connections to the workers in turn, so two
+    // learners reach each worker: each learns the page's assets from its own viewers.
+    const fake = { edge: { url } } as unknown as Site;
+    await learn(fake, '/static/page.html', ['/static/a.css', '/static/b.js'], ['l1', 'l2', 'l3', 'l4']);
+    expect(origin.count('/static/a.css')).toBe(1);
+    const admin = async (path: string, init: Parameters<typeof request>[1] = {}) => {
+      const r = await request(`${url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      });
+      return r.body.text();
+    };
+    await admin('/_edge/invalidations', {
+      method: 'POST',
+      body: JSON.stringify({ paths: ['/static/a.css', '/static/b.js'] }),
+    });
+
+    const next = viewer(fake, 'next');
+    await next('/static/page.html');
+    await until('the fills', () => origin.count('/static/a.css') === 2 && origin.count('/static/b.js') === 2);
+    const total = (text: string, series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(series))
+          ?.slice(series.length) ?? 0,
+      );
+    await until('both stored', async () => {
+      const m = await admin('/_edge/metrics');
+      return (
+        total(m, 'edgewise_edge_follow_fills_total{outcome="fetched"} ') === 2 &&
+        total(m, 'edgewise_edge_follow_in_flight ') === 0
+      );
+    });
+    for (const r of origin.requests.slice(-2)) expect(r.headers['user-agent']).toBe(`${UA} (edge follow)`);
+    // This viewer's worker, and the other one (the next connection), answer from cache.
+    const other = viewer(fake, 'other');
+    for (const get of [next, other])
+      for (const a of ['/static/a.css', '/static/b.js'])
+        expect((await get(a)).xCache).toBe('Hit from edgewise');
+    expect([origin.count('/static/a.css'), origin.count('/static/b.js')]).toEqual([2, 2]);
+    expect(await cli.stop('SIGTERM')).toBe(0);
+  }, 60_000);
 });
