@@ -154,19 +154,30 @@ export class EdgeFollow {
       hit = age < entry.ttl + entry.swr;
     }
     const now = Date.now();
+    const key = modelKeyOf(r.key);
     const tasks = follower.request(
-      modelKeyOf(r.key),
+      key,
       `${ctx.clientIp} ${headerString(ctx.headers['user-agent'])}`,
       now,
       entry?.size ?? 0,
       hit,
       (k) => this.#held(ctx, k),
     );
+    // A miss's size is known once its answer is complete: the model learns it then, so a key that
+    // is always a miss on arrival can still be followed (its size is what a fill would cost).
+    if (!hit) (ctx.res as NodeJS.EventEmitter).once('finish', () => this.#sized(follower, ctx, key));
     if (tasks.length === 0) return;
     // After this viewer's own answer has been started.
     setImmediate(() => {
       for (const t of tasks) this.#start(follower, ctx, t);
     });
+  }
+
+  #sized(follower: Follower, ctx: EdgeContext, key: string): void {
+    // Only a whole 200 body tells the size (a 206 is a part, a 304 or HEAD has none).
+    if (ctx.status !== 200 || ctx.method !== 'GET' || ctx.bodyBytes <= 0) return;
+    if (ctx.contentLength !== undefined && ctx.contentLength !== ctx.bodyBytes) return;
+    follower.model.sized(key, ctx.bodyBytes);
   }
 
   /** The headers a follow fill of `path` sends: what selects the trigger's variant. */
@@ -232,10 +243,16 @@ export class EdgeFollow {
       if (abort.signal.aborted) return settle('cancelled', 0);
       settle(...outcomeOf(ctx, sink));
     });
-    this.#d.run(ctx).catch((err: unknown) => {
-      this.#d.logger.warn({ err, path }, 'follow fill failed');
-      if (!sink.destroyed) sink.destroy();
-    });
+    this.#d.run(ctx).then(
+      () => {
+        // Every answer ends its response; one that did not would hold a maxInFlight slot for good.
+        if (!sink.writableEnded && !sink.destroyed) sink.destroy();
+      },
+      (err: unknown) => {
+        this.#d.logger.warn({ err, path }, 'follow fill failed');
+        if (!sink.destroyed) sink.destroy();
+      },
+    );
   }
 
   #reconfigure(): void {

@@ -171,6 +171,15 @@ export class PrefetchModel {
     return this.#keys.peek(key)?.bytes;
   }
 
+  /**
+   * A known key's size, learned after its request was observed (the edge observes a request on
+   * arrival, before a miss's size is known), without counting another request.
+   */
+  sized(key: string, bytes: number): void {
+    const k = this.#keys.peek(key);
+    if (k && bytes > 0) k.bytes = bytes;
+  }
+
   /** Decayed rate of `key` at `now`. */
   rate(key: string, now: number): number {
     const k = this.#keys.peek(key);

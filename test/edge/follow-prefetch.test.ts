@@ -197,6 +197,27 @@ describe('follow-on-request prefetch at the edge', () => {
     expect(lines.filter((f) => f[7] === '/t/a.css')).toHaveLength(4);
   });
 
+  it('follows a successor that was a miss every time it was asked for (its size is learned when the miss completes)', async () => {
+    const s = await site({ enabled: true });
+    serve(s.origin, '/t/page.html', 3000, 'text/html');
+    serve(s.origin, '/t/a.css', 4000, 'text/css');
+    for (const n of ['learner-1', 'learner-2']) {
+      const get = viewer(s, n);
+      await get('/t/page.html');
+      expect((await get('/t/a.css')).xCache).toBe('Miss from edgewise');
+      s.edge.app.store.invalidate('/t/a.css');
+    }
+    const next = viewer(s, 'next');
+    await next('/t/page.html');
+    await until(
+      'the fill',
+      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
+    );
+    expect(s.origin.requests.at(-1)!.headers['user-agent']).toBe(`${UA} (edge follow)`);
+    expect((await next('/t/a.css')).xCache).toBe('Hit from edgewise');
+    expect(s.origin.count('/t/a.css')).toBe(3);
+  });
+
   it('on traffic where what followed no longer does, it backs off and its origin fetches stop', async () => {
     const s = await site(
       { enabled: true, useWindowSeconds: 1 },
