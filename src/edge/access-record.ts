@@ -44,10 +44,16 @@ export function requestBytes(ctx: EdgeContext): number {
   const raw = req.rawHeaders;
   // `METHOD url HTTP/x.y\r\n` and the blank line, counted without building them.
   let head = ctx.method.length + 1 + (req.url ?? '/').length + 6 + req.httpVersion.length + 2 + 2;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers are in the request line
-    head += Buffer.byteLength(name) + 2 + Buffer.byteLength(raw[i + 1] ?? '') + 2;
+  if (req.httpVersion.startsWith('1')) {
+    // Node's HTTP/1 parser makes header strings one char per wire byte (latin1): the length is
+    // the byte count, exactly.
+    for (let i = 0; i + 1 < raw.length; i += 2) head += raw[i]!.length + 2 + raw[i + 1]!.length + 2;
+  } else {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] ?? '';
+      if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers are in the request line
+      head += Buffer.byteLength(name) + 2 + Buffer.byteLength(raw[i + 1] ?? '') + 2;
+    }
   }
   const declared = Number(headerString(ctx.headers['content-length']) ?? 0);
   return head + (req.complete && Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
@@ -59,7 +65,8 @@ export function requestBytes(ctx: EdgeContext): number {
  */
 function responseHeadBytes(ctx: EdgeContext): number {
   const written = (ctx.res as { _header?: unknown })._header;
-  return typeof written === 'string' ? Buffer.byteLength(written) : ctx.headerBytes;
+  // Node writes the head as latin1: one byte per char.
+  return typeof written === 'string' ? written.length : ctx.headerBytes;
 }
 
 /** The settings of edge.logs a record depends on. */

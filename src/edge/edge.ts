@@ -151,7 +151,8 @@ export class Edge {
       headerString(ctx.headers['user-agent']),
       this.#d.config.current.prefetch.userAgent,
     );
-    (res as NodeJS.EventEmitter).once('close', () =>
+    // 'close' comes once per response; `on` spares once()'s wrapper on every request.
+    (res as NodeJS.EventEmitter).on('close', () =>
       recordAccess(ctx, this.#d.metrics, this.#d.logs, this.#edge.logs),
     );
     this.#run(ctx).catch((err: unknown) => this.#fail(ctx, err));

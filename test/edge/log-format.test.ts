@@ -136,6 +136,9 @@ describe('the edge writes each field with CloudFront’s meaning and encoding (s
       'Host: shop.example:8443',
       `User-Agent: ${ua}`,
       `Referer: ${referer}`,
+      // Non-ASCII bytes in a header: cs-bytes counts them as sent (one per byte), not as UTF-8
+      // re-encoded from the latin1 string Node's parser makes of them.
+      'X-Note: café ☕',
       'Connection: close',
       '',
     ].join('\r\n');
