@@ -11,12 +11,15 @@
  * renamed when complete). Log readers (src/prefetch/sources.ts) skip that ending. Lines are
  * batched in memory and appended on a timer: never I/O on the response path.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { appendFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import {
+  fileHour,
+  type HourlyFile,
+  type HourlyFileOptions,
+  HourlyFiles,
+} from '../access-log/hourly-files.js';
 import type { RevalidationEvent } from '../edge/metrics.js';
 import { REVALIDATION_LOG_SUFFIX } from '../prefetch/sources.js';
 
@@ -52,94 +55,48 @@ export function toLine(e: RevalidationEvent): RevalidationLine {
   };
 }
 
-export interface RevalidationLogOptions {
-  dir: string;
-  prefix: string;
-  distributionId: string;
-  flushIntervalMs: number;
-  rotateSeconds: number;
-  onError?: (err: Error) => void;
-}
+export type RevalidationLogOptions = HourlyFileOptions;
 
-interface OpenFile {
-  hour: string;
-  openedAt: number;
-  partial: string;
-  final: string;
-}
-
-export class RevalidationLogWriter {
-  readonly #o: RevalidationLogOptions;
+export class RevalidationLogWriter extends HourlyFiles<HourlyFile, RevalidationEvent[]> {
   #batch: RevalidationEvent[] = [];
-  #file: OpenFile | undefined;
-  readonly #timer: NodeJS.Timeout;
-  #chain: Promise<void> = Promise.resolve();
-  #closed = false;
 
   constructor(options: RevalidationLogOptions) {
-    this.#o = options;
-    mkdirSync(dirname(join(options.dir, `${options.prefix}x`)), { recursive: true });
-    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
-    this.#timer.unref();
+    super(options, REVALIDATION_LOG_SUFFIX);
   }
 
   write(e: RevalidationEvent): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     this.#batch.push(e);
     if (this.#batch.length >= 10_000) void this.flush();
   }
 
-  flush(): Promise<void> {
+  protected takeBatch(): RevalidationEvent[] {
     const batch = this.#batch;
     this.#batch = [];
-    this.#chain = this.#chain
-      .then(() => this.#writeBatch(batch))
-      .catch((err: Error) => this.#o.onError?.(err));
-    return this.#chain;
+    return batch;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return this.#chain;
-    clearInterval(this.#timer);
-    await this.flush();
-    this.#closed = true;
-    this.#chain = this.#chain.then(() => this.#publish()).catch((err: Error) => this.#o.onError?.(err));
-    return this.#chain;
-  }
-
-  async #writeBatch(batch: RevalidationEvent[]): Promise<void> {
-    const now = Date.now();
-    if (this.#file && now - this.#file.openedAt >= this.#o.rotateSeconds * 1000) await this.#publish();
+  protected async writeBatch(batch: RevalidationEvent[], now: number): Promise<void> {
+    let hour = '';
     let text = '';
     for (const e of batch) {
-      const hour = new Date(e.at).toISOString().slice(0, 13).replace('T', '-');
-      if (this.#file && this.#file.hour !== hour) {
-        if (text) await appendFile(this.#file.partial, text);
+      const h = fileHour(e.at);
+      if (h !== hour && text) {
+        await appendFile((await this.fileFor(hour, now)).partial, text);
         text = '';
-        await this.#publish();
       }
-      if (!this.#file) this.#file = this.#open(hour, now);
+      hour = h;
       text += `${JSON.stringify(toLine(e))}\n`;
     }
-    if (text && this.#file) await appendFile(this.#file.partial, text);
+    // A file is created by its first append: one exists only once something was written.
+    if (text) await appendFile((await this.fileFor(hour, now)).partial, text);
   }
 
-  #open(hour: string, now: number): OpenFile {
-    const unique = randomBytes(6).toString('hex').toUpperCase();
-    const final = join(
-      this.#o.dir,
-      `${this.#o.prefix}${this.#o.distributionId}.${hour}.${unique}${REVALIDATION_LOG_SUFFIX}`,
-    );
-    return { hour, openedAt: now, partial: `${final}.partial`, final };
+  protected openFile(f: HourlyFile): HourlyFile {
+    return f;
   }
 
-  async #publish(): Promise<void> {
-    const f = this.#file;
-    if (!f) return;
-    this.#file = undefined;
-    // Opened lazily on the first line: a file exists only once something was appended.
-    await rename(f.partial, f.final);
-  }
+  protected async endFile(): Promise<void> {}
 }
 
 export interface RevalidationReadStats {

@@ -13,27 +13,20 @@
  * interval, not only when the file is published: without it gzip holds up to its window of
  * input, and a quiet edge's log stayed at its 10-byte gzip header for the whole hour.
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import type { WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { constants, createGzip, type Gzip } from 'node:zlib';
 import { LOG_HEADER } from '../../access-log/format.js';
+import {
+  fileHour,
+  type HourlyFile,
+  type HourlyFileOptions,
+  HourlyFiles,
+} from '../../access-log/hourly-files.js';
 
-export interface AccessLogOptions {
-  dir: string;
-  prefix: string;
-  distributionId: string;
-  flushIntervalMs: number;
-  rotateSeconds: number;
-  onError?: (err: Error) => void;
-}
+export type AccessLogOptions = HourlyFileOptions;
 
-interface OpenFile {
-  hour: string;
-  openedAt: number;
-  partial: string;
-  final: string;
+interface OpenFile extends HourlyFile {
   gzip: Gzip;
   out: WriteStream;
 }
@@ -50,8 +43,7 @@ interface Segment {
   data: Buffer;
 }
 
-export class AccessLogWriter {
-  readonly #o: AccessLogOptions;
+export class AccessLogWriter extends HourlyFiles<OpenFile, Segment[]> {
   readonly #buf = Buffer.allocUnsafe(BUFFER_BYTES);
   #used = 0;
   /** The hour the buffer's lines belong to. */
@@ -59,20 +51,13 @@ export class AccessLogWriter {
   #lines = 0;
   /** Cut segments waiting for the next flush. */
   #segments: Segment[] = [];
-  #file: OpenFile | undefined;
-  #timer: NodeJS.Timeout;
-  #chain: Promise<void> = Promise.resolve();
-  #closed = false;
 
   constructor(options: AccessLogOptions) {
-    this.#o = options;
-    mkdirSync(dirname(join(options.dir, `${options.prefix}x`)), { recursive: true });
-    this.#timer = setInterval(() => this.flush(), options.flushIntervalMs);
-    this.#timer.unref();
+    super(options, '.gz');
   }
 
   write(at: number, line: string): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     const hour = Math.floor(at / HOUR_MS);
     // A UTF-16 unit is at most 3 bytes in UTF-8: room for that, the newline, or a new segment.
     if (hour !== this.#bufHour || this.#used + line.length * 3 + 1 > BUFFER_BYTES) {
@@ -96,38 +81,21 @@ export class AccessLogWriter {
     this.#used = 0;
   }
 
-  /** Writes the batch (serialised with earlier flushes); resolves when it reached the gzip stream. */
-  flush(): Promise<void> {
+  protected takeBatch(): Segment[] {
     this.#cut();
     const batch = this.#segments;
     this.#segments = [];
     this.#lines = 0;
-    this.#chain = this.#chain
-      .then(() => this.#writeBatch(batch))
-      .catch((err: Error) => this.#o.onError?.(err));
-    return this.#chain;
+    return batch;
   }
 
-  /** Flushes, publishes the open file and stops the timer. */
-  async close(): Promise<void> {
-    if (this.#closed) return this.#chain;
-    clearInterval(this.#timer);
-    await this.flush();
-    this.#closed = true;
-    this.#chain = this.#chain.then(() => this.#publish()).catch((err: Error) => this.#o.onError?.(err));
-    return this.#chain;
-  }
-
-  async #writeBatch(batch: Segment[]): Promise<void> {
-    const now = Date.now();
-    if (this.#file && now - this.#file.openedAt >= this.#o.rotateSeconds * 1000) await this.#publish();
-    for (const { hour: h, data } of batch) {
-      const hour = new Date(h * HOUR_MS).toISOString().slice(0, 13).replace('T', '-');
-      if (this.#file && this.#file.hour !== hour) await this.#publish();
-      if (!this.#file) this.#file = this.#open(hour, now);
-      this.#file.gzip.write(data);
+  protected async writeBatch(batch: Segment[], now: number): Promise<void> {
+    let file: OpenFile | undefined;
+    for (const { hour, data } of batch) {
+      file = await this.fileFor(fileHour(hour * HOUR_MS), now);
+      file.gzip.write(data);
     }
-    if (batch.length > 0 && this.#file) await this.#sync(this.#file);
+    if (file) await this.#sync(file);
   }
 
   /** Pushes what gzip holds through to the file: a sync flush, then the write stream drained. */
@@ -139,26 +107,19 @@ export class AccessLogWriter {
     );
   }
 
-  #open(hour: string, now: number): OpenFile {
-    const unique = randomBytes(6).toString('hex').toUpperCase();
-    const final = join(this.#o.dir, `${this.#o.prefix}${this.#o.distributionId}.${hour}.${unique}.gz`);
-    const partial = `${final}.partial`;
+  protected openFile(f: HourlyFile): OpenFile {
     const gzip = createGzip();
-    const out = createWriteStream(partial);
+    const out = createWriteStream(f.partial);
     gzip.pipe(out);
     gzip.write(LOG_HEADER);
-    return { hour, openedAt: now, partial, final, gzip, out };
+    return { ...f, gzip, out };
   }
 
-  async #publish(): Promise<void> {
-    const f = this.#file;
-    if (!f) return;
-    this.#file = undefined;
-    await new Promise<void>((resolve, reject) => {
+  protected endFile(f: OpenFile): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       f.out.once('finish', resolve);
       f.out.once('error', reject);
       f.gzip.end();
     });
-    await rename(f.partial, f.final);
   }
 }
