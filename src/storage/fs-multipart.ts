@@ -16,16 +16,16 @@
  * The folder's mtime is the upload's last activity; `storage cleanup` removes folders idle
  * longer than its threshold (./cleanup.ts).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { isCodedError, MultipartBadPart } from '../errors.js';
 import { UploadMeter } from './meter.js';
 import { matchParts } from './parts.js';
 import { abortError } from './s3-errors.js';
+import { throughTempFile } from './temp-file.js';
 import type { CompletionChecks, ObjectMeta, PutOptions, ResumableStorage, StoredPart } from './types.js';
 
 interface UploadFile {
@@ -101,41 +101,31 @@ export class FsResumable implements ResumableStorage {
       throw options.signal?.aborted
         ? abortError(options.signal)
         : (body.errored ?? abortError(options.signal));
-    const tmpPath = join(this.#tmp, `${randomUUID()}.part`);
     const meter = new UploadMeter({ maxBytes: options.maxBytes });
-    const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
-    // The request stays the caller's (it may still wait for our 413): piped, not pipelined.
-    const onBodyError = (err: Error) => meter.destroy(err);
-    body.once('error', onBodyError);
-    body.pipe(meter);
     try {
-      await pipeline(meter, out, options.signal ? { signal: options.signal } : {});
-      const fh = await open(tmpPath, 'r');
-      await fh.sync().finally(() => fh.close());
-      const etag = (meter.sha256 ?? '').slice(0, 32);
-      const name = `${partNumber}-${etag}.part`;
-      try {
-        await rename(tmpPath, join(found.dir, name));
-      } catch (err) {
-        // Completed or aborted while this part was on its way.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          await rm(tmpPath, { force: true });
-          return undefined;
+      return await throughTempFile(this.#tmp, body, meter, options.signal, async (tmpPath) => {
+        const fh = await open(tmpPath, 'r');
+        await fh.sync().finally(() => fh.close());
+        const etag = (meter.sha256 ?? '').slice(0, 32);
+        const name = `${partNumber}-${etag}.part`;
+        try {
+          await rename(tmpPath, join(found.dir, name));
+        } catch (err) {
+          // Completed or aborted while this part was on its way (the temp file goes too).
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+            await rm(tmpPath, { force: true });
+            return undefined;
+          }
+          throw err;
         }
-        throw err;
-      }
-      // The part sent before under this number (other bytes, other name) goes.
-      for (const other of await readdir(found.dir))
-        if (other !== name && PART_RX.exec(other)?.[1] === String(partNumber))
-          await rm(join(found.dir, other), { force: true });
-      return { partNumber, size: meter.received, etag: `"${etag}"`, lastModified: new Date() };
+        // The part sent before under this number (other bytes, other name) goes.
+        for (const other of await readdir(found.dir))
+          if (other !== name && PART_RX.exec(other)?.[1] === String(partNumber))
+            await rm(join(found.dir, other), { force: true });
+        return { partNumber, size: meter.received, etag: `"${etag}"`, lastModified: new Date() };
+      });
     } catch (err) {
-      body.unpipe(meter);
-      out.destroy();
-      await rm(tmpPath, { force: true });
       throw options.signal?.aborted ? abortError(options.signal) : (meter.failure ?? err);
-    } finally {
-      body.off('error', onBodyError);
     }
   }
 

@@ -15,11 +15,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BadKey, StorageUnavailable } from '../errors.js';
 import { cleanupFs } from './cleanup.js';
 import {
@@ -35,6 +34,7 @@ import { FsResumable } from './fs-multipart.js';
 import { keyProblem } from './keys.js';
 import { meteredMeta, UploadMeter } from './meter.js';
 import { abortError } from './s3-errors.js';
+import { throughTempFile } from './temp-file.js';
 import type {
   ByteRange,
   Leftover,
@@ -217,32 +217,21 @@ export class FsDriver implements StorageDriver {
   async put(key: string, body: Readable, options: PutOptions): Promise<ObjectMeta> {
     const finalPath = this.#pathOf(key);
     await this.#init();
-    const tmpPath = join(this.#tmp, `${randomUUID()}.part`);
-    // Size limit and checksum: the shared meter (./meter.ts) fails the pipeline before the rename.
+    // Size limit and checksum: the shared meter (./meter.ts) fails the write before the rename.
     const meter = new UploadMeter(options);
-    const out = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
-    // `body` stays the caller's: piped, not pipelined, so a failure here does not destroy it
-    // (it is often a request whose client still waits for our 413 or 400).
-    const onBodyError = (err: Error) => meter.destroy(err);
-    body.once('error', onBodyError);
-    body.pipe(meter);
     try {
-      await pipeline(meter, out, options.signal ? { signal: options.signal } : {});
-      const meta = meteredMeta(key, meter, options);
-      await appendTrailerAndSync(tmpPath, meta);
-      const dir = join(finalPath, '..');
-      await mkdir(dir, { recursive: true });
-      await rename(tmpPath, finalPath);
-      this.#hot?.invalidate(key);
-      await syncDir(dir);
-      return meta;
+      return await throughTempFile(this.#tmp, body, meter, options.signal, async (tmpPath) => {
+        const meta = meteredMeta(key, meter, options);
+        await appendTrailerAndSync(tmpPath, meta);
+        const dir = join(finalPath, '..');
+        await mkdir(dir, { recursive: true });
+        await rename(tmpPath, finalPath);
+        this.#hot?.invalidate(key);
+        await syncDir(dir);
+        return meta;
+      });
     } catch (err) {
-      body.unpipe(meter);
-      out.destroy();
-      await rm(tmpPath, { force: true });
       throw options.signal?.aborted ? abortError(options.signal) : translate(err);
-    } finally {
-      body.off('error', onBodyError);
     }
   }
 
