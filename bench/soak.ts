@@ -10,10 +10,11 @@
  *   3. Every catalogue object once (priming: the memory tier fills and evicts before anything is
  *      measured), then capacity: a closed loop of 64 connections on the mix for
  *      BENCH_SOAK_CAPACITY_SECONDS (15).
- *   4. The soak: an open loop at BENCH_SOAK_LOAD (0.5) × that capacity for BENCH_SOAK_SECONDS
- *      (1800), sampled every BENCH_SOAK_SAMPLE_SECONDS (seconds / 60, at least 5): the RSS of every
- *      edge process (primary and workers, VmRSS from /proc), the cache bytes the edge reports
- *      (its metrics endpoint), requests, errors, latency p50/p95/p99 and the edge's CPU.
+ *   4. The soak: an open loop at BENCH_SOAK_LOAD (0.5) × that capacity (or a fixed
+ *      BENCH_SOAK_RATE req/s) for BENCH_SOAK_SECONDS (1800), sampled every
+ *      BENCH_SOAK_SAMPLE_SECONDS (seconds / 60, at least 5): the RSS of every edge process (primary
+ *      and workers, VmRSS from /proc), the cache bytes the edge reports (its metrics endpoint),
+ *      requests, errors, latency p50/p95/p99 and the edge's CPU.
  *
  * Goals, judged on the second half of the soak (the first half is warm-up): RSS flat — the
  * least-squares slope of the summed RSS, extrapolated to an hour, within ±5 % of its mean, and
@@ -40,6 +41,8 @@ const DEFAULTS = buildConfig({}, undefined).config.edge;
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 1800);
 const SAMPLE_S = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? Math.max(5, Math.round(SECONDS / 60)));
 const LOAD = Number(process.env.BENCH_SOAK_LOAD ?? 0.5);
+/** A fixed rate (req/s) instead of LOAD × capacity: runs made at different machine loads compare. */
+const RATE = process.env.BENCH_SOAK_RATE ? Number(process.env.BENCH_SOAK_RATE) : undefined;
 const CAPACITY_S = Number(process.env.BENCH_SOAK_CAPACITY_SECONDS ?? 15);
 const WORKERS = Number(process.env.BENCH_SOAK_WORKERS ?? DEFAULTS.workers);
 const MEMORY = process.env.BENCH_SOAK_MEMORY_MIB
@@ -153,12 +156,12 @@ export async function run(): Promise<void> {
     const capTally = new Tally();
     const cap = await closedLoop(agent, edge.url, () => mix.next(), CONNECTIONS, CAPACITY_S, capTally);
     const capacity = cap.requests / cap.seconds;
-    const rate = capacity * LOAD;
+    const rate = RATE ?? capacity * LOAD;
     const capLat = [...capTally.byKind.values()].flatMap((k) => k.latencies);
     process.stdout.write(
       `primed ${primed.requests} objects in ${fmt(primed.seconds, 1)} s (${primeTally.errors} errors); ` +
         `capacity ${fmt(capacity, 0)} req/s (closed loop, ${CONNECTIONS} connections, ${fmt(cap.seconds, 1)} s, p50 ${fmt(percentile(capLat, 50))} ms, ${capTally.errors} errors); ` +
-        `soak at ${LOAD} × = ${fmt(rate, 0)} req/s for ${SECONDS} s, samples every ${SAMPLE_S} s; load average ${loadAverage()}\n`,
+        `soak at ${RATE ? 'BENCH_SOAK_RATE' : `${LOAD} ×`} = ${fmt(rate, 0)} req/s for ${SECONDS} s, samples every ${SAMPLE_S} s; load average ${loadAverage()}\n`,
     );
 
     const tally = new Tally();
