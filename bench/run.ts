@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   cloudfront: () => import('./cloudfront.js'),
   ttl: () => import('./ttl.js'),
   soak: () => import('./soak.js'),
+  'cache-policy': () => import('./cache-policy.js'),
 };
 
 /**

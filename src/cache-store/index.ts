@@ -3,15 +3,16 @@
  * otherwise; it was chosen by measurement on the AdaptSize CDN trace (object hit ratio at
  * 0.1%, 1% and 10% of unique bytes; `npm run bench prefetch`).
  */
+import { AdaptiveStore } from './adaptive.js';
 import { LruStore } from './lru.js';
 import { S3FifoStore } from './s3fifo.js';
 import { SieveStore } from './sieve.js';
 import type { CacheStore, CacheStoreOptions } from './types.js';
 
 export type { CacheStore, CacheStoreFactory, CacheStoreOptions, CacheStoreStats } from './types.js';
-export { LruStore, S3FifoStore, SieveStore };
+export { AdaptiveStore, LruStore, S3FifoStore, SieveStore };
 
-export const POLICIES = ['lru', 's3fifo', 'sieve'] as const;
+export const POLICIES = ['lru', 's3fifo', 'sieve', 'adaptive'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 export const DEFAULT_POLICY: PolicyName = 's3fifo';
 
@@ -19,6 +20,7 @@ const constructors = {
   lru: LruStore,
   s3fifo: S3FifoStore,
   sieve: SieveStore,
+  adaptive: AdaptiveStore,
 } satisfies Record<PolicyName, new (options: CacheStoreOptions<never>) => CacheStore<never>>;
 
 export function isPolicyName(name: string): name is PolicyName {
