@@ -10,6 +10,8 @@
  *   - Every cell fresh and again after all servers idled BENCH_EDGE_IDLE_MS (default 60 s).
  *   - A second edge with functions and access logs off ("edge -fn -log", BENCH_EDGE_PLAIN=0 drops
  *     it) in the same rounds, so what the functions and logs cost is read from one run.
+ *   - BENCH_EDGE_SPLIT=1 adds "edge -fn" (logs only) and "edge -log" (functions only), so each
+ *     one's cost is read from the same rounds too.
  *   - BENCH_EDGE_BASELINE=<checkout> adds that checkout's built edge (its dist/src/cli.js, defaults
  *     on) as "edge@base": a before/after comparison within one run, immune to the machine's drift.
  *   - BENCH_EDGE_CELLS picks cells (default "1k,100k,1m,h2"), BENCH_EDGE_ANCHORS the anchors
@@ -48,6 +50,7 @@ const H2 = CELLS.includes('h2');
 const ANCHORS = (process.env.BENCH_EDGE_ANCHORS ?? 'varnish,nginx').split(',');
 const PLAIN = process.env.BENCH_EDGE_PLAIN !== '0';
 const PLAIN_NAME = 'edge -fn -log';
+const SPLIT = process.env.BENCH_EDGE_SPLIT === '1';
 const BASELINE = process.env.BENCH_EDGE_BASELINE;
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5);
@@ -226,6 +229,16 @@ export async function run(): Promise<void> {
           });
           stops.push(plain.stop);
           targets.push(plain);
+        }
+        if (SPLIT) {
+          for (const [name, features] of [
+            ['edge -fn', { functions: false, logs: true }],
+            ['edge -log', { functions: true, logs: false }],
+          ] as const) {
+            const t = await startEdgeProcess(dir, name, origin.url, workers, undefined, features);
+            stops.push(t.stop);
+            targets.push(t);
+          }
         }
         if (BASELINE) {
           const base = await startEdgeProcess(
