@@ -11,15 +11,17 @@
  * sampling: a sampled key is sampled on every request). Two small stores, a real LruStore and
  * a real S3FifoStore of `maxBytes × rate` bytes, see every get, set and delete of the sampled
  * keys, so each one's hit count estimates what its policy would score here at full size. The
- * rate starts at 1 (the minis are exact shadows while the cache holds few entries) and halves,
- * resetting the minis, whenever a mini would hold more than `maxSampled` entries: their memory
- * is bounded by that count whatever the cache size (see `MINI_ENTRY_BYTES`).
+ * rate starts at 1 (the minis are exact shadows while the cache holds few entries) and halves
+ * whenever a mini would hold more than a quarter of the store's entries (at least
+ * `minSampled`, at most `maxSampled`); the survivors keep their place (SHARDS-adj's
+ * downsampling), so the minis' memory follows the store's entry count and is counted per entry
+ * (`ADAPTIVE_ENTRY_BYTES`).
  *
  * The real store follows the winner with hysteresis: it switches only when the other policy's
  * decayed hit ratio leads the current one's by `margin`, over at least `minAccesses` sampled
  * accesses since the minis were (re)built, and not again within a cooldown. A switch moves
- * every entry into a new store of the other policy, oldest first (O(entries), rare by
- * construction); values, sizes and the caller's onEvict are kept, and nothing is evicted by
+ * every entry into a new store of the other policy, least recently used first (O(n log n) in
+ * the entries, rare by construction); values, sizes and the caller's onEvict are kept, and nothing is evicted by
  * the move (the same bytes fit the same bound).
  *
  * Cost on the hit path: one extra object load and a compare per get (the sampled flag is the
@@ -75,17 +77,24 @@ export const ADAPTIVE_DEFAULTS: Readonly<AdaptiveTuning> = {
 };
 
 /**
- * Upper bound on what the minis hold per sampled entry: an LruStore entry, an S3FifoStore node
- * and its ghost slot, and the key when no live entry shares it. With `maxSampled` entries per
- * mini, the minis of one store hold at most `maxSampled × MINI_ENTRY_BYTES` beyond the entries.
+ * What the adaptive store holds per entry beyond an S3FifoStore (whose node and ghost slot the
+ * edge's entry cost already counts, src/edge/entry.ts): the entry's slot (value, size, hash)
+ * and its share of the minis, which hold at most a quarter as many sampled entries as the store
+ * each (an LruStore entry, an S3FifoStore node and its ghost slot: ≈ 660 B a sampled entry).
+ * Measured (V8 heap after forced GCs, 4 stores of N entries of 1000-byte weight after 6N
+ * accesses, keys shared with the caller): 216 / 90 / 70 B an entry more than S3-FIFO at
+ * N = 1,000 / 20,000 / 100,000. Below 512 entries the minis' floor (`minSampled` = 128
+ * sampled entries, ≈ 85 KB) is more than this counts.
  */
-export const MINI_ENTRY_BYTES = 512;
+export const ADAPTIVE_ENTRY_BYTES = 256;
 
-/** What the real store holds per entry: the value, its size and its key's hash. */
+/** What the real store holds per entry: the value, its size, its key's hash and when it was last used. */
 interface Slot<V> {
   value: V;
   bytes: number;
   hash: number;
+  /** The store's access counter at the entry's last set or hit (LRU order for a switch). */
+  used: number;
 }
 
 const RATE_BITS = 32;
@@ -132,6 +141,8 @@ export class AdaptiveStore<V> implements CacheStore<V> {
   #sinceBuild = 0;
   #sinceSwitch = 0;
   #switches = 0;
+  /** Counts sets and hits: an entry's `used` orders the entries by recency. */
+  #clock = 0;
 
   constructor(options: CacheStoreOptions<V>, tuning: Partial<AdaptiveTuning> = {}) {
     this.maxBytes = checkMaxBytes(options.maxBytes);
@@ -169,6 +180,7 @@ export class AdaptiveStore<V> implements CacheStore<V> {
     const slot = this.#inner.get(key);
     if (slot) {
       this.#stats.hits++;
+      slot.used = ++this.#clock;
       if (slot.hash < this.#threshold) this.#sample(key, slot.bytes);
       return slot.value;
     }
@@ -195,7 +207,7 @@ export class AdaptiveStore<V> implements CacheStore<V> {
       this.#checkMiniSize();
     }
     // The inner store drops an old entry under `key` even when it refuses the new one.
-    if (this.#inner.set(key, { value, bytes, hash }, bytes)) return true;
+    if (this.#inner.set(key, { value, bytes, hash, used: ++this.#clock }, bytes)) return true;
     this.#stats.rejected++;
     return false;
   }
@@ -280,12 +292,13 @@ export class AdaptiveStore<V> implements CacheStore<V> {
   #switchTo(mode: AdaptiveMode): void {
     const old = this.#inner;
     const next = this.#newInner(mode);
-    // Oldest first (LRU's keys are in recency order, S3-FIFO's in insertion order), so the
-    // new policy's first victims are the old one's. Peek, not get: the move records no access.
-    for (const key of old.keys()) {
-      const slot = old.peek(key)!;
-      next.set(key, slot, slot.bytes);
-    }
+    // Least recently used first, so LRU's order is exact after a switch to it, and S3-FIFO's
+    // first victims are the entries idle longest. (S3-FIFO's own order is by insertion: it
+    // would put the oldest hot objects first in line.) Peek, not get: the move is no access.
+    const slots: Array<[string, Slot<V>]> = [];
+    for (const key of old.keys()) slots.push([key, old.peek(key)!]);
+    slots.sort((a, b) => a[1].used - b[1].used);
+    for (const [key, slot] of slots) next.set(key, slot, slot.bytes);
     this.#inner = next;
     this.#mode = mode;
     this.#switches++;

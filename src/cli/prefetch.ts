@@ -4,7 +4,7 @@
  * signal; simulate = replay a trace to show what the edge's store and warming buy.
  */
 import { resolve } from 'node:path';
-import { DEFAULT_POLICY, isPolicyName, type PolicyName } from '../cache-store/index.js';
+import { DEFAULT_POLICY, isPolicyName, POLICIES, type PolicyName } from '../cache-store/index.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { ProgressBar } from '../prefetch/progress.js';
@@ -226,7 +226,7 @@ export const prefetchSimulate: Command<typeof simOptions> = {
   summary:
     "Replay a trace (CloudFront log file or a directory of them, read as the worker reads them, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency), against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
   usage:
-    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--json]',
+    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy adaptive|s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--json]',
   options: simOptions,
   optionHelp: {
     ...configOptionHelp,
@@ -258,7 +258,7 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     const policyName =
       (values.policy as string | undefined) ?? store.current.edge?.cache?.policy ?? DEFAULT_POLICY;
     if (!isPolicyName(policyName))
-      throw new UsageError(`--policy ${policyName}: expected s3fifo, sieve or lru`);
+      throw new UsageError(`--policy ${policyName}: expected ${POLICIES.join(', ')}`);
     const policy: PolicyName = policyName;
     const defaults = deployedOptions(store.current);
     const logDelay = positiveNumber('log-delay', values['log-delay']);

@@ -232,7 +232,7 @@ describe('edgewise prefetch simulate (CLI)', { timeout: 3 * SLOW }, () => {
     expect(r.stdout).toMatch(/66,987 requests, 36,815 objects/);
     for (const row of [
       'LRU',
-      's3fifo + prefetch',
+      'adaptive + prefetch',
       'PFOO-L (feasible offline)',
       'PFOO-U (upper bound)',
       'infinite cache',
@@ -241,8 +241,8 @@ describe('edgewise prefetch simulate (CLI)', { timeout: 3 * SLOW }, () => {
     expect(r.stdout).not.toMatch(/offline bound/);
     // PFOO-U at 1% of the AdaptSize trace (Berger et al.'s bound; 42.31% in issue 18's run).
     expect(r.stdout).toMatch(/PFOO-U \(upper bound\) +42\.3\d%/);
-    expect(r.stdout).toMatch(/1%: s3fifo over LRU \(no prefetch\): \+2\.35 points object hit/);
-    expect(r.stdout).toMatch(/1%: prefetch over s3fifo alone: [+−]\d+\.\d\d points object hit/);
+    expect(r.stdout).toMatch(/1%: adaptive over LRU \(no prefetch\): \+2\.35 points object hit/);
+    expect(r.stdout).toMatch(/1%: prefetch over adaptive alone: [+−]\d+\.\d\d points object hit/);
     expect(r.stdout).toMatch(/the worker as deployed; seconds of trace time/);
     expect(r.stdout).toMatch(/a pass every 60 s after the previous one ends/);
   });

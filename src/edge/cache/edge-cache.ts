@@ -13,7 +13,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyPath } from '../../cache-key.js';
-import { createCacheStore, type PolicyName } from '../../cache-store/index.js';
+import { createCacheStore, POLICY_ENTRY_BYTES, type PolicyName } from '../../cache-store/index.js';
 import type { CacheStore } from '../../cache-store/types.js';
 import { type CachedResponse, entryCost, headerBytes } from '../entry.js';
 import { DiskFiles, type OpenFile } from './disk-files.js';
@@ -41,9 +41,12 @@ export class EdgeCache {
   /** Open descriptors of disk-tier files, reused across hits (src/edge/cache/disk-files.ts). */
   readonly files = new DiskFiles();
   readonly #prefix = randomBytes(4).toString('hex');
+  /** What the memory tier's policy holds per entry beyond entryCost (its miniature simulations). */
+  readonly #policyBytes: number;
 
   constructor(options: EdgeCacheOptions) {
     this.#options = options;
+    this.#policyBytes = POLICY_ENTRY_BYTES[options.policy];
     this.memory = createCacheStore<CachedResponse>(options.policy, {
       maxBytes: options.memoryBytes,
       onEvict: (_k, entry, bytes) => options.onEvict?.('memory', entry, bytes),
@@ -118,14 +121,14 @@ export class EdgeCache {
       return undefined;
     }
     this.#replace(this.disk, entry.key);
-    return this.memory.set(entry.key, entry, entryCost(entry)) ? 'memory' : undefined;
+    return this.memory.set(entry.key, entry, entryCost(entry) + this.#policyBytes) ? 'memory' : undefined;
   }
 
   /** Replaces stored metadata (a 304 refreshed the headers) without touching the body. */
   update(entry: CachedResponse): void {
     if (typeof (entry.body as { file?: string }).file === 'string')
       this.disk?.set(entry.key, entry, entry.size + headerBytes(entry.headers));
-    else this.memory.set(entry.key, entry, entryCost(entry));
+    else this.memory.set(entry.key, entry, entryCost(entry) + this.#policyBytes);
   }
 
   delete(key: string): boolean {
