@@ -5,10 +5,13 @@
  *   node dist/bench/serving-server.js edgewise <dataDir> [cert key]
  *   node dist/bench/serving-server.js edgewise-nohot <dataDir> [cert key]   (storage.fs.hotCache off)
  *   node dist/bench/serving-server.js static <rootDir> [cert key]
+ *   node dist/bench/serving-server.js bare <rootDir>     (node:http answering from buffers)
  *
  * With cert and key, the server is HTTP/2 over TLS (HTTP/1.1 fallback by ALPN).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastify from 'fastify';
 import { LiveConfig } from '../src/config/live.js';
@@ -18,8 +21,8 @@ import { startOrigin } from '../src/server.js';
 
 async function main(): Promise<void> {
   const [kind, dir, cert, key] = process.argv.slice(2);
-  if (!dir || (kind !== 'edgewise' && kind !== 'edgewise-nohot' && kind !== 'static')) {
-    process.stderr.write('usage: serving-server edgewise|edgewise-nohot|static <dir> [cert key]\n');
+  if (!dir || !['edgewise', 'edgewise-nohot', 'static', 'bare'].includes(kind ?? '')) {
+    process.stderr.write('usage: serving-server edgewise|edgewise-nohot|static|bare <dir> [cert key]\n');
     process.exit(2);
   }
   const tls = cert && key ? { cert, key } : undefined;
@@ -40,6 +43,33 @@ async function main(): Promise<void> {
     const origin = await startOrigin(store, createLogger(store.current.logging));
     port = Number(new URL(origin.url).port);
     process.on('SIGTERM', () => void origin.shutdown(1000).then(() => process.exit(0)));
+  } else if (kind === 'bare') {
+    // The floor: what Node itself costs to answer with these bytes from memory (no file system,
+    // no framework), with the headers a cache needs.
+    const bodies = new Map<string, Buffer>();
+    for (const f of readdirSync(dir)) bodies.set(`/static/${f}`, readFileSync(join(dir, f)));
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      const body = bodies.get(req.url ?? '');
+      if (!body) {
+        res.writeHead(404, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': body.length,
+        etag: '"bare"',
+        'cache-control': 'public, max-age=3600',
+      });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const addr = server.address();
+    port = typeof addr === 'object' && addr ? addr.port : 0;
+    process.on('SIGTERM', () => {
+      server.closeAllConnections();
+      server.close(() => process.exit(0));
+    });
   } else {
     // Same plugin, same root; only the transport differs between the two shapes.
     const app = (tls

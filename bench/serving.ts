@@ -15,6 +15,11 @@
  * moves with whatever else is running, CPU per request much less. Over HTTP/1.1 a third server,
  * edgewise with `storage.fs.hotCache` off, runs in the same rounds: the before/after of the cache.
  *
+ * Bare node:http answering the same bytes from memory runs in the same HTTP/1.1 rounds too:
+ * the floor, what Node itself costs per answer. req/s cells are "median (min–max)" over the
+ * rounds; the load average is printed with each table. The goals of issue 20 are printed with
+ * each row and again at the end, each marked met or NOT met.
+ *
  * BENCH_SERVING_SIZES=1k,100k,1m picks the sizes (default all).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,7 +31,7 @@ import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { makeSelfSigned } from '../src/dev/self-signed.js';
 import { FsDriver } from '../src/storage/fs.js';
-import { median, printTable, sleep } from './lib.js';
+import { fmt, median, printTable, sleep } from './lib.js';
 import { ensureTool, loadAverage, wrk } from './tools.js';
 
 const ALL_SIZES = [
@@ -42,7 +47,7 @@ const ROUNDS = Number(process.env.BENCH_SERVING_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_SERVING_IDLE_MS ?? 60_000);
 
 interface Server {
-  kind: 'edgewise' | 'edgewise-nohot' | 'static';
+  kind: 'edgewise' | 'edgewise-nohot' | 'static' | 'bare';
   port: number;
   child: ChildProcess;
 }
@@ -130,95 +135,137 @@ function goalOf(label: string): number {
   return label.includes('HTTP/1.1 1 KiB') ? 3 : 1;
 }
 
+interface Cell {
+  rps: number;
+  min: number;
+  max: number;
+  cpuUs: number;
+}
+
+function cell(samples: Sample[]): Cell {
+  const rps = samples.map((x) => x.rps);
+  return {
+    rps: median(rps),
+    min: Math.min(...rps),
+    max: Math.max(...rps),
+    cpuUs: median(samples.map((x) => x.cpuUs)),
+  };
+}
+
+function spread(c: Cell): string {
+  return `${fmt(Math.round(c.rps))} (${fmt(Math.round(c.min))}–${fmt(Math.round(c.max))})`;
+}
+
+/** Every goal checked in a run, for the summary at the end. */
+const verdicts: Array<{ phase: string; label: string; ratio: number; goal: number }> = [];
+
 async function pair(
+  phaseTitle: string,
   label: string,
   load: (s: Server) => Promise<{ rps: number; requests: number }>,
   ew: Server,
   st: Server,
-  cold?: Server,
+  others: Server[] = [],
 ): Promise<Array<string | number>> {
-  const e: Sample[] = [];
-  const s: Sample[] = [];
-  const c: Sample[] = [];
+  const order = [st, ...others, ew];
+  const samples = new Map<Server, Sample[]>(order.map((x) => [x, []]));
   for (let i = 0; i < ROUNDS; i++) {
     // Alternate who goes first so warm-up and drift are shared.
-    if (i % 2 === 0) {
-      s.push(await measured(st, () => load(st)));
-      if (cold) c.push(await measured(cold, () => load(cold)));
-      e.push(await measured(ew, () => load(ew)));
-    } else {
-      e.push(await measured(ew, () => load(ew)));
-      if (cold) c.push(await measured(cold, () => load(cold)));
-      s.push(await measured(st, () => load(st)));
-    }
+    for (const x of i % 2 === 0 ? order : [...order].reverse())
+      samples.get(x)!.push(await measured(x, () => load(x)));
   }
-  const cRps = c.length > 0 ? median(c.map((x) => x.rps)) : undefined;
-  const cCpu = c.length > 0 ? median(c.map((x) => x.cpuUs)) : undefined;
-  const eRps = median(e.map((x) => x.rps));
-  const sRps = median(s.map((x) => x.rps));
-  const eCpu = median(e.map((x) => x.cpuUs));
-  const sCpu = median(s.map((x) => x.cpuUs));
+  const e = cell(samples.get(ew)!);
+  const s = cell(samples.get(st)!);
+  const of = (kind: Server['kind']) => {
+    const x = others.find((o) => o.kind === kind);
+    return x ? cell(samples.get(x)!) : undefined;
+  };
+  const cold = of('edgewise-nohot');
+  const bare = of('bare');
   const goal = goalOf(label);
+  const ratio = e.rps / s.rps;
+  verdicts.push({ phase: phaseTitle, label, ratio, goal });
   return [
     label,
-    Math.round(eRps),
-    Math.round(sRps),
-    (eRps / sRps).toFixed(2),
-    eCpu.toFixed(0),
-    sCpu.toFixed(0),
-    (sCpu / eCpu).toFixed(2),
+    spread(e),
+    spread(s),
+    ratio.toFixed(2),
+    e.cpuUs.toFixed(0),
+    s.cpuUs.toFixed(0),
+    (s.cpuUs / e.cpuUs).toFixed(2),
     `≥ ${goal}`,
-    eRps / sRps >= goal ? 'met' : 'NOT met',
-    cRps === undefined ? '—' : `${Math.round(cRps)} (${(cRps / sRps).toFixed(2)}×)`,
-    cCpu === undefined ? '—' : cCpu.toFixed(0),
+    ratio >= goal ? 'met' : 'NOT met',
+    bare === undefined ? '—' : `${fmt(Math.round(bare.rps))} (${(e.rps / bare.rps).toFixed(2)}×)`,
+    bare === undefined ? '—' : bare.cpuUs.toFixed(0),
+    cold === undefined ? '—' : `${fmt(Math.round(cold.rps))} (${(cold.rps / s.rps).toFixed(2)}×)`,
+    cold === undefined ? '—' : cold.cpuUs.toFixed(0),
   ];
 }
 
 async function phase(
   title: string,
-  servers: { ew: Server; st: Server; ewCold: Server; ewTls: Server; stTls: Server },
+  servers: { ew: Server; st: Server; ewCold: Server; bare: Server; ewTls: Server; stTls: Server },
   agent: Agent,
 ): Promise<void> {
   const rows: Array<Array<string | number>> = [
     [
       'case',
-      'edgewise req/s',
-      'static req/s',
+      'edgewise req/s (min–max)',
+      'static req/s (min–max)',
       'ratio',
       'edgewise CPU µs/req',
       'static CPU µs/req',
       'CPU ratio',
       'goal (req/s ratio)',
       'met',
-      'hot cache off req/s (ratio)',
+      'bare node:http req/s (edgewise ÷ bare)',
+      'bare CPU µs/req',
+      'hot cache off req/s (÷ static)',
       'hot cache off CPU µs/req',
     ],
   ];
+  const h1Others = [servers.ewCold, servers.bare];
   for (const size of SIZES) {
     rows.push(
       await pair(
+        title,
         `HTTP/1.1 ${size.name} autocannon`,
         (s) => h1(s.port, size.file),
         servers.ew,
         servers.st,
-        servers.ewCold,
+        h1Others,
       ),
     );
     if (HAVE_WRK)
       rows.push(
         await pair(
+          title,
           `HTTP/1.1 ${size.name} wrk`,
           (s) => h1wrk(s.port, size.file),
           servers.ew,
           servers.st,
-          servers.ewCold,
+          h1Others,
         ),
       );
   }
   rows.push(
-    await pair('HTTP/2 TLS 1 KiB', (s) => h2(s.port, 'f1k.txt', agent), servers.ewTls, servers.stTls),
+    await pair(title, 'HTTP/2 TLS 1 KiB', (s) => h2(s.port, 'f1k.txt', agent), servers.ewTls, servers.stTls),
   );
   printTable(`${title}; load average ${loadAverage()}`, rows);
+}
+
+/** Issue 20's two serving goals over every row of every phase. */
+function printGoals(): void {
+  process.stdout.write('\ngoals (issue 20, req/s ratio edgewise ÷ @fastify/static, medians):\n');
+  const small = verdicts.filter((v) => v.goal === 3);
+  for (const v of small)
+    process.stdout.write(
+      `  ≥ 3× at 1 KiB, ${v.label.replace('HTTP/1.1 1 KiB ', '')} (${v.phase}): ${v.ratio.toFixed(2)}× ${v.ratio >= 3 ? 'met' : 'NOT met'}\n`,
+    );
+  const lowest = verdicts.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+  process.stdout.write(
+    `  never below 1× at any size: lowest ${lowest.ratio.toFixed(2)}× (${lowest.label}, ${lowest.phase}) ${lowest.ratio >= 1 ? 'met' : 'NOT met'}\n`,
+  );
 }
 
 let HAVE_WRK = false;
@@ -250,6 +297,8 @@ export async function run(): Promise<void> {
     servers.push(st);
     const ewCold = await startServer('edgewise-nohot', dataDir);
     servers.push(ewCold);
+    const bare = await startServer('bare', staticDir);
+    servers.push(bare);
     const ewTls = await startServer('edgewise', dataDir, tls);
     servers.push(ewTls);
     const stTls = await startServer('static', staticDir, tls);
@@ -271,13 +320,14 @@ export async function run(): Promise<void> {
     process.stdout.write(
       `${CONNECTIONS} connections, ${RUN_SECONDS} s per run, median of ${ROUNDS} runs, node ${process.version}\n`,
     );
-    await phase('fresh servers', { ew, st, ewCold, ewTls, stTls }, agent);
+    await phase('fresh servers', { ew, st, ewCold, bare, ewTls, stTls }, agent);
     await agent.close();
     process.stdout.write(`\nidling all servers for ${Math.round(IDLE_MS / 1000)} s…\n`);
     await sleep(IDLE_MS);
     const agent2 = new Agent({ allowH2: true, connect: { rejectUnauthorized: false }, connections: 1 });
-    await phase(`after ${Math.round(IDLE_MS / 1000)} s idle`, { ew, st, ewCold, ewTls, stTls }, agent2);
+    await phase(`after ${Math.round(IDLE_MS / 1000)} s idle`, { ew, st, ewCold, bare, ewTls, stTls }, agent2);
     await agent2.close();
+    printGoals();
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     await Promise.all(

@@ -16,6 +16,7 @@ import { BadPath, Internal, isCodedError, NotFound } from './errors.js';
 import { handleClientError } from './http/client-error.js';
 import { pathError } from './http/path.js';
 import { servingPlugin } from './http/plugin.js';
+import { lazyChildLogger } from './http/request-logger.js';
 import { absoluteFormTarget } from './http/request-target.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type EdgewiseMetrics, instrumentStorage } from './metrics.js';
@@ -48,6 +49,8 @@ export async function buildOrigin(options: BuildOriginOptions): Promise<FastifyI
   let seq = 0;
   const app = fastify({
     loggerInstance: options.logger,
+    // request.log is made on first use: most requests never log (src/http/request-logger.ts).
+    childLoggerFactory: lazyChildLogger,
     // The request id in the origin's logs is the edge's X-Amz-Cf-Id when there is one (the local
     // edge sends it as CloudFront does), so an edge log line and an origin log line join on it.
     // Only a plausible id is taken (CloudFront's are base64url, 56 characters).

@@ -12,7 +12,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, type Metric, Registry } from 'prom-client';
 import type {
   ByteRange,
   ListOptions,
@@ -28,9 +28,9 @@ export type StorageOperation = 'head' | 'get' | 'put' | 'delete' | 'list' | 'che
 export interface EdgewiseMetrics {
   registry: Registry;
   /** Seconds from request received to response finished, by route pattern, content class, method and status. */
-  requestDuration: Histogram<'route' | 'class' | 'method' | 'status'>;
+  requestDuration: SeriesHistogram<'route' | 'class' | 'method' | 'status'>;
   /** Response body bytes sent, by route pattern and content class. */
-  bytesSent: Counter<'route' | 'class'>;
+  bytesSent: SeriesCounter<'route' | 'class'>;
   /** Bytes accepted into storage by upload routes. */
   uploadBytes: Counter<'route'>;
   /** Seconds per upload, from first byte to stored (or failed). */
@@ -38,7 +38,7 @@ export interface EdgewiseMetrics {
   /** Failed uploads by error code (EDGEWISE_UPLOAD_TOO_LARGE, …). */
   uploadFailures: Counter<'code'>;
   /** Storage call latency by driver, operation and outcome (ok, miss, error); `get` is time to first byte. */
-  storageDuration: Histogram<'driver' | 'operation' | 'outcome'>;
+  storageDuration: SeriesHistogram<'driver' | 'operation' | 'outcome'>;
   /** Requests refused with 503 by overload protection. */
   overloadRejections: Counter<never>;
 }
@@ -60,18 +60,18 @@ export function createMetrics(options: MetricsOptions = {}): EdgewiseMetrics {
   const registers = [registry];
   return {
     registry,
-    requestDuration: new Histogram({
+    requestDuration: new SeriesHistogram({
       name: 'edgewise_http_request_duration_seconds',
       help: 'HTTP request duration in seconds, by route pattern, content class, method and status.',
       labelNames: ['route', 'class', 'method', 'status'] as const,
       buckets: REQUEST_BUCKETS,
-      registers,
+      registry,
     }),
-    bytesSent: new Counter({
+    bytesSent: new SeriesCounter({
       name: 'edgewise_http_response_bytes_total',
       help: 'Response body bytes sent, by route pattern and content class.',
       labelNames: ['route', 'class'] as const,
-      registers,
+      registry,
     }),
     uploadBytes: new Counter({
       name: 'edgewise_upload_bytes_total',
@@ -92,12 +92,12 @@ export function createMetrics(options: MetricsOptions = {}): EdgewiseMetrics {
       labelNames: ['code'] as const,
       registers,
     }),
-    storageDuration: new Histogram({
+    storageDuration: new SeriesHistogram({
       name: 'edgewise_storage_operation_duration_seconds',
       help: 'Storage driver call latency in seconds, by driver, operation and outcome (get: time to first byte).',
       labelNames: ['driver', 'operation', 'outcome'] as const,
       buckets: STORAGE_BUCKETS,
-      registers,
+      registry,
     }),
     overloadRejections: new Counter({
       name: 'edgewise_overload_rejections_total',
@@ -105,6 +105,172 @@ export function createMetrics(options: MetricsOptions = {}): EdgewiseMetrics {
       registers,
     }),
   };
+}
+
+type Labels<L extends string> = Readonly<Record<L, string | number>>;
+
+/** One label set's values: what a hot path holds on to and records into. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+export interface CounterSeries {
+  inc(value?: number): void;
+}
+
+/**
+ * Metrics recorded on every request, kept per label set in plain fields and exposed through the
+ * same Registry, in the same text, as prom-client's own. prom-client's Histogram and Counter
+ * validate and hash the label object on every observe, even through a `labels()` child, and
+ * keep bucket counts under the bound as a property name (a number-to-string conversion per
+ * observe): about 1 µs a request for the request and storage histograms together, on a 1 KiB
+ * answer that costs ~20 µs. Here `labels()` (called once per label set by the caller) returns
+ * the series itself, and `observe` is a bucket search and three additions.
+ */
+abstract class SeriesMetric<L extends string, S> {
+  readonly name: string;
+  readonly help: string;
+  readonly aggregator = 'sum' as const;
+  abstract readonly type: 'histogram' | 'counter';
+  readonly #labelNames: readonly L[];
+  protected readonly series = new Map<string, { labels: Labels<L>; s: S }>();
+
+  constructor(config: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
+    this.name = config.name;
+    this.help = config.help;
+    this.#labelNames = config.labelNames;
+    config.registry.registerMetric(this as unknown as Metric);
+  }
+
+  protected abstract create(): S;
+
+  /** The series for one label set: look it up once and keep it (every call builds a key). */
+  labels(values: Labels<L>): S {
+    const key = this.#labelNames.map((n) => String(values[n])).join('\0');
+    let e = this.series.get(key);
+    if (!e) {
+      const labels = {} as Record<L, string | number>;
+      for (const n of this.#labelNames) labels[n] = values[n];
+      e = { labels, s: this.create() };
+      this.series.set(key, e);
+    }
+    return e.s;
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  abstract getForPromString(): Promise<Exposed>;
+
+  /** prom-client's `get()`: the same values with each sample's labels in one object. */
+  async get(): Promise<Exposed> {
+    const data = await this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map((v) => ({
+        value: v.value,
+        labels: { ...v.sharedLabels, ...v.labels },
+        ...(v.metricName ? { metricName: v.metricName } : {}),
+      })),
+    };
+  }
+}
+
+/** What the Registry reads to write the text exposition (prom-client's `getForPromString`). */
+interface Exposed {
+  name: string;
+  help: string;
+  type: 'histogram' | 'counter';
+  aggregator: 'sum';
+  values: MetricValue[];
+}
+
+interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  sharedLabels?: Record<string, string | number>;
+  metricName?: string;
+}
+
+class HistogramCells implements HistogramSeries {
+  /** Per-bucket counts (not cumulative); the last cell is above the top bound. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  observe(value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`histogram value must be finite: ${value}`);
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > (b[i] as number)) i++;
+    this.counts[i]! += 1;
+    this.sum += value;
+    this.count += 1;
+  }
+}
+
+export class SeriesHistogram<L extends string> extends SeriesMetric<L, HistogramSeries> {
+  readonly type = 'histogram' as const;
+  readonly #bounds: readonly number[];
+  constructor(config: {
+    name: string;
+    help: string;
+    labelNames: readonly L[];
+    buckets: readonly number[];
+    registry: Registry;
+  }) {
+    super(config);
+    this.#bounds = [...config.buckets].sort((a, b) => a - b);
+  }
+  protected create(): HistogramSeries {
+    return new HistogramCells(this.#bounds);
+  }
+  /** The values prom-client's Histogram exposes: cumulative buckets, +Inf, sum, count. */
+  async getForPromString(): Promise<Exposed> {
+    const values: MetricValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const { labels, s } of this.series.values()) {
+      const cells = s as HistogramCells;
+      let acc = 0;
+      for (let i = 0; i < this.#bounds.length; i++) {
+        acc += cells.counts[i] as number;
+        values.push({
+          labels: { le: this.#bounds[i] as number },
+          value: acc,
+          metricName: bucket,
+          sharedLabels: labels,
+        });
+      }
+      values.push({ labels: { le: '+Inf' }, value: cells.count, metricName: bucket, sharedLabels: labels });
+      values.push({ labels: {}, value: cells.sum, metricName: `${this.name}_sum`, sharedLabels: labels });
+      values.push({ labels: {}, value: cells.count, metricName: `${this.name}_count`, sharedLabels: labels });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+class CounterCell implements CounterSeries {
+  value = 0;
+  inc(value = 1): void {
+    if (!(value >= 0) || !Number.isFinite(value))
+      throw new TypeError(`counter increment must be finite and ≥ 0: ${value}`);
+    this.value += value;
+  }
+}
+
+export class SeriesCounter<L extends string> extends SeriesMetric<L, CounterSeries> {
+  readonly type = 'counter' as const;
+  protected create(): CounterSeries {
+    return new CounterCell();
+  }
+  async getForPromString(): Promise<Exposed> {
+    const values: MetricValue[] = [];
+    for (const { labels, s } of this.series.values())
+      values.push({ labels: labels as Record<string, string | number>, value: (s as CounterCell).value });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }
 
 function seconds(start: bigint): number {
@@ -146,16 +312,27 @@ export function instrumentStorage(driver: StorageDriver, metrics: EdgewiseMetric
         throw err;
       }
     },
-    async get(key: string, options?: { range?: ByteRange | undefined }): Promise<StoredObject | undefined> {
+    // Not async: the hot path of every GET, and an async wrapper costs a promise and a
+    // microtask per call on top of the driver's.
+    get(key: string, options?: { range?: ByteRange | undefined }): Promise<StoredObject | undefined> {
       const t = process.hrtime.bigint();
+      let p: Promise<StoredObject | undefined>;
       try {
-        const r = await driver.get(key, options);
-        (r ? timers.get.ok : timers.get.miss).observe(seconds(t));
-        return r;
+        p = driver.get(key, options);
       } catch (err) {
         timers.get.error.observe(seconds(t));
-        throw err;
+        return Promise.reject(err);
       }
+      return p.then(
+        (r) => {
+          (r ? timers.get.ok : timers.get.miss).observe(seconds(t));
+          return r;
+        },
+        (err: unknown) => {
+          timers.get.error.observe(seconds(t));
+          throw err;
+        },
+      );
     },
     async put(key: string, body: Readable, options: PutOptions): Promise<ObjectMeta> {
       const t = process.hrtime.bigint();

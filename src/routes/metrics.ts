@@ -5,8 +5,8 @@
 import { Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Counter, Histogram } from 'prom-client';
 import { metricsGuard } from '../http/operator-access.js';
+import type { CounterSeries, HistogramSeries } from '../metrics.js';
 
 const UNMATCHED = 'unmatched';
 const metered = new WeakSet<FastifyReply>();
@@ -15,28 +15,22 @@ const plugin: FastifyPluginAsync = async (app) => {
   const { metrics } = app.edgewise;
   app.decorateRequest('edgewiseClass', '');
 
-  // Label children cached by their label values: prom-client hashes the label object on every
-  // observe otherwise, and the set of (route, class, method, status) seen in practice is small.
-  const durations = new Map<string, Histogram.Internal<'route' | 'class' | 'method' | 'status'>>();
-  const bytes = new Map<string, Counter.Internal>();
-  const durationOf = (route: string, cls: string, method: string, status: number) => {
-    const k = `${route}\0${cls}\0${method}\0${status}`;
-    let h = durations.get(k);
-    if (!h) {
-      h = metrics.requestDuration.labels({ route, class: cls, method, status });
-      durations.set(k, h);
-    }
-    return h;
+  // Series cached by their label values in nested maps: no key string is built per request,
+  // and the set of (route, class, method, status) seen in practice is small.
+  const durations = new Map<string, Map<string, Map<string, Map<number, HistogramSeries>>>>();
+  const bytes = new Map<string, Map<string, CounterSeries>>();
+  const durationOf = (route: string, cls: string, method: string, status: number): HistogramSeries => {
+    const byClass = at(durations, route, () => new Map());
+    const byMethod = at(byClass, cls, () => new Map());
+    const byStatus = at(byMethod, method, () => new Map());
+    return at(byStatus, status, () => metrics.requestDuration.labels({ route, class: cls, method, status }));
   };
-  const bytesOf = (route: string, cls: string) => {
-    const k = `${route}\0${cls}`;
-    let c = bytes.get(k);
-    if (!c) {
-      c = metrics.bytesSent.labels({ route, class: cls });
-      bytes.set(k, c);
-    }
-    return c;
-  };
+  const bytesOf = (route: string, cls: string): CounterSeries =>
+    at(
+      at(bytes, route, () => new Map()),
+      cls,
+      () => metrics.bytesSent.labels({ route, class: cls }),
+    );
 
   // Streams sent without a Content-Length (on-the-fly compression) are counted as they flow.
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
@@ -96,5 +90,14 @@ const plugin: FastifyPluginAsync = async (app) => {
       .send(text);
   });
 };
+
+function at<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
 
 export const metricsRoutes = fp(plugin, { name: 'edgewise-metrics', fastify: '5.x' });

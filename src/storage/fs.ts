@@ -170,7 +170,16 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  async get(key: string, options: { range?: ByteRange | undefined } = {}): Promise<StoredObject | undefined> {
+  get(key: string, options: { range?: ByteRange | undefined } = {}): Promise<StoredObject | undefined> {
+    // A fresh hot-cache entry answers without the async read path's promises.
+    const hot = this.#hot;
+    const e = hot?.lookup(key);
+    if (e && hot!.isFresh(e, Date.now()))
+      return Promise.resolve(e.kind === 'absent' ? undefined : fromMemory(e.meta, e.bytes, options.range));
+    return this.#read(key, options);
+  }
+
+  async #read(key: string, options: { range?: ByteRange | undefined }): Promise<StoredObject | undefined> {
     const hot = this.#hot;
     let generation = 0;
     if (hot) {
