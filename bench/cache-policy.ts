@@ -6,7 +6,7 @@
  *      each trace's unique bytes, on: the AdaptSize CDN trace (test/fixtures/data), the shared
  *      generator's page → assets and no-order traces (src/prefetch/tracegen.ts, 1 M requests
  *      over 100 k pages, as bench/prefetch.ts builds them), and a social-media-like trace
- *      (bench/cache-policy-traces.ts), where S3-FIFO loses to LRU.
+ *      (test/helpers/cache-policy-traces.ts), where S3-FIFO loses to LRU.
  *   2. Per cell, the goal "adaptive ≥ max(lru, s3fifo) − noise", met or NOT met, for object and
  *      byte hit ratio. Each generated trace is run with SEEDS seeds (the trace's and the
  *      adaptive store's hash seed); the AdaptSize trace is one fixed trace, so only the hash
@@ -26,7 +26,12 @@ import { AdaptiveStore } from '../src/cache-store/adaptive.js';
 import { createCacheStore, type PolicyName } from '../src/cache-store/index.js';
 import type { CacheStore } from '../src/cache-store/types.js';
 import { loadTrace } from '../src/prefetch/trace.js';
-import { type MemTrace, socialTrace, tracegenTrace, uniqueBytes } from './cache-policy-traces.js';
+import {
+  type MemTrace,
+  socialTrace,
+  tracegenTrace,
+  uniqueBytes,
+} from '../test/helpers/cache-policy-traces.js';
 import { fmt, median, printTable } from './lib.js';
 
 const ADAPTSIZE = fileURLToPath(

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { AdaptiveStore } from '../../src/cache-store/adaptive.js';
+import { createCacheStore, type PolicyName } from '../../src/cache-store/index.js';
+import type { CacheStore } from '../../src/cache-store/types.js';
 import {
   type MemTrace,
   rng,
   socialTrace,
   tracegenTrace,
   uniqueBytes,
-} from '../../bench/cache-policy-traces.js';
-import { AdaptiveStore } from '../../src/cache-store/adaptive.js';
-import { createCacheStore, type PolicyName } from '../../src/cache-store/index.js';
-import type { CacheStore } from '../../src/cache-store/types.js';
+} from '../helpers/cache-policy-traces.js';
 
 /** The simulator's loop: get, and set on a miss; returns object hits. */
 function replay(t: MemTrace, store: CacheStore<number>): number {

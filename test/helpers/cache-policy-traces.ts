@@ -13,7 +13,7 @@
  * 5 % of requests) and crawler scans over old content (runs of 2,000 consecutive objects,
  * 2 % of requests). Sizes are log-normal, median 20 KB, σ 1.
  */
-import { generateRequests, TRACEGEN_DEFAULTS } from '../src/prefetch/tracegen.js';
+import { generateRequests, TRACEGEN_DEFAULTS } from '../../src/prefetch/tracegen.js';
 
 export interface MemTrace {
   n: number;
