@@ -204,6 +204,7 @@ const simOptions = {
   concurrency: { type: 'string' },
   'fetch-latency': { type: 'string' },
   'seconds-per-unit': { type: 'string' },
+  follow: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -224,9 +225,9 @@ function strictlyPositive(name: string, v: unknown): number | undefined {
 export const prefetchSimulate: Command<typeof simOptions> = {
   path: ['prefetch', 'simulate'],
   summary:
-    "Replay a trace (CloudFront log file or a directory of them, read as the worker reads them, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency), against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
+    "Replay a trace (CloudFront log file or a directory of them, read as the worker reads them, or `time id size` lines; .xz, gzip or plain) through the edge's cache store, without and with the prefetch worker as deployed (log delivery delay, pass interval, rate budget, fetch latency) and, with --follow, the local edge following on the request, against LRU, the PFOO-L and PFOO-U offline bounds and an infinite cache.",
   usage:
-    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy adaptive|s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--json]',
+    '--trace <file> [--cache-size <bytes|percent>[,…]] [--policy adaptive|s3fifo|sieve|lru] [--log-delay <s>] [--pass-interval <s>] [--rps <n>] [--concurrency <n>] [--fetch-latency <s>] [--seconds-per-unit <s>] [--follow] [--json]',
   options: simOptions,
   optionHelp: {
     ...configOptionHelp,
@@ -242,6 +243,8 @@ export const prefetchSimulate: Command<typeof simOptions> = {
     'fetch-latency': `Seconds from a warm GET to the object being cached. Default ${DEFAULT_FETCH_LATENCY_SECONDS}`,
     'seconds-per-unit':
       'Seconds per time unit of a "time id size" trace (its unit is not in the file; ignored for CloudFront logs). Default 1',
+    follow:
+      'Also run the local edge following on the request (prefetch.follow.*, as if enabled), alone and with the worker; its fills land --fetch-latency after the request',
     json: 'Print the report as JSON',
   },
   async run({ values }) {
@@ -296,8 +299,14 @@ export const prefetchSimulate: Command<typeof simOptions> = {
       throw err;
     }
     const loadMs = performance.now() - t0;
-    const report = simulateSizes(trace, sizes, policy, store.current, deployed, (done, total) =>
-      bar.update('replay', done, total, `${done}/${total} replays`),
+    const report = simulateSizes(
+      trace,
+      sizes,
+      policy,
+      store.current,
+      deployed,
+      (done, total) => bar.update('replay', done, total, `${done}/${total} replays`),
+      { follow: values.follow === true },
     );
     bar.done();
     const totalMs = performance.now() - t0;
@@ -336,6 +345,7 @@ const genOptions = {
   'size-median': { type: 'string' },
   'size-sigma': { type: 'string' },
   clients: { type: 'string' },
+  'think-ms': { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
   start: { type: 'string' },
@@ -355,9 +365,9 @@ function integerOption(name: string, v: unknown, min: number, fallback?: number)
 export const prefetchTraceGenerate: Command<typeof genOptions> = {
   path: ['prefetch', 'trace', 'generate'],
   summary:
-    'Generate a deterministic request trace for benchmarks: Zipf-popular pages each with 2–4 assets, log-normal sizes, correlated (each page view followed by its assets from the same client) or uncorrelated (each request on its own), as `time id size` lines or CloudFront standard log files. Streams: memory does not grow with --requests.',
+    'Generate a deterministic request trace for benchmarks: Zipf-popular pages each with 2–4 assets, log-normal sizes, correlated (each page view followed by its assets from the same client after a browser parse delay, views interleaved) or uncorrelated (each request on its own), as `time id size` lines or CloudFront standard log files. Streams: memory does not grow with --requests.',
   usage:
-    '--requests <n> --objects <n> [--kind correlated|uncorrelated] [--seed <n>] [--rate <req/s>] [--alpha <a>] [--size-median <bytes>] [--size-sigma <s>] [--clients <n>] [--format trace|cloudfront] [--out <file|dir>] [--start <ISO time>]',
+    '--requests <n> --objects <n> [--kind correlated|uncorrelated] [--seed <n>] [--rate <req/s>] [--alpha <a>] [--size-median <bytes>] [--size-sigma <s>] [--clients <n>] [--think-ms <ms>] [--format trace|cloudfront] [--out <file|dir>] [--start <ISO time>]',
   options: genOptions,
   optionHelp: {
     requests: 'Requests to generate (required)',
@@ -370,6 +380,7 @@ export const prefetchTraceGenerate: Command<typeof genOptions> = {
     'size-median': `Median object size in bytes (log-normal, fixed per object). Default ${TRACEGEN_DEFAULTS.sizeMedian}`,
     'size-sigma': `σ of the log-normal size (0: all the same). Default ${TRACEGEN_DEFAULTS.sizeSigma}`,
     clients: `Distinct clients (IP + User-Agent). Default ${TRACEGEN_DEFAULTS.clients}`,
+    'think-ms': `correlated: median ms from a page request to its first asset request (log-normal; 0: at once). Default ${TRACEGEN_DEFAULTS.thinkMs}`,
     format:
       'trace: `time id size` lines (to --out or stdout); cloudfront: gzip CloudFront standard log files, one per UTC hour from --start, into the directory --out. Default trace',
     out: 'Output file (trace) or directory (cloudfront; required there)',
@@ -393,6 +404,7 @@ export const prefetchTraceGenerate: Command<typeof genOptions> = {
       sizeMedian: strictlyPositive('size-median', values['size-median']) ?? TRACEGEN_DEFAULTS.sizeMedian,
       sizeSigma: positiveNumber('size-sigma', values['size-sigma']) ?? TRACEGEN_DEFAULTS.sizeSigma,
       clients: integerOption('clients', values.clients, 1, TRACEGEN_DEFAULTS.clients),
+      thinkMs: positiveNumber('think-ms', values['think-ms']) ?? TRACEGEN_DEFAULTS.thinkMs,
     };
     if (o.seed > 0xffffffff) throw new UsageError(`--seed must be at most ${0xffffffff}, got ${o.seed}`);
     if (o.clients > 1 << 24) throw new UsageError(`--clients must be at most ${1 << 24}, got ${o.clients}`);

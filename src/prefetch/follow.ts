@@ -80,6 +80,7 @@ interface Out {
 }
 
 const NONE: readonly FollowTask[] = Object.freeze([]);
+const EXPIRE_EVERY_MS = 100;
 
 function pathOf(key: string): string {
   const q = key.indexOf('?');
@@ -157,13 +158,14 @@ export class Follower {
     }
     this.payoff.viewer(key, timeMs, hit);
     if (timeMs >= this.#nextExpire) {
+      // Every 100 ms, so fills nobody asked for are judged as their window ends, among the used
+      // ones, and not in batches that would read as a burst of waste.
       this.payoff.expire(timeMs);
-      // Outcomes are judged within useWindowSeconds; looking 20 times a window is enough.
-      this.#nextExpire = timeMs + Math.max(1000, f.useWindowSeconds * 50);
+      this.#nextExpire = timeMs + EXPIRE_EVERY_MS;
     }
     this.model.observe(key, client, timeMs, bytes, !hit);
 
-    const predictions = this.model.predict(key, f.minConfidence, f.minCount);
+    const predictions = this.model.predict(key, f.minConfidence, f.minCount, true);
     if (predictions.length === 0) return NONE;
     let tasks: FollowTask[] | undefined;
     let n = 0;
@@ -228,6 +230,9 @@ export class Follower {
     }
     this.stats.fetched++;
     this.stats.fetchedBytes += originBytes;
+    // Started while its class was filled in full, and the class backed off while it was out:
+    // it is not one of the probe's fills, so its outcome is left out of the judgement.
+    if (!o.probe && this.payoff.allowance(o.cls, timeMs) !== Number.POSITIVE_INFINITY) return;
     this.payoff.warmed(key, o.atMs, originBytes);
     // A viewer that joined the fill got it without a second origin fetch: the fill cost nothing extra.
     if (o.joined) this.payoff.viewer(key, Math.max(timeMs, o.atMs), true);

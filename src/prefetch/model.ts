@@ -4,7 +4,8 @@
  *   object's size, so the planner can rank by expected hits per byte;
  * - per cache key, a handful of successors: keys the same client (IP + User-Agent) requested
  *   within a short window after it, with counts kept by the Space-Saving rule (a new successor
- *   takes the slot of the weakest one and inherits its count), so each key costs a fixed size;
+ *   takes the slot of the weakest one and inherits its count, remembered as its possible
+ *   overcount), so each key costs a fixed size; predictions count only what is certain;
  * - per cache key, when the edge last filled it from the origin (a Miss or RefreshHit in the
  *   log), for refresh-ahead of hot objects whose TTL runs out.
  * The key and client tables are BoundedMaps: the least recently seen are forgotten first.
@@ -29,6 +30,8 @@ export interface ModelOptions {
 export interface Successor {
   key: string;
   count: number;
+  /** Space-Saving's possible overcount: the count inherited when it took its slot. */
+  err: number;
 }
 
 interface KeyStats {
@@ -64,8 +67,8 @@ export interface HotKey {
 /** The model as JSON: keys with their stats and successors (clients' windows are not kept). */
 export interface ModelSnapshot {
   version: 1;
-  /** [key, rate, lastSeen, bytes, requests, filledAt (null when unknown), successors as [key, count]] */
-  keys: Array<[string, number, number, number, number, number | null, Array<[string, number]>]>;
+  /** [key, rate, lastSeen, bytes, requests, filledAt (null when unknown), successors as [key, count, overcount]] */
+  keys: Array<[string, number, number, number, number, number | null, Array<[string, number, number?]>]>;
 }
 
 export class PrefetchModel {
@@ -144,25 +147,31 @@ export class PrefetchModel {
       }
     }
     if (s.length < this.options.successorsPerKey) {
-      s.push({ key: next, count: 1 });
+      s.push({ key: next, count: 1, err: 0 });
       return;
     }
     // Space-Saving: replace the weakest, inheriting its count (an overestimate bounded by it).
     let min = s[0]!;
     for (const x of s) if (x.count < min.count) min = x;
     min.key = next;
+    min.err = min.count;
     min.count++;
   }
 
-  /** Successors of `key` with confidence ≥ minConfidence and count ≥ minCount, strongest first. */
-  predict(key: string, minConfidence: number, minCount: number): Prediction[] {
+  /**
+   * Successors of `key` with confidence ≥ minConfidence and count ≥ minCount, strongest first.
+   * With `certain`, by the count certain to be theirs (without what a slot inherited: a key with
+   * a free slot and many one-off followers would otherwise predict each newcomer at the slot's
+   * count); the edge's follower asks so, the worker's planner (for now) does not.
+   */
+  predict(key: string, minConfidence: number, minCount: number, certain = false): Prediction[] {
     const k = this.#keys.peek(key);
     if (!k || k.requests === 0) return [];
     const out: Prediction[] = [];
     for (const s of k.succ) {
-      const confidence = Math.min(1, s.count / k.requests);
-      if (s.count >= minCount && confidence >= minConfidence)
-        out.push({ key: s.key, confidence, count: s.count });
+      const count = certain ? s.count - s.err : s.count;
+      const confidence = Math.min(1, count / k.requests);
+      if (count >= minCount && confidence >= minConfidence) out.push({ key: s.key, confidence, count });
     }
     return out.sort((a, b) => b.count - a.count);
   }
@@ -208,7 +217,7 @@ export class PrefetchModel {
         k.bytes,
         k.requests,
         Number.isNaN(k.filledAt) ? null : k.filledAt,
-        k.succ.map((s) => [s.key, s.count]),
+        k.succ.map((s) => [s.key, s.count, s.err]),
       ]);
     }
     return { version: 1, keys };
@@ -232,7 +241,7 @@ export class PrefetchModel {
         succ: succ
           .filter((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number')
           .slice(0, this.options.successorsPerKey)
-          .map(([k, c]) => ({ key: k, count: c })),
+          .map(([k, c, e]) => ({ key: k, count: c, err: typeof e === 'number' && e >= 0 && e < c ? e : 0 })),
       });
       n++;
     }

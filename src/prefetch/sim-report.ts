@@ -55,8 +55,28 @@ export function parseCacheSizes(text: string): CacheSize[] {
 export interface SizeResult {
   label: string;
   cacheBytes: number;
-  runs: { lru: SimRun; store: SimRun; prefetch: SimRun; pfooL: SimRun; pfooU: SimRun };
+  runs: {
+    lru: SimRun;
+    store: SimRun;
+    prefetch: SimRun;
+    pfooL: SimRun;
+    pfooU: SimRun;
+    /** With `follow`: the edge following on the request, without and with the worker. */
+    follow?: SimRun | undefined;
+    workerFollow?: SimRun | undefined;
+  };
   gains: Gains;
+  /** With `follow`: each follow run's gain over the same store without prefetch. */
+  followGains?: { follow: RunGains; workerFollow: RunGains } | undefined;
+}
+
+/** A prefetching run against the same store without prefetch. */
+export interface RunGains {
+  object: number;
+  byte: number;
+  originVsStore: number;
+  gapClosedObject: number | null;
+  gapClosedByte: number | null;
 }
 
 /** Differences of hit ratio (0–1); a gap closed is null when its gap is under GAP_MIN (n/a). */
@@ -88,6 +108,8 @@ export interface SimulationReport {
   /** Bytes one pass may warm: prefetch.budget.bytes, or this share of the simulated cache. */
   budget: { bytes: number | null; capacityShare: number };
   freshCheck: boolean;
+  /** Whether the follow runs were made (`--follow`), and the prefetch.follow settings they used. */
+  follow: false | (EdgewiseConfig['prefetch']['follow'] & { fetchLatencySeconds: number });
   infinite: SimRun;
   sizes: SizeResult[];
 }
@@ -97,16 +119,33 @@ function gapClosed(withPrefetch: number, without: number, bound: number): number
   return gap >= GAP_MIN ? (withPrefetch - without) / gap : null;
 }
 
+export function runGains(run: SimRun, store: SimRun, upper: SimRun): RunGains {
+  return {
+    object: objectHitRatio(run) - objectHitRatio(store),
+    byte: byteHitRatio(run) - byteHitRatio(store),
+    originVsStore: store.originBytes > 0 ? run.originBytes / store.originBytes : Number.NaN,
+    gapClosedObject: gapClosed(objectHitRatio(run), objectHitRatio(store), objectHitRatio(upper)),
+    gapClosedByte: gapClosed(byteHitRatio(run), byteHitRatio(store), byteHitRatio(upper)),
+  };
+}
+
+export interface SimulateOptions {
+  /** Also run the edge following on the request (prefetch.follow.*), alone and with the worker. */
+  follow?: boolean | undefined;
+}
+
 export function simulateSizes(
   trace: Trace,
   sizes: CacheSize[],
   policy: PolicyName,
   config: Readonly<EdgewiseConfig>,
   deployed: DeployedOptions,
-  /** After each step (the infinite cache and the intervals, then 4 per cache size), for a progress bar. */
+  /** After each step (the infinite cache and the intervals, then 4 or 6 per cache size), for a progress bar. */
   onStep?: (done: number, total: number) => void,
+  options: SimulateOptions = {},
 ): SimulationReport {
-  const total = 1 + 4 * sizes.length;
+  const follow = options.follow === true;
+  const total = 1 + (follow ? 6 : 4) * sizes.length;
   let done = 0;
   const step = <T>(value: T): T => {
     onStep?.(++done, total);
@@ -123,18 +162,29 @@ export function simulateSizes(
     const store = step(policy === 'lru' ? lru : runStore(trace, cacheBytes, policy));
     const pf = step(runDeployed(trace, cacheBytes, policy, config, deployed));
     const { upper, lower } = step(runBounds(trace, iv, cacheBytes));
+    const fo = follow
+      ? step(runDeployed(trace, cacheBytes, policy, config, deployed, { worker: false, follow: true }))
+      : undefined;
+    const wf = follow
+      ? step(runDeployed(trace, cacheBytes, policy, config, deployed, { worker: true, follow: true }))
+      : undefined;
+    const w = runGains(pf, store, upper);
     out.push({
       label,
       cacheBytes,
-      runs: { lru, store, prefetch: pf, pfooL: lower, pfooU: upper },
+      runs: { lru, store, prefetch: pf, pfooL: lower, pfooU: upper, follow: fo, workerFollow: wf },
+      followGains:
+        fo && wf
+          ? { follow: runGains(fo, store, upper), workerFollow: runGains(wf, store, upper) }
+          : undefined,
       gains: {
         policyObject: objectHitRatio(store) - objectHitRatio(lru),
         policyByte: byteHitRatio(store) - byteHitRatio(lru),
-        prefetchObject: objectHitRatio(pf) - objectHitRatio(store),
-        prefetchByte: byteHitRatio(pf) - byteHitRatio(store),
-        originVsStore: store.originBytes > 0 ? pf.originBytes / store.originBytes : Number.NaN,
-        gapClosedObject: gapClosed(objectHitRatio(pf), objectHitRatio(store), objectHitRatio(upper)),
-        gapClosedByte: gapClosed(byteHitRatio(pf), byteHitRatio(store), byteHitRatio(upper)),
+        prefetchObject: w.object,
+        prefetchByte: w.byte,
+        originVsStore: w.originVsStore,
+        gapClosedObject: w.gapClosedObject,
+        gapClosedByte: w.gapClosedByte,
       },
     });
   }
@@ -148,6 +198,7 @@ export function simulateSizes(
     deployed,
     budget: { bytes: b.bytes ?? null, capacityShare: b.capacityShare },
     freshCheck: config.prefetch.freshCheck,
+    follow: follow ? { ...config.prefetch.follow, fetchLatencySeconds: deployed.fetchLatencySeconds } : false,
     infinite,
     sizes: out,
   };
@@ -156,6 +207,23 @@ export function simulateSizes(
 const pct = (x: number | null) => (x !== null && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(3)}×` : '—');
 const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(2)}`;
+
+/** `used/sent (share) (joined)` for the worker's warms and the follow fills a run made. */
+function usedCell(run: SimRun): string {
+  const one = (used: number, sent: number, joined: number) =>
+    `${used}/${sent} (${pct(sent > 0 ? used / sent : 0)}) (${joined})`;
+  const worker = run.name.includes('+prefetch');
+  const follow = run.name.includes('+follow');
+  if (!worker && !follow) return '—';
+  const parts: string[] = [];
+  if (worker)
+    parts.push(run.prefetches > 0 ? one(run.prefetchUsed, run.prefetches, run.prefetchJoined) : 'none sent');
+  if (follow)
+    parts.push(
+      `follow ${run.follows > 0 ? one(run.followUsed, run.follows, run.followJoined) : 'none sent'}`,
+    );
+  return parts.join(' + ');
+}
 
 /** Rows for a text table: header first. */
 export function reportRows(r: SimulationReport): string[][] {
@@ -179,15 +247,13 @@ export function reportRows(r: SimulationReport): string[][] {
       pct(byteHitRatio(run)),
       pct(originRatio(run)),
       ratio(lruOrigin > 0 ? run.originBytes / lruOrigin : Number.NaN),
-      run.prefetches > 0
-        ? `${run.prefetchUsed}/${run.prefetches} (${pct(run.prefetchUsed / run.prefetches)}) (${run.prefetchJoined})`
-        : run.name.endsWith('+prefetch')
-          ? 'none sent'
-          : '—',
+      usedCell(run),
     ];
     rows.push(line('LRU', s.runs.lru));
     if (r.policy !== 'lru') rows.push(line(r.policy, s.runs.store));
     rows.push(line(`${r.policy} + prefetch`, s.runs.prefetch));
+    if (s.runs.follow) rows.push(line(`${r.policy} + follow`, s.runs.follow));
+    if (s.runs.workerFollow) rows.push(line(`${r.policy} + prefetch + follow`, s.runs.workerFollow));
     rows.push(line('PFOO-L (feasible offline)', s.runs.pfooL));
     rows.push(line('PFOO-U (upper bound)', s.runs.pfooU));
   }
@@ -225,6 +291,11 @@ export function assumptions(r: SimulationReport): string[] {
   return [
     `prefetch (the worker as deployed; seconds of trace time): ${delivery}; a pass every ${d.passIntervalSeconds} s after the previous one ends, planning at most ${budget}; ${d.requestsPerSecond} warming requests/s, ${d.concurrency} in flight${r.freshCheck ? ', each probed first' : ''}; an origin fetch lands ${d.fetchLatencySeconds} s after it starts.`,
     'prefetches used: prefetched objects whose next request was a hit; joined: requests that arrived while their prefetch was in flight (misses, fetched once).',
+    ...(r.follow
+      ? [
+          `follow (the edge following on the request, src/prefetch/follow.ts, as the local edge runs it, enabled for these runs): on each viewer request it learns what follows what per client and fills at most ${r.follow.maxPerRequest} successors seen at least ${r.follow.minCount} times and in ${(r.follow.minConfidence * 100).toFixed(0)}% of the request's views, that the cache lacks, ${r.follow.maxInFlight} in flight at most; a fill lands ${r.follow.fetchLatencySeconds} s after the request; it backs off per class with prefetch.backoff.* (fills unused within ${r.follow.useWindowSeconds} s are wasted). Not available on CloudFront (its functions make no network calls).`,
+        ]
+      : []),
     'PFOO-U: an upper bound on the hit ratio of any demand cache of that size (one that stores objects only when requested; prefetch can exceed it); PFOO-L: a feasible offline schedule (a lower reference for the optimum). Each column of their rows is its own schedule (object-hit and byte-hit optima differ).',
     `gap closed: (store + prefetch − store) ÷ (PFOO-U − store), n/a when that gap is under ${GAP_MIN * 100} point.`,
   ];
@@ -242,6 +313,15 @@ export function gainLines(r: SimulationReport): string[] {
     lines.push(
       `${s.label}: prefetch over ${r.policy} alone: ${points(g.prefetchObject)} points object hit, ${points(g.prefetchByte)} byte hit; origin bytes ${ratio(g.originVsStore)} ${r.policy}'s; closes ${pct(g.gapClosedObject)} (object hit) and ${pct(g.gapClosedByte)} (byte hit) of the gap from ${r.policy} to PFOO-U`,
     );
+    const f = s.followGains;
+    if (!f) continue;
+    for (const [what, x] of [
+      ['follow', f.follow],
+      ['prefetch + follow', f.workerFollow],
+    ] as const)
+      lines.push(
+        `${s.label}: ${what} over ${r.policy} alone: ${points(x.object)} points object hit, ${points(x.byte)} byte hit; origin bytes ${ratio(x.originVsStore)} ${r.policy}'s; closes ${pct(x.gapClosedObject)} (object hit) and ${pct(x.gapClosedByte)} (byte hit) of the gap from ${r.policy} to PFOO-U`,
+      );
   }
   return lines;
 }

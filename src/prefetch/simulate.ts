@@ -20,6 +20,7 @@ import { createCacheStore, type PolicyName } from '../cache-store/index.js';
 import type { EdgewiseConfig } from '../config/schema.js';
 import { Payoff } from './backoff.js';
 import { type BoundResult, type Intervals, pfooLower, pfooUpper } from './bounds.js';
+import { Follower, type FollowStats } from './follow.js';
 import { makePlan, type WarmTask } from './plan.js';
 import type { Trace } from './trace.js';
 import { workerModel } from './worker.js';
@@ -107,6 +108,17 @@ export interface SimRun {
   prefetchUsed: number;
   /** Viewer requests that arrived while their object's prefetch was in flight: misses, fetched once. */
   prefetchJoined: number;
+  /** Follow fills (the edge following on the request) that went to the origin, and their bytes. */
+  follows: number;
+  followBytes: number;
+  /** Follow fills that turned a miss into a hit (as prefetchUsed). */
+  followUsed: number;
+  /** Viewer requests that arrived while their object's follow fill was in flight (misses). */
+  followJoined: number;
+  /** The follower's own counts (what it skipped and why), for a follow run. */
+  followStats?: FollowStats | undefined;
+  /** How the follower's back-off judged its fills (Payoff.totals). */
+  followJudged?: Payoff['totals'] | undefined;
   probes: number;
   passes: number;
 }
@@ -169,9 +181,40 @@ function emptyRun(name: string, trace: Trace): SimRun {
     prefetchBytes: 0,
     prefetchUsed: 0,
     prefetchJoined: 0,
+    follows: 0,
+    followBytes: 0,
+    followUsed: 0,
+    followJoined: 0,
     probes: 0,
     passes: 0,
   };
+}
+
+/** Which prefetchers run: the worker (log-driven passes) and/or the edge following on the request. */
+export interface PrefetchMode {
+  worker: boolean;
+  follow: boolean;
+}
+
+export const WORKER_ONLY: PrefetchMode = { worker: true, follow: false };
+
+/** The run's name: `s3fifo+prefetch`, `s3fifo+follow`, `s3fifo+prefetch+follow`. */
+export function modeName(policy: string, mode: PrefetchMode): string {
+  return `${policy}${mode.worker ? '+prefetch' : ''}${mode.follow ? '+follow' : ''}`;
+}
+
+/**
+ * The config a follow run uses: the caller's prefetch.follow.* with `enabled` on (a simulation
+ * of the follower is asked for by the mode, whatever the deployed switch says).
+ */
+export function followOn(config: Readonly<EdgewiseConfig>): Readonly<EdgewiseConfig> {
+  const p = config.prefetch;
+  return { ...config, prefetch: { ...p, follow: { ...p.follow, enabled: true } } };
+}
+
+interface Flight {
+  bytes: number;
+  follow: boolean;
 }
 
 /**
@@ -184,6 +227,13 @@ function emptyRun(name: string, trace: Trace): SimRun {
  * time) and skips what the cache holds; a warm of an absent object is an origin fetch that
  * lands `fetchLatencySeconds` later. A viewer request for an object whose warm is still in
  * flight is a miss that joins it (the edge collapses the two; its bytes are fetched once).
+ *
+ * With `mode.follow`, the edge also follows on the request, with the edge's own code
+ * (src/prefetch/follow.ts `Follower`, prefetch.follow.*): every learned viewer request is shown
+ * to it as it happens, with whether it was a hit; each successor it returns is an origin fetch
+ * that lands `fetchLatencySeconds` after that request (a viewer asking meanwhile joins it, a
+ * miss), and is settled with the follower when it lands. Its origin bytes are counted with the
+ * run's. `mode.worker` false leaves the worker out (no passes).
  */
 export function runDeployed(
   trace: Trace,
@@ -191,9 +241,10 @@ export function runDeployed(
   policy: PolicyName,
   config: Readonly<EdgewiseConfig>,
   options: DeployedOptions,
+  mode: PrefetchMode = WORKER_ONLY,
 ): SimRun {
   checkDeployed(options);
-  const r = emptyRun(`${policy}+prefetch`, trace);
+  const r = emptyRun(modeName(policy, mode), trace);
   const planConfig = onePerKey(config);
   const budget =
     config.prefetch.budget.bytes ?? Math.floor(config.prefetch.budget.capacityShare * cacheBytes);
@@ -202,9 +253,20 @@ export function runDeployed(
   // The worker's own back-off and wasted-bytes window, fed what the worker would read: viewer
   // records (hit or miss) as they are delivered, and its origin fetches.
   const payoff = new Payoff(() => config);
+  const followConfig = followOn(config);
+  const follower = mode.follow ? new Follower(() => followConfig) : undefined;
+  const clientNames: string[] = [];
+  const clientName = (c: number) => {
+    let name = clientNames[c];
+    if (name === undefined) {
+      name = String(c);
+      clientNames[c] = name;
+    }
+    return name;
+  };
   const hitAt = new Uint8Array(trace.n);
-  // Keys a landed prefetch put in the cache that no viewer has requested since.
-  const unused = new Set<string>();
+  // Keys a landed prefetch put in the cache that no viewer has requested since: true for a follow fill.
+  const unused = new Map<string, boolean>();
   const store = createCacheStore<number>(policy, {
     maxBytes: cacheBytes,
     onEvict: (key) => {
@@ -250,17 +312,25 @@ export function runDeployed(
     for (let i = delivered; i < upTo; i++) {
       if (trace.learn?.[i] === 0) continue;
       payoff.viewer(keyOf(i), sec(i) * 1000, hitAt[i] === 1);
-      model.observe(keyOf(i), String(trace.clients[i]!), sec(i) * 1000, trace.sizes[i]!);
+      model.observe(keyOf(i), clientName(trace.clients[i]!), sec(i) * 1000, trace.sizes[i]!);
     }
     delivered = upTo;
   };
 
-  // Warms in flight: key → bytes, and their landings in time order (the latency is constant).
-  const inFlight = new Map<string, number>();
+  // Fills in flight (warms and follow fills): key → its flight, and their landings in time
+  // order (the latency is constant and fills start in time order).
+  const inFlight = new Map<string, Flight>();
   const landKey: string[] = [];
   const landAt: number[] = [];
-  const landBytes: number[] = [];
+  const landFlight: Flight[] = [];
   let landHead = 0;
+  const launch = (key: string, bytes: number, at: number, follow: boolean) => {
+    const f: Flight = { bytes, follow };
+    inFlight.set(key, f);
+    landKey.push(key);
+    landAt.push(at + options.fetchLatencySeconds);
+    landFlight.push(f);
+  };
 
   // The pass in progress: its tasks, the next limiter start, and the limiter's state.
   let tasks: WarmTask[] = [];
@@ -269,7 +339,7 @@ export function runDeployed(
   let pendingAt = Number.POSITIVE_INFINITY;
   let passActive = false;
   let passEnd = 0;
-  let nextPassAt = trace.n > 0 ? sec(0) : 0;
+  let nextPassAt = mode.worker && trace.n > 0 ? sec(0) : Number.POSITIVE_INFINITY;
   const slotFree = new Float64Array(options.concurrency);
   let slot = 0;
   let nextStart = 0;
@@ -329,27 +399,26 @@ export function runDeployed(
       r.prefetchBytes += t.estBytes;
       r.originBytes += t.estBytes;
       payoff.warmed(t.key, passAt, t.estBytes);
-      inFlight.set(t.key, t.estBytes);
-      landKey.push(t.key);
-      landAt.push(now + options.fetchLatencySeconds);
-      landBytes.push(t.estBytes);
+      launch(t.key, t.estBytes, now, false);
     }
     task++;
     schedule(now);
   };
   const land = () => {
     const key = landKey[landHead]!;
-    const bytes = landBytes[landHead]!;
+    const at = landAt[landHead]!;
+    const f = landFlight[landHead]!;
     landHead++;
     if (landHead > 4096 && landHead * 2 > landKey.length) {
       landKey.splice(0, landHead);
       landAt.splice(0, landHead);
-      landBytes.splice(0, landHead);
+      landFlight.splice(0, landHead);
       landHead = 0;
     }
-    if (inFlight.get(key) !== bytes) return; // a viewer joined it: stored as that viewer's miss
+    if (f.follow) follower!.settled(key, at * 1000, f.bytes);
+    if (inFlight.get(key) !== f) return; // a viewer joined it: stored as that viewer's miss
     inFlight.delete(key);
-    if (!store.has(key) && store.set(key, 2, bytes)) unused.add(key);
+    if (!store.has(key) && store.set(key, 2, f.bytes)) unused.set(key, f.follow);
   };
   const advance = (t: number) => {
     for (;;) {
@@ -365,22 +434,47 @@ export function runDeployed(
       }
     }
   };
+  const cached = (key: string) => store.has(key) || inFlight.has(key);
 
   for (let i = 0; i < trace.n; i++) {
     served = i;
-    advance(sec(i));
+    const now = sec(i);
+    advance(now);
     const key = keyOf(i);
     const size = trace.sizes[i]!;
+    let hit = false;
     if (store.get(key) !== undefined) {
+      hit = true;
       r.hits++;
       r.hitBytes += size;
       hitAt[i] = 1;
-      if (unused.delete(key)) r.prefetchUsed++;
-      continue;
+      const was = unused.get(key);
+      if (was !== undefined) {
+        unused.delete(key);
+        if (was) r.followUsed++;
+        else r.prefetchUsed++;
+      }
+    } else {
+      const f = inFlight.get(key);
+      if (f) {
+        inFlight.delete(key);
+        if (f.follow) r.followJoined++;
+        else r.prefetchJoined++;
+      } else r.originBytes += size;
+      store.set(key, 1, size);
     }
-    if (inFlight.delete(key)) r.prefetchJoined++;
-    else r.originBytes += size;
-    store.set(key, 1, size);
+    if (!follower || trace.learn?.[i] === 0) continue;
+    const follows = follower.request(key, clientName(trace.clients[i]!), now * 1000, size, hit, cached);
+    for (const t of follows) {
+      r.follows++;
+      r.followBytes += t.estBytes;
+      r.originBytes += t.estBytes;
+      launch(t.key, t.estBytes, now, true);
+    }
+  }
+  if (follower) {
+    r.followStats = follower.stats;
+    r.followJudged = follower.payoff.totals;
   }
   return r;
 }

@@ -3,11 +3,15 @@
  * generate`, bench/prefetch.ts). The catalogue is `pages` pages, Zipf(alpha)-popular, each with
  * 2–4 assets of its own (page i has 2 + i mod 3), so about 4 objects a page. Sizes are
  * log-normal, fixed per object.
- * - correlated: each page view (by one client, drawn at random) is followed at once, at the
- *   trace's request rate, by its assets from the same client: what a browser does;
+ * - correlated: page views (each by one client, drawn at random) start at random (Poisson)
+ *   times, on average `rate` requests a second counting their assets. A view's assets come from
+ *   the same client after a browser's delay: the page's transfer and parse time, log-normal
+ *   with median `thinkMs` (σ 0.7: about a quarter to 3× the median, tens to hundreds of ms by
+ *   default), then one asset every 0–40 ms as the parser finds them. Views overlap, so other
+ *   clients' requests come in between, as an edge sees them;
  * - uncorrelated: the same objects at the same popularity, each request drawn on its own (a
- *   page's popularity spread over it and its assets) by a random client, so nothing predicts
- *   what follows.
+ *   page's popularity spread over it and its assets) by a random client, one every 1/rate s,
+ *   so nothing predicts what follows.
  * Requests come out one at a time (a generator): nothing holds the trace in memory. The same
  * options and seed give the same trace, byte for byte.
  */
@@ -18,6 +22,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { formatLine, LOG_HEADER, type LogRecord } from '../access-log/format.js';
+import type { Trace } from './trace.js';
 
 export interface TraceGenOptions {
   requests: number;
@@ -35,6 +40,8 @@ export interface TraceGenOptions {
   sizeSigma: number;
   /** Distinct clients (IP + User-Agent) the requests are spread over. */
   clients: number;
+  /** Correlated traces: median ms from a page request to its first asset request (0: at once). */
+  thinkMs: number;
 }
 
 export const TRACEGEN_DEFAULTS: Omit<TraceGenOptions, 'requests' | 'objects' | 'correlated'> = {
@@ -44,6 +51,7 @@ export const TRACEGEN_DEFAULTS: Omit<TraceGenOptions, 'requests' | 'objects' | '
   sizeMedian: 2400,
   sizeSigma: 1.2,
   clients: 10_000,
+  thinkMs: 100,
 };
 
 export interface GeneratedRequest {
@@ -87,6 +95,54 @@ export function objectOf(id: number, pages: number): { page: number; asset: numb
   return { page: Math.floor((id - pages) / 4), asset: (id - pages) % 4 };
 }
 
+/** A min-heap of pending asset requests by time, then by the order they were made (deterministic). */
+class Pending {
+  readonly #items: Array<{ time: number; seq: number; id: number; client: number }> = [];
+  #seq = 0;
+  get size(): number {
+    return this.#items.length;
+  }
+  peekTime(): number {
+    return this.#items[0]?.time ?? Number.POSITIVE_INFINITY;
+  }
+  push(time: number, id: number, client: number): void {
+    const h = this.#items;
+    h.push({ time, seq: this.#seq++, id, client });
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#less(i, p)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  pop(): { time: number; id: number; client: number } {
+    const h = this.#items;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.#less(l, m)) m = l;
+        if (r < h.length && this.#less(r, m)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+  #less(a: number, b: number): boolean {
+    const x = this.#items[a]!;
+    const y = this.#items[b]!;
+    return x.time < y.time || (x.time === y.time && x.seq < y.seq);
+  }
+}
+
 export function* generateRequests(o: TraceGenOptions): Generator<GeneratedRequest> {
   const pages = pagesOf(o);
   const cdf = new Float64Array(pages);
@@ -110,22 +166,48 @@ export function* generateRequests(o: TraceGenOptions): Generator<GeneratedReques
     return lo;
   };
   let n = 0;
-  const req = (id: number, client: number): GeneratedRequest => ({
-    time: n++ / o.rate,
-    id,
-    size: sizeOf(id, o.sizeMedian, o.sizeSigma),
-    client,
-  });
+  const req = (time: number, id: number, client: number): GeneratedRequest => {
+    n++;
+    return { time, id, size: sizeOf(id, o.sizeMedian, o.sizeSigma), client };
+  };
+  if (!o.correlated) {
+    while (n < o.requests) {
+      const page = pick();
+      const client = Math.floor(randClient() * o.clients);
+      const k = Math.floor(rand() * (1 + assetsOf(page)));
+      yield req(n / o.rate, k === 0 ? page : pages + page * 4 + (k - 1), client);
+    }
+    return;
+  }
+  // Timing from a third stream. Views start as a Poisson process whose rate makes `rate`
+  // requests a second: a view is 1 + its page's assets requests, on average over popularity.
+  const randTime = rng(o.seed ^ 0x27d4eb2f);
+  let objectsPerView = 0;
+  for (let i = 0; i < pages; i++)
+    objectsPerView += ((cdf[i]! - (i > 0 ? cdf[i - 1]! : 0)) / sum) * (1 + assetsOf(i));
+  const meanGap = objectsPerView / o.rate;
+  const normal = () => {
+    const u1 = randTime() || 1e-12;
+    const u2 = randTime();
+    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  };
+  const pending = new Pending();
+  let t = 0;
   while (n < o.requests) {
+    while (pending.size > 0 && pending.peekTime() <= t && n < o.requests) {
+      const p = pending.pop();
+      yield req(p.time, p.id, p.client);
+    }
+    if (n >= o.requests) return;
     const page = pick();
     const client = Math.floor(randClient() * o.clients);
-    if (o.correlated) {
-      yield req(page, client);
-      for (let a = 0; a < assetsOf(page) && n < o.requests; a++) yield req(pages + page * 4 + a, client);
-    } else {
-      const k = Math.floor(rand() * (1 + assetsOf(page)));
-      yield req(k === 0 ? page : pages + page * 4 + (k - 1), client);
+    yield req(t, page, client);
+    let at = t + (o.thinkMs > 0 ? (o.thinkMs * Math.exp(0.7 * normal())) / 1000 : 0);
+    for (let a = 0; a < assetsOf(page); a++) {
+      pending.push(at, pages + page * 4 + a, client);
+      at += o.thinkMs > 0 ? randTime() * 0.04 : 0;
     }
+    t += -Math.log(1 - randTime()) * meanGap;
   }
 }
 
@@ -265,4 +347,52 @@ export async function writeCloudFrontLogs(
   }
   await close();
   return { files, requests: n };
+}
+
+/**
+ * The trace in memory, as the simulator takes it, with its clients (a `time id size` file has
+ * none, so a trace read back from one is a single session): keys are the objects' viewer paths,
+ * time in seconds (read with secondsPerUnit 1). For benchmarks that simulate per-client sessions.
+ */
+export function generateTrace(o: TraceGenOptions): Trace {
+  const pages = pagesOf(o);
+  const n = o.requests;
+  const times = new Float64Array(n);
+  const ids = new Int32Array(n);
+  const sizes = new Float64Array(n);
+  const clients = new Int32Array(n);
+  const keys: string[] = [];
+  const interned = new Map<number, number>();
+  const clientIds = new Map<number, number>();
+  let i = 0;
+  for (const r of generateRequests(o)) {
+    let k = interned.get(r.id);
+    if (k === undefined) {
+      k = keys.length;
+      keys.push(pathOf(r.id, pages));
+      interned.set(r.id, k);
+    }
+    let c = clientIds.get(r.client);
+    if (c === undefined) {
+      c = clientIds.size;
+      clientIds.set(r.client, c);
+    }
+    times[i] = r.time;
+    ids[i] = k;
+    sizes[i] = r.size;
+    clients[i] = c;
+    i++;
+  }
+  return {
+    n: i,
+    times: times.subarray(0, i),
+    ids: ids.subarray(0, i),
+    sizes: sizes.subarray(0, i),
+    clients: clients.subarray(0, i),
+    keys,
+    unitsPerSecond: 1,
+    format: 'trace',
+    malformed: 0,
+    clientCount: clientIds.size,
+  };
 }
