@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResultType } from '../access-log/format.js';
-import { type CounterSeries, FastCounter, FastHistogram, type HistogramSeries } from '../fast-metrics.js';
+import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from '../fast-metrics.js';
 import type { Traffic } from '../prefetch/own-traffic.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 
@@ -68,25 +68,25 @@ interface Bound {
 export class EdgeMetrics {
   readonly registry = new Registry();
   // Counted on every request, hits included: series bound once per label set (src/fast-metrics.ts).
-  readonly requests = new FastCounter(
-    'edgewise_edge_requests_total',
-    'Requests by x-edge-result-type, class and traffic (viewer, or the prefetch worker)',
-    ['result', 'class', 'traffic'] as const,
-    this.registry,
-  );
-  readonly bytes = new FastCounter(
-    'edgewise_edge_response_bytes_total',
-    'Body bytes sent, by x-edge-result-type, class and traffic',
-    ['result', 'class', 'traffic'] as const,
-    this.registry,
-  );
-  readonly duration = new FastHistogram(
-    'edgewise_edge_request_duration_seconds',
-    'From a request’s arrival to its last byte handed to the connection',
-    ['class', 'result', 'status_class', 'traffic'] as const,
-    LATENCY_BUCKETS,
-    this.registry,
-  );
+  readonly requests = new SeriesCounter({
+    name: 'edgewise_edge_requests_total',
+    help: 'Requests by x-edge-result-type, class and traffic (viewer, or the prefetch worker)',
+    labelNames: ['result', 'class', 'traffic'] as const,
+    registry: this.registry,
+  });
+  readonly bytes = new SeriesCounter({
+    name: 'edgewise_edge_response_bytes_total',
+    help: 'Body bytes sent, by x-edge-result-type, class and traffic',
+    labelNames: ['result', 'class', 'traffic'] as const,
+    registry: this.registry,
+  });
+  readonly duration = new SeriesHistogram({
+    name: 'edgewise_edge_request_duration_seconds',
+    help: 'From a request’s arrival to its last byte handed to the connection',
+    labelNames: ['class', 'result', 'status_class', 'traffic'] as const,
+    buckets: LATENCY_BUCKETS,
+    registry: this.registry,
+  });
   readonly originRequests = new Counter({
     name: 'edgewise_edge_origin_requests_total',
     help: 'Requests sent to origins (fills, revalidations, pass-through)',
@@ -200,9 +200,9 @@ export class EdgeMetrics {
     if (!b) {
       const labels = { result: r.resultType, class: cls, traffic: r.traffic };
       b = {
-        requests: this.requests.series(labels),
-        bytes: this.bytes.series(labels),
-        duration: this.duration.series({ ...labels, status_class: `${hundred}xx` }),
+        requests: this.requests.labels(labels),
+        bytes: this.bytes.labels(labels),
+        duration: this.duration.labels({ ...labels, status_class: `${hundred}xx` }),
       };
       perClass.set(id, b);
     }

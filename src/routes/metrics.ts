@@ -5,8 +5,8 @@
 import { Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
+import type { CounterSeries, HistogramSeries } from '../fast-metrics.js';
 import { metricsGuard } from '../http/operator-access.js';
-import type { CounterSeries, HistogramSeries } from '../metrics.js';
 
 const UNMATCHED = 'unmatched';
 const metered = new WeakSet<FastifyReply>();

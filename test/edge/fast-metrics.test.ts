@@ -5,7 +5,7 @@
  */
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FastCounter, FastHistogram } from '../../src/fast-metrics.js';
+import { SeriesCounter, SeriesHistogram } from '../../src/fast-metrics.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 const OBSERVED = [0.0005, 0.001, 0.002, 0.05, 0.1, 0.5, 3, 12];
@@ -21,11 +21,17 @@ function both() {
     buckets: BUCKETS,
     registers: [theirs],
   });
-  const c2 = new FastCounter('x_total', 'h', ['a', 'b'], mine);
-  const h2 = new FastHistogram('x_seconds', 'd', ['a', 'b'], BUCKETS, mine);
+  const c2 = new SeriesCounter({ name: 'x_total', help: 'h', labelNames: ['a', 'b'], registry: mine });
+  const h2 = new SeriesHistogram({
+    name: 'x_seconds',
+    help: 'd',
+    labelNames: ['a', 'b'],
+    buckets: BUCKETS,
+    registry: mine,
+  });
   const record = (labels: { a: string; b: string }, n: number) => {
-    const c = c2.series(labels);
-    const h = h2.series(labels);
+    const c = c2.labels(labels);
+    const h = h2.labels(labels);
     for (let i = 0; i < n; i++) {
       const v = OBSERVED[i % OBSERVED.length]!;
       c1.inc(labels, 2);
@@ -69,8 +75,8 @@ describe('fast metrics', () => {
 
   it('keep bound series counting after a registry reset', async () => {
     const reg = new Registry();
-    const c = new FastCounter('y_total', 'h', ['a'], reg);
-    const s = c.series({ a: 'z' });
+    const c = new SeriesCounter({ name: 'y_total', help: 'h', labelNames: ['a'], registry: reg });
+    const s = c.labels({ a: 'z' });
     s.inc(3);
     reg.resetMetrics();
     s.inc();
