@@ -250,7 +250,16 @@ describe('follow-on-request prefetch at the edge', () => {
       },
       1000,
     );
-    expect(await metric(s, 'edgewise_edge_follow_judged_total', { outcome: 'wasted' })).toBe(6);
+    // The class is suspended once minSamples (4) are judged; the other two are judged as they
+    // expire (later on a loaded machine: CI saw 4 here once).
+    await until(
+      'all six fills judged wasted',
+      async () => {
+        await other('/t/r0.js');
+        return (await metric(s, 'edgewise_edge_follow_judged_total', { outcome: 'wasted' })) === 6;
+      },
+      1000,
+    );
     const started = follow(s).follower!.stats.started;
     for (let i = 6; i < n; i++) {
       const get = viewer(s, `v-${i}`);
