@@ -29,6 +29,7 @@ import { LiveConfig } from '../src/config/live.js';
 import { startEdge } from '../src/edge/server.js';
 import { createLogger } from '../src/logger.js';
 import { FsDriver } from '../src/storage/fs.js';
+import { uniform as rng } from '../src/ttl/evidence.js';
 import { freePort } from './anchors.js';
 import { fmt, printTable, sleep } from './lib.js';
 import { loadAverage } from './tools.js';
@@ -42,18 +43,6 @@ const CLASSES = [
   { name: 'hot', changeS: Number(process.env.BENCH_TTL_HOT_CHANGE_S ?? 12), ttl: 10 },
   { name: 'cold', changeS: Number(process.env.BENCH_TTL_COLD_CHANGE_S ?? 600), ttl: 1 },
 ];
-
-/** mulberry32: the same seed gives both phases the same schedule. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Event = { at: number; kind: 'get' | 'change'; cls: string; key: string };
 

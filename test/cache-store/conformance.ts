@@ -5,20 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CacheStore, CacheStoreOptions } from '../../src/cache-store/types.js';
+import { uniform as rng } from '../../src/ttl/evidence.js';
 
 type Factory = <V>(options: CacheStoreOptions<V>) => CacheStore<V>;
-
-/** Small deterministic PRNG (mulberry32) so a failing sequence can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function cacheStoreTests(name: string, factory: Factory): void {
   describe(`cache store conformance: ${name}`, () => {

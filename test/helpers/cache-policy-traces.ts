@@ -14,24 +14,15 @@
  * 2 % of requests). Sizes are log-normal, median 20 KB, σ 1.
  */
 import { generateRequests, TRACEGEN_DEFAULTS } from '../../src/prefetch/tracegen.js';
+import { uniform as rng } from '../../src/ttl/evidence.js';
+
+export { rng };
 
 export interface MemTrace {
   n: number;
   ids: Int32Array;
   sizes: Float64Array;
   keys: string[];
-}
-
-/** mulberry32: small, deterministic, the same on every platform. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SocialOptions {
