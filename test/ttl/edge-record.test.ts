@@ -16,7 +16,7 @@ let edge: TestEdge;
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ['Date'] });
   // The test advances the clock 36 s; it starts 5 s into an hour so that the revalidation log
-  // cannot roll over into a second hourly file (fresh-clone CI once started it at hh:59:40).
+  // cannot roll over into a second hourly file (a fresh-clone CI run once ran it across 18:00).
   const start = new Date();
   start.setUTCMinutes(0, 5, 0);
   vi.setSystemTime(start);
