@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { sleep } from './lib.js';
 
 export interface Target {
@@ -185,4 +185,19 @@ http {
     h1: { name: 'nginx', url, pid: child.pid!, stop },
     h2: { name: 'nginx h2', url: `https://127.0.0.1:${tlsPort}`, pid: child.pid!, stop },
   };
+}
+
+/** bench/bare-h2-server.js: bare node:http2 over TLS (core stream API), `workers` processes. */
+export async function startBareH2(tls: { cert: string; key: string }, workers: number): Promise<Target> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'bare-h2-server.js'), String(port), tls.cert, tls.key, String(workers)],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const url = `https://127.0.0.1:${port}`;
+  // It speaks only h2: wait with an agent that negotiates it and trusts the self-signed cert.
+  const agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false } });
+  await waitUp(`${url}/t/1k`, child, 'node:http2', agent).finally(() => agent.close());
+  return { name: 'node:http2', url, pid: child.pid!, stop: stopper(child) };
 }

@@ -6,7 +6,9 @@
  *     with its built viewer functions and access logs on (the defaults; BENCH_EDGE_FUNCTIONS=0
  *     / BENCH_EDGE_LOGS=0 take them out), Varnish (malloc, default TTL an hour) and nginx
  *     (proxy_cache) in front of the same origin and objects, and the bare server answering
- *     from a buffer; 1 KiB over HTTP/2 with TLS (h2load -c16 -m32) against nginx h2.
+ *     from a buffer; 1 KiB over HTTP/2 with TLS (h2load -c16 -m32) against nginx h2 and bare
+ *     node:http2 (bench/bare-h2-server.ts: the core stream API answering a buffer, as many
+ *     processes as edge workers), the ceiling of what Node itself does per h2 stream.
  *   - Every cell fresh and again after all servers idled BENCH_EDGE_IDLE_MS (default 60 s).
  *   - A second edge with functions and access logs off ("edge -fn -log", BENCH_EDGE_PLAIN=0 drops
  *     it) in the same rounds, so what the functions and logs cost is read from one run.
@@ -35,7 +37,15 @@ import { buildFunctions, writeBuild } from '../src/cloudfront/build.js';
 import { buildConfig } from '../src/config/load.js';
 import { DEFAULT_CLASSES } from '../src/config/sections/classes.js';
 import { makeSelfSigned } from '../src/dev/self-signed.js';
-import { freePort, startBare, startNginx, startVarnish, type Target, waitUp } from './anchors.js';
+import {
+  freePort,
+  startBare,
+  startBareH2,
+  startNginx,
+  startVarnish,
+  type Target,
+  waitUp,
+} from './anchors.js';
 import { fmt, median, percentile, printTable, sleep } from './lib.js';
 import { ensureTool, h2load, type LoadRun, loadAverage, treeCpuUs, wrk } from './tools.js';
 
@@ -276,6 +286,16 @@ export async function run(): Promise<void> {
         for (const t of [...targets, ...h2targets])
           for (const s of SIZES)
             verdicts.push(`${t.name} ${s.name}: ${await primeAndCheck(t, s.path, insecure)}`);
+        // The h2 cell's object even when the 1 KiB HTTP/1.1 cell is not selected.
+        if (!SIZES.some((s) => s.path === '/t/1k'))
+          for (const t of h2targets)
+            verdicts.push(`${t.name} 1 KiB: ${await primeAndCheck(t, '/t/1k', insecure)}`);
+        if (haveH2load) {
+          // Not a cache (and h2 only): nothing to prime.
+          const bareH2 = await startBareH2(cert, workers);
+          stops.push(bareH2.stop);
+          h2targets.push(bareH2);
+        }
         const misses = verdicts.filter((v) => !v.endsWith(': hit'));
         process.stdout.write(
           `\nworkers=${workers}: ${misses.length === 0 ? `all ${verdicts.length} objects answered as cache hits before measuring` : `NOT hits: ${misses.join('; ')}`}\n`,
@@ -428,6 +448,18 @@ function printGoals(
       goal(w, phase, '100 KiB', 'Varnish', 1.2, 'edge ÷ Varnish');
       goal(w, phase, '1 MiB', 'Varnish', 1.2, 'edge ÷ Varnish');
       goal(w, phase, H2_CELL, 'nginx h2', 0.6, 'edge ÷ nginx');
+      const h2 = cell(results, `${w}|${phase}|${H2_CELL}|edge h2`);
+      const h2bare = cell(results, `${w}|${phase}|${H2_CELL}|node:http2`);
+      if (h2 && h2bare)
+        rows.push([
+          String(w),
+          phase,
+          `edge ÷ bare node:http2 ${H2_CELL} (Node's own ceiling)`,
+          (h2.rps / h2bare.rps).toFixed(2),
+          (h2bare.cpuUs / h2.cpuUs).toFixed(2),
+          '—',
+          '—',
+        ]);
       const b = cell(results, `${w}|${phase}|1 KiB|node:http`);
       for (const name of ['edge', PLAIN_NAME, 'edge@base']) {
         const e = cell(results, `${w}|${phase}|1 KiB|${name}`);
