@@ -2,7 +2,8 @@
  * The edge's Prometheus metrics, in a registry of its own (the origin has another), so an
  * edge and an origin in one process never mix series.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { performance } from 'node:perf_hooks';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResultType } from '../access-log/format.js';
 import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from '../fast-metrics.js';
 import type { Traffic } from '../prefetch/own-traffic.js';
@@ -224,6 +225,7 @@ export class EdgeMetrics {
   }
 
   constructor(store: EdgeCache) {
+    registerProcessMetrics(this.registry);
     const requests = this.requests;
     const bytes = this.bytes;
     new Gauge({
@@ -255,6 +257,39 @@ export class EdgeMetrics {
       },
     });
   }
+}
+
+/**
+ * What one edge process costs the machine, in the registry of each edge process (the single
+ * process, or the primary and every worker): prom-client's default process metrics under their
+ * conventional names (process_resident_memory_bytes, process_cpu_seconds_total,
+ * nodejs_heap_size_used_bytes / _total_bytes, nodejs_external_memory_bytes,
+ * nodejs_eventloop_lag_*_seconds, nodejs_gc_duration_seconds, …), plus the two that
+ * prom-client lacks: the bytes of ArrayBuffers (where cached bodies live: Buffers are not V8
+ * heap) and the event loop's busy time. With workers, src/edge/cluster/metrics.ts sums them
+ * into edge totals (lag quantiles are averaged, as prom-client declares), so
+ * process_resident_memory_bytes is what the whole edge holds: the figure `edge.cache.memoryBytes`
+ * is sized against (docs/edge.md).
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'edgewise_edge_array_buffers_bytes',
+    help: 'Bytes of ArrayBuffers and Buffers (cached bodies among them), outside the V8 heap; summed over edge processes',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().arrayBuffers);
+    },
+  });
+  new Counter({
+    name: 'edgewise_edge_event_loop_busy_seconds_total',
+    help: 'Time the event loop spent running callbacks (not waiting for I/O), summed over edge processes: rate() over one process is its event-loop utilization, over the edge the cores it kept busy',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(performance.eventLoopUtilization().active / 1000);
+    },
+  });
 }
 
 /**

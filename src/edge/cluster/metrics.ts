@@ -15,10 +15,12 @@ const AGGREGATOR: Record<string, 'max' | 'omit'> = {
 
 type Json = MetricObjectWithValues<MetricValue<string>> & { aggregator?: string };
 
+/** perWorker: each worker's registry as JSON; primary: the primary's own (process metrics only). */
 export async function aggregateMetrics(
   perWorker: unknown[][],
+  primary: unknown[] = [],
 ): Promise<{ text: string; contentType: string }> {
-  const lists = perWorker.map((list) =>
+  const lists = [...perWorker, primary].map((list) =>
     (list as Json[]).map((m) => (AGGREGATOR[m.name] ? { ...m, aggregator: AGGREGATOR[m.name] } : m)),
   );
   const reg = AggregatorRegistry.aggregate(lists as never);

@@ -7,7 +7,9 @@
  * SIGHUP is passed to every worker (each reloads its config); SIGTERM drains all, then exits.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { Registry } from 'prom-client';
 import type { Logger } from '../../logger.js';
+import { registerProcessMetrics } from '../metrics.js';
 import { aggregateMetrics } from './metrics.js';
 import type { ToPrimary, ToWorker } from './protocol.js';
 
@@ -25,6 +27,9 @@ export function runEdgePrimary(count: number, logger: Logger, deadlineMs: number
   const leases = new Map<string, { holder: number; waiters: Array<{ w: Worker; id: number }> }>();
   const invalidations = new Map<number, Waiting<number>>();
   const scrapes = new Map<number, Waiting<unknown[][]>>();
+  // The primary's own RSS, heap and event loop, added to the workers' in the edge totals.
+  const own = new Registry();
+  registerProcessMetrics(own);
   let seq = 0;
   let stopping = false;
   let announced = false;
@@ -53,7 +58,7 @@ export function runEdgePrimary(count: number, logger: Logger, deadlineMs: number
     const s = scrapes.get(pid);
     if (!s || s.left.size > 0) return;
     scrapes.delete(pid);
-    const { text, contentType } = await aggregateMetrics(s.acc);
+    const { text, contentType } = await aggregateMetrics(s.acc, await own.getMetricsAsJSON());
     send(s.from, { t: 'metrics', id: s.id, text, contentType });
   };
 
