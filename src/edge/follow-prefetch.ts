@@ -202,19 +202,36 @@ export class EdgeFollow {
     return h;
   }
 
-  /** Whether the cache holds a fresh copy of the trigger's variant of `key`, or a fill is bringing it. */
-  #held(trigger: EdgeContext, key: string): boolean {
-    if (this.#running.has(key)) return true;
+  /** The cache key of the trigger's variant of model key `key` (what a fill of it stores under). */
+  #variant(trigger: EdgeContext, key: string): string {
     const config = this.#d.config.current;
     const { path, query } = splitKey(key);
     const cls = classify(config, path);
     const headers = this.#headers(trigger, path);
     const encoding = cls.compress ? normaliseAcceptEncoding(headerString(headers['accept-encoding'])) : '';
     const primary = buildCacheKey({ path, query, headers, encoding }, cls.cacheKey).key;
-    const full = variantKey(primary, this.#d.store.variesOn(primary), headers);
+    return variantKey(primary, this.#d.store.variesOn(primary), headers);
+  }
+
+  /** Whether the cache holds a fresh copy of the trigger's variant of `key`, or a fill is bringing it. */
+  #held(trigger: EdgeContext, key: string): boolean {
+    if (this.#running.has(key)) return true;
+    const full = this.#variant(trigger, key);
     const e = this.#d.store.peek(full);
     if (e && !e.part && e.policy.age() < e.ttl) return true;
     return this.#d.collapser.join(full) !== undefined;
+  }
+
+  /**
+   * A fill that went to the origin is stored as the access it stands for: the follower predicts a
+   * viewer request for it. Stored as a plain miss, S3-FIFO (and the adaptive store holding S3-FIFO)
+   * would put it in its small queue with no access, and on a small cache drop it to its ghost
+   * before the browser asks (a page's assets come tens to hundreds of ms after the page); with
+   * one, it moves to the main queue like a key that was asked for. Simulated with the same rule
+   * (simulate.ts runDeployed). A disk-tier entry whose file is still being written is not marked.
+   */
+  #accessed(trigger: EdgeContext, key: string): void {
+    this.#d.store.get(this.#variant(trigger, key));
   }
 
   #start(follower: Follower, trigger: EdgeContext, t: FollowTask): void {
@@ -241,7 +258,9 @@ export class EdgeFollow {
     // The access-log line and metrics are written on 'close' (Edge.background), as for a viewer.
     sink.once('close', () => {
       if (abort.signal.aborted) return settle('cancelled', 0);
-      settle(...outcomeOf(ctx, sink));
+      const [outcome, bytes] = outcomeOf(ctx, sink);
+      if (outcome === 'fetched') this.#accessed(trigger, t.key);
+      settle(outcome, bytes);
     });
     this.#d.run(ctx).then(
       () => {

@@ -8,6 +8,7 @@ import { intervals } from './bounds.js';
 import {
   byteHitRatio,
   type DeployedOptions,
+  NO_PREFETCH,
   objectHitRatio,
   originRatio,
   runBounds,
@@ -158,8 +159,13 @@ export function simulateSizes(
   for (const s of sizes) {
     const cacheBytes = s.kind === 'bytes' ? s.bytes : Math.max(1, Math.floor((unique * s.percent) / 100));
     const label = s.kind === 'percent' ? `${s.percent}%` : `${cacheBytes} B`;
-    const lru = step(runStore(trace, cacheBytes, 'lru'));
-    const store = step(policy === 'lru' ? lru : runStore(trace, cacheBytes, policy));
+    // With `after`, the store alone replays on the browser's clock too (a missed page delays its assets).
+    const plain = (p: PolicyName) =>
+      trace.after
+        ? runDeployed(trace, cacheBytes, p, config, deployed, NO_PREFETCH)
+        : runStore(trace, cacheBytes, p);
+    const lru = step(plain('lru'));
+    const store = step(policy === 'lru' ? lru : plain(policy));
     const pf = step(runDeployed(trace, cacheBytes, policy, config, deployed));
     const { upper, lower } = step(runBounds(trace, iv, cacheBytes));
     const fo = follow

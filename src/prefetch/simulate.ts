@@ -197,6 +197,8 @@ export interface PrefetchMode {
 }
 
 export const WORKER_ONLY: PrefetchMode = { worker: true, follow: false };
+/** The store alone, on the same clock as the prefetching runs (a trace with `after` needs it: see runDeployed). */
+export const NO_PREFETCH: PrefetchMode = { worker: false, follow: false };
 
 /** The run's name: `s3fifo+prefetch`, `s3fifo+follow`, `s3fifo+prefetch+follow`. */
 export function modeName(policy: string, mode: PrefetchMode): string {
@@ -215,6 +217,63 @@ export function followOn(config: Readonly<EdgewiseConfig>): Readonly<EdgewiseCon
 interface Flight {
   bytes: number;
   follow: boolean;
+  /** When it lands (seconds). */
+  landsAt: number;
+}
+
+/** Requests waiting to be made, by time, then by trace order (a binary min-heap). */
+class Later {
+  readonly #time: number[] = [];
+  readonly #index: number[] = [];
+  get size(): number {
+    return this.#time.length;
+  }
+  peekTime(): number {
+    return this.#time[0]!;
+  }
+  #less(a: number, b: number): boolean {
+    const t = this.#time;
+    return t[a]! < t[b]! || (t[a] === t[b] && this.#index[a]! < this.#index[b]!);
+  }
+  #swap(a: number, b: number): void {
+    const t = this.#time;
+    const x = this.#index;
+    [t[a], t[b]] = [t[b]!, t[a]!];
+    [x[a], x[b]] = [x[b]!, x[a]!];
+  }
+  push(time: number, index: number): void {
+    this.#time.push(time);
+    this.#index.push(index);
+    let i = this.#time.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#less(i, p)) break;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+  pop(): number {
+    const top = this.#index[0]!;
+    const lastT = this.#time.pop()!;
+    const lastI = this.#index.pop()!;
+    const n = this.#time.length;
+    if (n > 0) {
+      this.#time[0] = lastT;
+      this.#index[0] = lastI;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < n && this.#less(l, m)) m = l;
+        if (r < n && this.#less(r, m)) m = r;
+        if (m === i) break;
+        this.#swap(i, m);
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /**
@@ -234,6 +293,13 @@ interface Flight {
  * that lands `fetchLatencySeconds` after that request (a viewer asking meanwhile joins it, a
  * miss), and is settled with the follower when it lands. Its origin bytes are counted with the
  * run's. `mode.worker` false leaves the worker out (no passes).
+ *
+ * A trace with `after` (generated page views) is replayed as the browser makes its requests: an
+ * asset is asked for its page's wait later than its trace time, where the wait is 0 for a hit,
+ * `fetchLatencySeconds` for a miss the edge fetched, and the rest of the flight for a miss that
+ * joined a fill. So a page that missed sends its assets a fetch later, while the follow fills it
+ * started on arrival are already on their way. The log records reach the worker by trace time.
+ * The store without prefetch must then be replayed the same way (`NO_PREFETCH`), not by runStore.
  */
 export function runDeployed(
   trace: Trace,
@@ -325,7 +391,7 @@ export function runDeployed(
   const landFlight: Flight[] = [];
   let landHead = 0;
   const launch = (key: string, bytes: number, at: number, follow: boolean) => {
-    const f: Flight = { bytes, follow };
+    const f: Flight = { bytes, follow, landsAt: at + options.fetchLatencySeconds };
     inFlight.set(key, f);
     landKey.push(key);
     landAt.push(at + options.fetchLatencySeconds);
@@ -418,7 +484,10 @@ export function runDeployed(
     if (f.follow) follower!.settled(key, at * 1000, f.bytes);
     if (inFlight.get(key) !== f) return; // a viewer joined it: stored as that viewer's miss
     inFlight.delete(key);
-    if (!store.has(key) && store.set(key, 2, f.bytes)) unused.set(key, f.follow);
+    if (store.has(key) || !store.set(key, 2, f.bytes)) return;
+    unused.set(key, f.follow);
+    // A follow fill lands as the access it stands for (the edge does the same: EdgeFollow).
+    if (f.follow) store.get(key);
   };
   const advance = (t: number) => {
     for (;;) {
@@ -436,9 +505,13 @@ export function runDeployed(
   };
   const cached = (key: string) => store.has(key) || inFlight.has(key);
 
-  for (let i = 0; i < trace.n; i++) {
-    served = i;
-    const now = sec(i);
+  // A request that waited for an earlier answer (trace.after: a page's asset) is made that
+  // answer's wait later than its trace time: requests wait here, by when they are made.
+  const after = trace.after;
+  const wait = after ? new Float64Array(trace.n) : undefined;
+  const done = after ? new Uint8Array(trace.n) : undefined;
+  const later = new Later();
+  const serve = (i: number, now: number) => {
     advance(now);
     const key = keyOf(i);
     const size = trace.sizes[i]!;
@@ -460,10 +533,19 @@ export function runDeployed(
         inFlight.delete(key);
         if (f.follow) r.followJoined++;
         else r.prefetchJoined++;
-      } else r.originBytes += size;
-      store.set(key, 1, size);
+        if (wait) wait[i] = Math.max(0, f.landsAt - now);
+      } else {
+        r.originBytes += size;
+        if (wait) wait[i] = options.fetchLatencySeconds;
+      }
+      // A joined follow fill is still stored as one access (the edge marks every fill it fetched).
+      if (store.set(key, 1, size) && f?.follow) store.get(key);
     }
-    if (!follower || trace.learn?.[i] === 0) continue;
+    if (done) {
+      done[i] = 1;
+      while (served < trace.n && done[served] === 1) served++;
+    }
+    if (!follower || trace.learn?.[i] === 0) return;
     const follows = follower.request(key, clientName(trace.clients[i]!), now * 1000, size, hit, cached);
     for (const t of follows) {
       r.follows++;
@@ -471,6 +553,24 @@ export function runDeployed(
       r.originBytes += t.estBytes;
       launch(t.key, t.estBytes, now, true);
     }
+  };
+  for (let i = 0; i < trace.n; i++) {
+    const t = sec(i);
+    while (later.size > 0 && later.peekTime() <= t) {
+      const at = later.peekTime();
+      serve(later.pop(), at);
+    }
+    const p = after ? after[i]! : -1;
+    const d = p >= 0 ? wait![p]! : 0;
+    if (d > 0) later.push(t + d, i);
+    else {
+      if (!done) served = i;
+      serve(i, t);
+    }
+  }
+  while (later.size > 0) {
+    const at = later.peekTime();
+    serve(later.pop(), at);
   }
   if (follower) {
     r.followStats = follower.stats;

@@ -50,6 +50,14 @@ export interface Trace {
    * when the edge served it but the worker skips it; absent: every request is learned from.
    */
   learn?: Uint8Array | undefined;
+  /**
+   * Per request, the index of an earlier request whose answer the client waited for before
+   * making it (a page's asset waits for the page), or −1; the request's time is then when it
+   * would be made had that answer been immediate (a hit), and the simulator adds the origin
+   * wait when it was not. The earlier request has no `after` itself. Absent (every read
+   * trace): times are as observed, which already include the answers' delays.
+   */
+  after?: Int32Array | undefined;
 }
 
 export interface LoadOptions {

@@ -8,7 +8,10 @@
  *   the same client after a browser's delay: the page's transfer and parse time, log-normal
  *   with median `thinkMs` (σ 0.7: about a quarter to 3× the median, tens to hundreds of ms by
  *   default), then one asset every 0–40 ms as the parser finds them. Views overlap, so other
- *   clients' requests come in between, as an edge sees them;
+ *   clients' requests come in between, as an edge sees them. That delay is a browser's with
+ *   the page served from the cache; each asset names its page's request (`after`), and the
+ *   simulator adds the page's origin fetch when the page missed (a browser cannot ask for what
+ *   a page pulls before the page has come);
  * - uncorrelated: the same objects at the same popularity, each request drawn on its own (a
  *   page's popularity spread over it and its assets) by a random client, one every 1/rate s,
  *   so nothing predicts what follows.
@@ -60,6 +63,12 @@ export interface GeneratedRequest {
   id: number;
   size: number;
   client: number;
+  /**
+   * For an asset: the index (in the generated order) of its page's request, whose answer the
+   * browser waited for before asking; −1 for a page or an uncorrelated request. `time` is when
+   * the browser would ask if the page came from the cache at once (see Trace.after).
+   */
+  after: number;
 }
 
 /** A 32-bit LCG: tiny, fast and the same on every platform. */
@@ -97,7 +106,7 @@ export function objectOf(id: number, pages: number): { page: number; asset: numb
 
 /** A min-heap of pending asset requests by time, then by the order they were made (deterministic). */
 class Pending {
-  readonly #items: Array<{ time: number; seq: number; id: number; client: number }> = [];
+  readonly #items: Array<{ time: number; seq: number; id: number; client: number; after: number }> = [];
   #seq = 0;
   get size(): number {
     return this.#items.length;
@@ -105,9 +114,9 @@ class Pending {
   peekTime(): number {
     return this.#items[0]?.time ?? Number.POSITIVE_INFINITY;
   }
-  push(time: number, id: number, client: number): void {
+  push(time: number, id: number, client: number, after: number): void {
     const h = this.#items;
-    h.push({ time, seq: this.#seq++, id, client });
+    h.push({ time, seq: this.#seq++, id, client, after });
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -116,7 +125,7 @@ class Pending {
       i = p;
     }
   }
-  pop(): { time: number; id: number; client: number } {
+  pop(): { time: number; id: number; client: number; after: number } {
     const h = this.#items;
     const top = h[0]!;
     const last = h.pop()!;
@@ -166,9 +175,9 @@ export function* generateRequests(o: TraceGenOptions): Generator<GeneratedReques
     return lo;
   };
   let n = 0;
-  const req = (time: number, id: number, client: number): GeneratedRequest => {
+  const req = (time: number, id: number, client: number, after = -1): GeneratedRequest => {
     n++;
-    return { time, id, size: sizeOf(id, o.sizeMedian, o.sizeSigma), client };
+    return { time, id, size: sizeOf(id, o.sizeMedian, o.sizeSigma), client, after };
   };
   if (!o.correlated) {
     while (n < o.requests) {
@@ -196,15 +205,16 @@ export function* generateRequests(o: TraceGenOptions): Generator<GeneratedReques
   while (n < o.requests) {
     while (pending.size > 0 && pending.peekTime() <= t && n < o.requests) {
       const p = pending.pop();
-      yield req(p.time, p.id, p.client);
+      yield req(p.time, p.id, p.client, p.after);
     }
     if (n >= o.requests) return;
     const page = pick();
     const client = Math.floor(randClient() * o.clients);
+    const pageAt = n;
     yield req(t, page, client);
     let at = t + (o.thinkMs > 0 ? (o.thinkMs * Math.exp(0.7 * normal())) / 1000 : 0);
     for (let a = 0; a < assetsOf(page); a++) {
-      pending.push(at, pages + page * 4 + a, client);
+      pending.push(at, pages + page * 4 + a, client, pageAt);
       at += o.thinkMs > 0 ? randTime() * 0.04 : 0;
     }
     t += -Math.log(1 - randTime()) * meanGap;
@@ -351,8 +361,10 @@ export async function writeCloudFrontLogs(
 
 /**
  * The trace in memory, as the simulator takes it, with its clients (a `time id size` file has
- * none, so a trace read back from one is a single session): keys are the objects' viewer paths,
- * time in seconds (read with secondsPerUnit 1). For benchmarks that simulate per-client sessions.
+ * none, so a trace read back from one is a single session) and, for a correlated trace, which
+ * page each asset request waited for (`after`: a file has no such column either): keys are the
+ * objects' viewer paths, time in seconds (read with secondsPerUnit 1). For benchmarks that
+ * simulate per-client sessions.
  */
 export function generateTrace(o: TraceGenOptions): Trace {
   const pages = pagesOf(o);
@@ -361,6 +373,7 @@ export function generateTrace(o: TraceGenOptions): Trace {
   const ids = new Int32Array(n);
   const sizes = new Float64Array(n);
   const clients = new Int32Array(n);
+  const after = new Int32Array(n);
   const keys: string[] = [];
   const interned = new Map<number, number>();
   const clientIds = new Map<number, number>();
@@ -381,6 +394,7 @@ export function generateTrace(o: TraceGenOptions): Trace {
     ids[i] = k;
     sizes[i] = r.size;
     clients[i] = c;
+    after[i] = r.after;
     i++;
   }
   return {
@@ -389,6 +403,7 @@ export function generateTrace(o: TraceGenOptions): Trace {
     ids: ids.subarray(0, i),
     sizes: sizes.subarray(0, i),
     clients: clients.subarray(0, i),
+    after: o.correlated ? after.subarray(0, i) : undefined,
     keys,
     unitsPerSecond: 1,
     format: 'trace',

@@ -54,7 +54,10 @@ function configFor(
     origin: { url: originUrl, protocol: 'http1.1', ...((extra.origin as object) ?? {}) },
     edge: {
       port: 0,
-      cache: { diskDir: join(dir, 'cache') },
+      cache: {
+        diskDir: join(dir, 'cache'),
+        ...((extra.edge as { cache?: object } | undefined)?.cache ?? {}),
+      },
       logs: { dir: join(dir, 'logs'), flushIntervalMs: 50 },
       functions: { dir: join(dir, 'functions') },
       shutdownDeadlineMs: 10_000,
@@ -195,6 +198,36 @@ describe('follow-on-request prefetch at the edge', () => {
     const own = lines.filter((f) => decodeURIComponent(f[10] ?? '').startsWith(UA));
     expect(own.map((f) => f[7]).sort()).toEqual(['/t/a.css', '/t/b.js']);
     expect(lines.filter((f) => f[7] === '/t/a.css')).toHaveLength(4);
+  });
+
+  it('stores a fetched fill as one access: S3-FIFO keeps it past its small queue until the viewer asks', async () => {
+    // 1 MiB of memory, no disk: about 24 entries of 40 kB, a small queue of about 2. A fill stored
+    // as a plain miss would leave the small queue for the ghost once the cache fills.
+    const s = await site(
+      { enabled: true },
+      { edge: { cache: { policy: 's3fifo', memoryBytes: 1 << 20, diskBytes: 0 } } },
+    );
+    serve(s.origin, '/t/page.html', 3000, 'text/html');
+    serve(s.origin, '/t/a.css', 40_000, 'text/css');
+    for (let k = 0; k < 40; k++) serve(s.origin, `/t/f${k}.txt`, 40_000);
+    await learn(s, '/t/page.html', ['/t/a.css']);
+    s.edge.app.store.invalidate('/t/a.css');
+    const next = viewer(s, 'next');
+    await next('/t/page.html');
+    await until(
+      'the fill',
+      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
+    );
+    await until('fill settled', () => follow(s).inFlight === 0);
+    expect(s.origin.count('/t/a.css')).toBe(2);
+    // Other traffic fills the cache: each filler is a miss and leaves through the small queue.
+    const other = viewer(s, 'other');
+    for (let k = 0; k < 40; k++) expect((await other(`/t/f${k}.txt`)).xCache).toBe('Miss from edgewise');
+    expect(s.origin.count('/t/f0.txt')).toBe(1);
+    expect((await other('/t/f0.txt')).xCache).toBe('Miss from edgewise');
+    // The filled asset is still held when the browser asks for it.
+    expect((await next('/t/a.css')).xCache).toBe('Hit from edgewise');
+    expect(s.origin.count('/t/a.css')).toBe(2);
   });
 
   it('follows a successor that was a miss every time it was asked for (its size is learned when the miss completes)', async () => {
