@@ -35,13 +35,14 @@ import {
   varyNames,
 } from './fill.js';
 import type { EdgeFollow } from './follow-prefetch.js';
+import type { MemoryEntry } from './hit-head.js';
 import { forwardInterim } from './interim.js';
 import type { EdgeMetrics, ResultType } from './metrics.js';
 import type { OriginClient, OriginResponse } from './origin-client.js';
 import { combine, forwardableRange, inside, type Part, parseContentRange, partHeaders } from './partial.js';
 import type { PassThrough } from './pass-through.js';
 import { drain, type Replies } from './reply.js';
-import { entryHeaders, viewerHeaders } from './respond.js';
+import { entryFields, entryHeaders, viewerHeaders } from './respond.js';
 
 export interface CacheFlowDeps {
   config: LiveConfig;
@@ -348,9 +349,20 @@ export class CacheFlow {
     age: number,
   ): Promise<void> {
     const replies = this.#d.replies;
-    const headers = entryHeaders(entry.headers);
-    headers.age = String(Math.floor(age));
     const sel = selectFromEntry(ctx, entry);
+    // The common hit: the whole stored body from memory, answered from its compiled head.
+    if (
+      sel.kind === 'full' &&
+      ctx.method === 'GET' &&
+      Buffer.isBuffer(entry.body) &&
+      entry.part === undefined &&
+      entry.size > 0 &&
+      entry.status !== 204
+    )
+      return replies.hit(ctx, result, entry as MemoryEntry, age);
+    const headers = entryHeaders(entry.headers);
+    const ageText = String(Math.floor(age));
+    headers.age = ageText;
     // Preconditions and ranges are evaluated on the representation Vary selected: say so, as
     // the origin does.
     if (sel.kind === 'failed')
@@ -383,10 +395,8 @@ export class CacheFlow {
       headers['content-range'] = `bytes ${start}-${end}/${total}`;
       ctx.range = { start, end };
     }
-    if (entry.status === 200) headers['accept-ranges'] = 'bytes';
     const length = total === 0 ? 0 : end - start + 1;
-    // 204 and 304 never carry Content-Length-bearing bodies (RFC 9110 §8.6).
-    if (entry.status !== 204) headers['content-length'] = String(length);
+    entryFields(headers, entry.status, ageText, length);
     if (ctx.method === 'HEAD' || length === 0)
       return replies.send(ctx, result, status, headers, { kind: 'none' });
     if (Buffer.isBuffer(entry.body)) {

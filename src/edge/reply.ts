@@ -10,6 +10,7 @@ import type { LiveConfig } from '../config/live.js';
 import { EdgeOriginTimeout, EdgeOriginUnreachable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EdgeContext } from './context.js';
+import { deliverHit, type MemoryEntry } from './hit-head.js';
 import type { ResultType } from './metrics.js';
 import { originFailure } from './origin-client.js';
 import { type Body, deliver, type ResponseHook } from './respond.js';
@@ -43,6 +44,14 @@ export class Replies {
       pop: this.#config.current.edge.logs.edgeLocation,
       hook: this.#hook,
       upstreamMs,
+    });
+  }
+
+  /** A whole memory-tier body to a GET: the compiled head when it applies (hit-head.ts). */
+  hit(ctx: EdgeContext, result: ResultType, entry: MemoryEntry, age: number): Promise<void> {
+    return deliverHit(ctx, result, entry, age, {
+      pop: this.#config.current.edge.logs.edgeLocation,
+      hook: this.#hook,
     });
   }
 

@@ -19,11 +19,17 @@ export type Body =
   | { kind: 'fill'; fill: Fill }
   | { kind: 'stream'; stream: Readable };
 
-export type ResponseHook = (
-  ctx: EdgeContext,
-  status: number,
-  headers: OutgoingHttpHeaders,
-) => Promise<HookResult> | HookResult;
+/**
+ * The viewer-response step. Besides running, it can say whether it holds a remembered result
+ * for a response (`known`: an opaque token, the same object for the same result) and apply that
+ * result to any headers (`replay`), which is what running it would return for them. The hit path
+ * (hit-head.ts) compiles a stored entry's head from a replay once per token.
+ */
+export interface ResponseHook {
+  (ctx: EdgeContext, status: number, headers: OutgoingHttpHeaders): Promise<HookResult> | HookResult;
+  known(ctx: EdgeContext, status: number, headers: OutgoingHttpHeaders): object | undefined;
+  replay(known: object, status: number, headers: OutgoingHttpHeaders): HookResult;
+}
 
 /** A viewer-response result; `replaceBody` when the function failed and an error is sent instead. */
 export interface HookResult {
@@ -75,6 +81,56 @@ export function entryHeaders(stored: StoredHeaders): OutgoingHttpHeaders {
   return Object.assign({}, base);
 }
 
+/**
+ * CloudFront logs every 4xx/5xx as Error, whether it came from the cache or not, except a
+ * response a viewer-request function made: that is FunctionGeneratedResponse whatever its
+ * status (X-Cache: FunctionGeneratedResponse from cloudfront).
+ */
+export function resultTypeOf(result: ResultType, status: number): ResultType {
+  return status >= 400 && result !== 'FunctionGeneratedResponse' ? 'Error' : result;
+}
+
+/** The edge's own fields (X-Cache, Via, X-Amz-Cf-Pop/-Id, Server-Timing), added to `headers`. */
+export function edgeFields(
+  headers: OutgoingHttpHeaders,
+  result: ResultType,
+  resultType: ResultType,
+  pop: string,
+  requestId: string,
+  upstreamMs: number | undefined,
+): void {
+  headers['x-cache'] = X_CACHE[resultType];
+  headers.via = '1.1 edgewise';
+  headers['x-amz-cf-pop'] = pop;
+  headers['x-amz-cf-id'] = requestId;
+  let timing = `${TIMING[result]},cdn-pop;desc="${pop}",cdn-rid;desc="${requestId}"`;
+  if (upstreamMs !== undefined) timing += `,cdn-upstream-fbl;dur=${Math.round(upstreamMs)}`;
+  headers['server-timing'] = timing;
+}
+
+/**
+ * What a response's headers tell the access log and metrics (deliver and the compiled hit head
+ * both record them). headerBytes is an estimate, for HTTP/2 heads (HPACK-compressed).
+ */
+export function recordHead(ctx: EdgeContext, status: number, headers: OutgoingHttpHeaders): void {
+  ctx.status = status;
+  const ct = headers['content-type'];
+  ctx.contentType = typeof ct === 'string' ? ct : undefined;
+  const cl = headers['content-length'];
+  ctx.contentLength = cl === undefined ? undefined : Number(cl);
+  let fields = 0;
+  for (const _ in headers) fields++;
+  ctx.headerBytes = 64 + fields * 32;
+}
+
+/** Age, Accept-Ranges and Content-Length of an entry's response sending `length` bytes. */
+export function entryFields(headers: OutgoingHttpHeaders, status: number, age: string, length: number): void {
+  headers.age = age;
+  if (status === 200) headers['accept-ranges'] = 'bytes';
+  // 204 and 304 never carry Content-Length-bearing bodies (RFC 9110 §8.6).
+  if (status !== 204) headers['content-length'] = String(length);
+}
+
 export interface DeliverOptions {
   pop: string;
   hook: ResponseHook | undefined;
@@ -90,17 +146,8 @@ export async function deliver(
   body: Body,
   options: DeliverOptions,
 ): Promise<void> {
-  // CloudFront logs every 4xx/5xx as Error, whether it came from the cache or not, except
-  // a response a viewer-request function made: that is FunctionGeneratedResponse whatever
-  // its status (X-Cache: FunctionGeneratedResponse from cloudfront).
-  ctx.resultType = status >= 400 && result !== 'FunctionGeneratedResponse' ? 'Error' : result;
-  headers['x-cache'] = X_CACHE[ctx.resultType];
-  headers.via = '1.1 edgewise';
-  headers['x-amz-cf-pop'] = options.pop;
-  headers['x-amz-cf-id'] = ctx.requestId;
-  let timing = `${TIMING[result]},cdn-pop;desc="${options.pop}",cdn-rid;desc="${ctx.requestId}"`;
-  if (options.upstreamMs !== undefined) timing += `,cdn-upstream-fbl;dur=${Math.round(options.upstreamMs)}`;
-  headers['server-timing'] = timing;
+  ctx.resultType = resultTypeOf(result, status);
+  edgeFields(headers, result, ctx.resultType, options.pop, ctx.requestId, options.upstreamMs);
   if (options.hook) {
     // A hook that answers synchronously (a reused function result) is not awaited.
     const pending = options.hook(ctx, status, headers);
@@ -116,14 +163,7 @@ export async function deliver(
     discard(body);
     return;
   }
-  ctx.status = status;
-  const ct = headers['content-type'];
-  ctx.contentType = typeof ct === 'string' ? ct : undefined;
-  const cl = headers['content-length'];
-  ctx.contentLength = cl === undefined ? undefined : Number(cl);
-  let fields = 0;
-  for (const _ in headers) fields++;
-  ctx.headerBytes = 64 + fields * 32;
+  recordHead(ctx, status, headers);
   ctx.ttfb = performance.now() - ctx.start;
   (res as { writeHead(s: number, h: OutgoingHttpHeaders): unknown }).writeHead(status, headers);
   // A buffer (every memory-tier hit) is written here, without another async step.

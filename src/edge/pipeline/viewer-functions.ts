@@ -316,19 +316,30 @@ export function loadViewerFunctions(
     return applyRequest(ctx, outcome.value, result.kind === 'request' ? result.request : undefined);
   };
 
+  /** The token for "the function does not run for this response": the headers are kept. */
+  const UNCHANGED = Object.freeze({});
+  // A reused result is applied synchronously: no promise and no microtask on that path.
+  const known = (ctx: EdgeContext, status: number, headers: OutgoingHttpHeaders): object | undefined => {
+    // "CloudFront does not invoke edge functions for viewer response events when the origin
+    // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
+    // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
+    if (status >= 400 || !ctx.functions) return UNCHANGED;
+    const found = resMemo?.lookup({ ctx, status, headers });
+    if (found) responseReused++;
+    return found;
+  };
+  const replay = (token: object, status: number, headers: OutgoingHttpHeaders): HookResult =>
+    token === UNCHANGED ? { status, headers } : replayResponse(status, headers, token as ResponseOutcome);
   const response: ResponseHook | undefined = resFn
-    ? (ctx, status, headers) => {
-        // "CloudFront does not invoke edge functions for viewer response events when the origin
-        // returns HTTP status code 400 or higher" (Developer Guide, restrictions on edge
-        // functions): an error keeps the origin's Cache-Control, never a class's browser TTL.
-        if (status >= 400 || !ctx.functions) return { status, headers };
-        const memo = resMemo;
-        const arg: ResponseArg = { ctx, status, headers };
-        const known = memo?.lookup(arg);
-        if (!known) return runResponse(ctx, resFn!, memo, arg);
-        responseReused++;
-        return replayResponse(status, headers, known);
-      }
+    ? Object.assign(
+        (ctx: EdgeContext, status: number, headers: OutgoingHttpHeaders) => {
+          const memo = resMemo;
+          const token = known(ctx, status, headers);
+          if (token !== undefined) return replay(token, status, headers);
+          return runResponse(ctx, resFn!, memo, { ctx, status, headers });
+        },
+        { known, replay },
+      )
     : undefined;
 
   const runResponse = async (
@@ -451,7 +462,8 @@ function applyRequest(
     // HTTP/2 carries the host as :authority; the event shows it as host (events.ts withHost).
     const authority = viewer[':authority'];
     if (headers.host === undefined && typeof authority === 'string') headers.host = authority;
-    cookie = cookieHeader(parseCookies(viewer.cookie));
+    // No Cookie header (most requests): nothing to parse or rebuild.
+    cookie = viewer.cookie === undefined ? undefined : cookieHeader(parseCookies(viewer.cookie));
   }
   for (const k of HIDDEN_FORWARDED) {
     const v = ctx.headers[k];
