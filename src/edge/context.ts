@@ -11,10 +11,12 @@ import type { TLSSocket } from 'node:tls';
 import type { ContentClassConfig } from '../config/sections/classes.js';
 import { absoluteFormTarget } from '../http/request-target.js';
 import type { Traffic } from '../prefetch/own-traffic.js';
+import type { H2ViewerRequest, H2ViewerResponse } from './h2-stream.js';
 import type { ResultType } from './metrics.js';
 
-export type ViewerRequest = IncomingMessage | Http2ServerRequest;
-export type ViewerResponse = ServerResponse | Http2ServerResponse;
+/** HTTP/1.1, HTTP/2 through Node's compat objects, or HTTP/2 through the core stream adapters. */
+export type ViewerRequest = IncomingMessage | Http2ServerRequest | H2ViewerRequest;
+export type ViewerResponse = ServerResponse | Http2ServerResponse | H2ViewerResponse;
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 export interface EdgeContext {

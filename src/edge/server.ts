@@ -16,8 +16,10 @@ import { isUploadPath } from '../cloudfront/methods.js';
 import type { LiveConfig } from '../config/live.js';
 import { CONNECTION_SWEEP_MS, handleClientError } from '../http/client-error.js';
 import type { Logger } from '../logger.js';
+import { isAdminPath } from './admin.js';
 import { buildEdge, type EdgeApp } from './app.js';
 import type { WorkerLink } from './cluster/worker.js';
+import { serveStreams } from './h2-stream.js';
 
 export interface RunningEdge {
   app: EdgeApp;
@@ -123,6 +125,13 @@ export async function startEdge(
       handler as never,
     );
     server = s;
+  }
+  if (e.tls || e.h2c) {
+    // Bodiless GET/HEAD streams through the core stream API (src/edge/h2-stream.ts), the rest
+    // through the compat objects `handler` was given above.
+    serveStreams(server as Http2Server | Http2SecureServer, edgeHandle as never, (path) =>
+      isAdminPath(path, config.current.edge.metricsPath),
+    );
   }
   if ('setTimeout' in server && (e.tls || e.h2c)) server.setTimeout(e.keepAliveTimeoutMs);
   // The TLS server's HTTP/1.1 fallback connections run on Node's HTTP/1 machinery, which reads
