@@ -13,20 +13,27 @@
  *   4. The soak: an open loop at BENCH_SOAK_LOAD (0.5) × that capacity (or a fixed
  *      BENCH_SOAK_RATE req/s) for BENCH_SOAK_SECONDS (1800), sampled every
  *      BENCH_SOAK_SAMPLE_SECONDS (seconds / 60, at least 5): the RSS of every edge process (primary
- *      and workers, VmRSS from /proc), the cache bytes the edge reports (its metrics endpoint),
- *      requests, errors, latency p50/p95/p99 and the edge's CPU.
+ *      and workers, VmRSS from /proc), what the edge reports in its metrics (cache bytes; V8 heap
+ *      used and reserved, external and ArrayBuffer bytes, summed over its processes — where RSS
+ *      grows; its event loop's busy time; its own p99 from arrival to last byte), requests,
+ *      errors, latency p50/p95/p99 as the client saw them, the edge's CPU, and the load
+ *      generator's own event-loop lag.
  *
  * Goals, judged on the second half of the soak (the first half is warm-up): RSS flat — the
  * least-squares slope of the summed RSS, extrapolated to an hour, within ±5 % of its mean, and
  * max ÷ min of those samples at most 1.10; the same figures per process are printed — and zero
  * errors: socket errors, timeouts, statuses or body lengths other than a correct edge answers
- * (a 404 for an absent key is correct), requests the client could not send, an edge process
- * that exited.
+ * (a 404 for an absent key is correct), an edge process that exited, a metrics scrape that
+ * failed. Due requests the generator did not send (maxInFlight outstanding) are no answer of the
+ * edge's: they are counted apart, with a goal of their own (the offered load was delivered), and
+ * the per-interval generator lag beside the edge's own p99 and busy time says which side was
+ * behind.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { buildConfig } from '../src/config/load.js';
 import { startBare } from './anchors.js';
@@ -61,7 +68,20 @@ interface Sample {
   p95: number;
   p99: number;
   errors: number;
+  notSent: number;
+  /** The load generator's event-loop delay in the interval, p99 and max, ms. */
+  genLagP99: number;
+  genLagMax: number;
+  /** The edge's own p99 (viewer requests, arrival to last byte) in the interval, ms: a bucket bound. */
+  edgeP99: number;
+  /** Cores the edge's event loops kept busy in the interval (sum over its processes). */
+  edgeBusy: number;
   cpuPct: number;
+  /** Summed over the edge's processes, from its metrics. */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
   rss: Map<number, number>;
   memory: number;
   disk: number;
@@ -87,6 +107,29 @@ function series(text: string, name: string, label?: string): number {
     sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** Cumulative bucket counts of a histogram's viewer series, summed over label sets, by `le`. */
+function buckets(text: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const prefix = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix) || !line.includes('traffic="viewer"')) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/** The upper bound (ms) of the bucket holding quantile q of the counts added between two scrapes. */
+function bucketQuantile(now: Map<number, number>, before: Map<number, number>, q: number): number {
+  const bounds = [...now.keys()].sort((a, b) => a - b);
+  const total = (now.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return Number.NaN;
+  for (const b of bounds) if ((now.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b * 1000;
+  return Number.POSITIVE_INFINITY;
 }
 
 /** Least-squares slope (per second) of ys over ts. */
@@ -169,6 +212,10 @@ export async function run(): Promise<void> {
     const seen = new Set(processes);
     const t0 = performance.now();
     let cpu0 = treeCpuUs(edge.pid);
+    const genLag = monitorEventLoopDelay({ resolution: 10 });
+    genLag.enable();
+    let hist0 = new Map<number, number>();
+    let busy0: number | undefined;
     const sample = async () => {
       try {
         const now = performance.now();
@@ -188,6 +235,8 @@ export async function run(): Promise<void> {
         const text = await r.body.text();
         const last = samples.at(-1);
         const dt = t - (last?.t ?? 0);
+        const hist = buckets(text, 'edgewise_edge_request_duration_seconds');
+        const busy = series(text, 'edgewise_edge_event_loop_busy_seconds_total');
         samples.push({
           t,
           rps: interval.requests / dt,
@@ -195,7 +244,16 @@ export async function run(): Promise<void> {
           p95: percentile(interval.latencies, 95),
           p99: percentile(interval.latencies, 99),
           errors: interval.errors,
+          notSent: interval.notSent,
+          genLagP99: genLag.percentile(99) / 1e6,
+          genLagMax: genLag.max / 1e6,
+          edgeP99: bucketQuantile(hist, hist0, 0.99),
+          edgeBusy: busy0 === undefined ? Number.NaN : (busy - busy0) / dt,
           cpuPct: ((cpu - cpu0) / (dt * 1e6)) * 100,
+          heapUsed: series(text, 'nodejs_heap_size_used_bytes'),
+          heapTotal: series(text, 'nodejs_heap_size_total_bytes'),
+          external: series(text, 'nodejs_external_memory_bytes'),
+          arrayBuffers: series(text, 'edgewise_edge_array_buffers_bytes'),
           rss,
           memory: series(text, 'edgewise_edge_cache_bytes', 'tier="memory"'),
           disk: series(text, 'edgewise_edge_cache_bytes', 'tier="disk"'),
@@ -203,10 +261,18 @@ export async function run(): Promise<void> {
           load: loadAverage().split(' ')[0]!,
         });
         cpu0 = cpu;
+        hist0 = hist;
+        busy0 = busy;
+        genLag.reset();
       } catch (err) {
         tally.problem(`sampler: ${(err as Error).message}`);
       }
     };
+    // The edge's counters as the soak starts: the first interval holds no priming or capacity.
+    const base = await (await request(metricsUrl, { dispatcher: agent, headersTimeout: 10_000 })).body.text();
+    hist0 = buckets(base, 'edgewise_edge_request_duration_seconds');
+    busy0 = series(base, 'edgewise_edge_event_loop_busy_seconds_total');
+    genLag.reset();
     // One sample at a time, in order, and the last one taken after the load ended.
     let sampling = Promise.resolve();
     const timer = setInterval(() => {
@@ -216,8 +282,10 @@ export async function run(): Promise<void> {
     const loop = await openLoop(agent, edge.url, mix, rate, SECONDS, MAX_IN_FLIGHT, tally);
     clearInterval(timer);
     await sampling;
-    await sample();
+    // The last one after the load ended, unless the timer's last one was just now.
+    if ((performance.now() - t0) / 1000 - (samples.at(-1)?.t ?? 0) > SAMPLE_S / 2) await sample();
     const clientCpu = process.cpuUsage(cpuClient0);
+    genLag.disable();
     const originRequests = await origin.originRequests();
     report(samples, processes, tally, loop, clientCpu, originRequests);
   } finally {
@@ -249,9 +317,16 @@ function report(
       'p95 ms',
       'p99 ms',
       'errors',
+      'not sent',
+      'gen lag p99/max ms',
+      'edge p99 ≤ ms',
+      'edge busy cores',
       'edge CPU %',
       'RSS MiB',
       ...names.map((n) => `${n} MiB`),
+      'heap used/reserved MiB',
+      'external MiB',
+      'ArrayBuffers MiB',
       'cache mem MiB',
       'cache disk MiB',
       'evictions Σ workers',
@@ -266,16 +341,23 @@ function report(
       fmt(s.p95),
       fmt(s.p99),
       s.errors,
+      s.notSent,
+      `${fmt(s.genLagP99, 0)}/${fmt(s.genLagMax, 0)}`,
+      fmt(s.edgeP99),
+      fmt(s.edgeBusy, 2),
       fmt(s.cpuPct, 0),
       fmt(total(s) / MiB, 0),
       ...processes.map((pid) => fmt((s.rss.get(pid) ?? 0) / MiB, 0)),
+      `${fmt(s.heapUsed / MiB, 0)}/${fmt(s.heapTotal / MiB, 0)}`,
+      fmt(s.external / MiB, 0),
+      fmt(s.arrayBuffers / MiB, 0),
       fmt(s.memory / MiB, 0),
       fmt(s.disk / MiB, 0),
       fmt(s.evictions, 0),
       s.load,
     ]);
   printTable(
-    'Soak over time (latency from when each request was due; RSS = VmRSS; cache bytes as the edge reports them, the largest replica)',
+    "Soak over time (latency from when each request was due, as the client saw it; edge p99: the edge's own, arrival to last byte, a bucket bound; gen lag: the load generator's event-loop delay; RSS = VmRSS; heap, external, ArrayBuffers: the edge's metrics, summed over its processes; cache bytes: the largest replica)",
     rows,
   );
 
@@ -297,7 +379,7 @@ function report(
   const all = [...tally.byKind.values()];
   const requests = all.reduce((a, k) => a + k.requests, 0);
   process.stdout.write(
-    `\n${requests} requests answered of ${loop.due} due (${loop.shed} not sent, client lag at most ${fmt(loop.maxLagMs, 0)} ms); ` +
+    `\n${requests} requests answered of ${loop.due} due (${loop.shed} not sent by the generator, ${MAX_IN_FLIGHT} already outstanding: not counted as edge errors; generator timer lag at most ${fmt(loop.maxLagMs, 0)} ms); ` +
       `origin requests ${originRequests}; load generator CPU ${fmt((clientCpu.user + clientCpu.system) / 1e6, 1)} s\n`,
   );
   if (tally.problems.size > 0) {
@@ -341,6 +423,26 @@ function report(
       );
     });
     line(
+      'V8 heap used, edge',
+      late.map((s) => s.heapUsed),
+      false,
+    );
+    line(
+      'V8 heap reserved, edge',
+      late.map((s) => s.heapTotal),
+      false,
+    );
+    line(
+      'ArrayBuffers, edge',
+      late.map((s) => s.arrayBuffers),
+      false,
+    );
+    line(
+      'RSS − heap reserved − ArrayBuffers (native, allocator)',
+      late.map((s) => total(s) - s.heapTotal - s.arrayBuffers),
+      false,
+    );
+    line(
       'cache bytes, memory tier',
       late.map((s) => s.memory),
       false,
@@ -348,5 +450,13 @@ function report(
   } else goals.push(['RSS', '—', `only ${late.length} samples in the second half`, '—', '—', 'NOT met']);
   const errors = tally.errors;
   goals.push(['errors, whole soak', errors, '—', '—', '0', errors === 0 ? 'met' : 'NOT met']);
+  goals.push([
+    'offered load delivered (due requests not sent)',
+    loop.shed,
+    '—',
+    '—',
+    '0',
+    loop.shed === 0 ? 'met' : 'NOT met: the run offered less than its rate',
+  ]);
   printTable(`Goals; load average ${loadAverage()}`, goals);
 }

@@ -9,10 +9,14 @@
  * Counted at body + header bytes (before src/edge/entry.ts entryCost) such a flood grew the
  * process to about 5× the setting. RSS is not asserted on here: it includes the test runner's
  * own heap and the allocator's free lists (`npm run bench soak` follows it over time).
+ *
+ * With workers, an entry another worker filled arrives over IPC: its body must be a buffer of
+ * its own, not a view into the 64 KiB read that carried it and its neighbours (a replicated
+ * 100-byte entry pinned that read, which entryCost does not count).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +24,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoreChange } from '../../src/edge/cluster/protocol.js';
+import { ReplicatedStore, toWire } from '../../src/edge/cluster/replicated-store.js';
+import type { CachedResponse } from '../../src/edge/entry.js';
+import { policyFor } from '../../src/edge/ttl.js';
 import { startCli } from '../helpers/cli.js';
 import { startTestEdge } from './helpers.js';
 
@@ -119,6 +127,67 @@ describe('memory the config bounds', () => {
     } finally {
       await agent.close();
       await edge.close();
+    }
+  });
+
+  it('a replicated entry holds a body of its own, not the IPC read that carried it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgewise-edge-memory-'));
+    // The other side of a real IPC channel with the cluster's serialization: sends every
+    // message back, as the primary relays a worker's store changes to the others.
+    const echo = join(dir, 'echo.mjs');
+    await writeFile(echo, "process.on('message', (m) => process.send(m));\n");
+    const child = fork(echo, [], { serialization: 'advanced', stdio: 'ignore' });
+    const store = new ReplicatedStore(
+      {
+        policy: 'adaptive',
+        memoryBytes: 64 * MiB,
+        diskBytes: 0,
+        diskDir: join(dir, 'cache'),
+        diskThresholdBytes: MiB,
+      },
+      () => {},
+    );
+    try {
+      const count = 200;
+      const received = new Promise<void>((resolve) => {
+        let n = 0;
+        child.on('message', (m: StoreChange) => {
+          store.apply(m);
+          if (++n === count) resolve();
+        });
+      });
+      const headers = { 'content-type': 'text/plain', 'cache-control': 'max-age=3600' };
+      for (let i = 0; i < count; i++) {
+        const key = `GET|/t/r/${i}.txt`;
+        const entry: CachedResponse = {
+          key,
+          path: `/t/r/${i}.txt`,
+          status: 200,
+          headers,
+          policy: policyFor({ method: 'GET', url: `/t/r/${i}.txt`, headers: {} }, 200, headers),
+          ttl: 3600,
+          swr: 0,
+          sie: 0,
+          body: Buffer.alloc(100, 97),
+          size: 100,
+          coding: undefined,
+          surrogateControl: undefined,
+          validators: { etag: undefined, lastModified: undefined },
+        };
+        child.send({ t: 'set', entry: toWire(entry, entry.body as Buffer), primary: key, vary: [] });
+      }
+      await received;
+      await store.settled();
+      expect(store.memory.size).toBe(count);
+      for (let i = 0; i < count; i++) {
+        const body = store.peek(`GET|/t/r/${i}.txt`)!.body as Buffer;
+        expect(body.toString()).toBe('a'.repeat(100));
+        // Its backing store is its own 100 bytes (several messages share one IPC read).
+        expect(body.buffer.byteLength).toBe(100);
+      }
+    } finally {
+      child.kill();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

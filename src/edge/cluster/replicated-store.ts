@@ -17,7 +17,12 @@ export function toWire(entry: CachedResponse, body: Buffer | undefined): WireEnt
 }
 
 function fromWire(w: WireEntry): CachedResponse & { body: Buffer } {
-  const body = w.body ? Buffer.from(w.body.buffer, w.body.byteOffset, w.body.byteLength) : Buffer.alloc(0);
+  // A deserialized Uint8Array is a view into the IPC read that carried it (up to 64 KiB, shared
+  // with the messages around it): kept as the body, a replicated 100-byte entry pinned that whole
+  // read. Copied into a backing store of its own (not Buffer's shared pool), the replica holds
+  // what entryCost counts.
+  const body = w.body ? Buffer.allocUnsafeSlow(w.body.byteLength) : Buffer.alloc(0);
+  if (w.body) body.set(w.body);
   return { ...w, policy: CachePolicy.fromObject(w.policy), body };
 }
 
