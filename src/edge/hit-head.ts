@@ -7,9 +7,11 @@
  * (function-memo.ts). So, per entry and remembered result, the head is built once by the same
  * code as every other response (entryFields, edgeFields, the hook's `replay`), with sentinels in
  * place of the per-request values, and kept as a flat [name, value, …] list with the sentinels'
- * positions. A hit then copies that list, writes Age and the id into their slots and hands it to
- * writeHead, which sends it with the body in one write: no header object, no replay, no lookup of
- * the fields the access log records.
+ * positions, and serialised as Node would write it. A hit then joins the serialised pieces
+ * around Age and the id and has Node send them with its status line and keep-alive fields
+ * (raw-head.ts), with the body in one write: no header object, no replay, no per-field
+ * validation, no lookup of the fields the access log records. (Without raw heads, it copies the
+ * list, fills the slots and hands it to writeHead.)
  *
  * Every name and value of a compiled head is checked with node:http's validateHeaderName and
  * validateHeaderValue when it is compiled: a stored header that could not be sent is never
@@ -17,10 +19,16 @@
  * A response for which the function holds no remembered result, or that is not HTTP/1.x,
  * goes through deliver() as before.
  */
-import { type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from 'node:http';
+import {
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http';
 import type { EdgeContext } from './context.js';
 import type { CachedResponse } from './entry.js';
 import type { ResultType } from './metrics.js';
+import { FRAMING_FIELDS, RAW_HEADS, writeRawHead } from './raw-head.js';
 import {
   type DeliverOptions,
   deliver,
@@ -50,12 +58,22 @@ interface Slot {
   after: string;
 }
 
+/** The head serialised (raw-head.ts): `segs` around the per-request values, Age where `ages`. */
+interface RawLines {
+  segs: string[];
+  ages: boolean[];
+  length: string;
+  /** Node adds a Date only when the head has none. */
+  sendDate: boolean;
+}
+
 interface HitHead {
   result: ResultType;
   pop: string;
   status: number;
   fields: Array<string | string[]>;
   slots: Slot[];
+  raw: RawLines | undefined;
   /** The head as an object, for recordHead (what the log and metrics read). */
   contentType: string | undefined;
   contentLength: number | undefined;
@@ -139,10 +157,50 @@ function compile(result: ResultType, pop: string, hooked: HookResult, ctx: EdgeC
     status: hooked.status,
     fields,
     slots,
+    raw: RAW_HEADS ? serialise(fields, slots) : undefined,
     contentType: ctx.contentType,
     contentLength: ctx.contentLength,
     headerBytes: ctx.headerBytes,
   };
+}
+
+/**
+ * The fields as Node would write them (`name: value\r\n`, an array one line per value), or
+ * undefined for a head Node must frame itself (raw-head.ts FRAMING_FIELDS, no Content-Length).
+ */
+function serialise(fields: Array<string | string[]>, slots: Slot[]): RawLines | undefined {
+  const segs = [''];
+  const ages: boolean[] = [];
+  let length: string | undefined;
+  let sendDate = true;
+  let slot = 0;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1]!;
+    const lower = name.toLowerCase();
+    if (FRAMING_FIELDS.has(lower)) return undefined;
+    if (lower === 'date') sendDate = false;
+    const s = slots[slot];
+    if (s?.at === i + 1) {
+      slot++;
+      segs[segs.length - 1] += `${name}: ${s.before}`;
+      ages.push(s.age);
+      segs.push(`${s.after}\r\n`);
+      continue;
+    }
+    if (Array.isArray(value)) {
+      // Node joins a multi-valued Cookie with '; ' (never sent in a response); leave it to Node.
+      if (lower === 'cookie' || lower === 'content-length') return undefined;
+      for (const v of value) segs[segs.length - 1] += `${name}: ${v}\r\n`;
+      continue;
+    }
+    if (lower === 'content-length') {
+      if (length !== undefined) return undefined;
+      length = value;
+    }
+    segs[segs.length - 1] += `${name}: ${value}\r\n`;
+  }
+  return length === undefined ? undefined : { segs, ages, length, sendDate };
 }
 
 /**
@@ -186,11 +244,19 @@ export function deliverHit(
   ctx.contentType = head.contentType;
   ctx.contentLength = head.contentLength;
   ctx.headerBytes = head.headerBytes;
-  const fields = head.fields.slice();
-  for (const s of head.slots) fields[s.at] = s.before + (s.age ? ageText : ctx.requestId) + s.after;
   ctx.ttfb = performance.now() - ctx.start;
-  // writeHead takes a flat [name, value, …] list (node:http, since v14.14) as it takes an object.
-  (res as { writeHead(s: number, h: Array<string | string[]>): unknown }).writeHead(head.status, fields);
+  const raw = head.raw;
+  if (raw) {
+    let lines = raw.segs[0]!;
+    for (let i = 0; i < raw.ages.length; i++)
+      lines += (raw.ages[i] ? ageText : ctx.requestId) + raw.segs[i + 1];
+    writeRawHead(res as ServerResponse, head.status, lines, raw.length, raw.sendDate);
+  } else {
+    const fields = head.fields.slice();
+    for (const s of head.slots) fields[s.at] = s.before + (s.age ? ageText : ctx.requestId) + s.after;
+    // writeHead takes a flat [name, value, …] list (node:http, since v14.14) as it takes an object.
+    (res as { writeHead(s: number, h: Array<string | string[]>): unknown }).writeHead(head.status, fields);
+  }
   ctx.bodyBytes = entry.body.length;
   (res as unknown as { end(chunk: Buffer): void }).end(entry.body);
   return DONE;
