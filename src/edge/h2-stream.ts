@@ -154,6 +154,25 @@ export class H2ViewerResponse {
     return this;
   }
 
+  /**
+   * A head compiled once per cache entry (src/edge/hit-head.ts): a flat [name, value, …] list
+   * whose every name and value node:http's checks passed when it was compiled, with the
+   * per-request values (Age, the request id) filled in. Only what HTTP/2 forbids is dropped.
+   */
+  writeCompiledHead(status: number, fields: Array<string | string[]>): this {
+    const s = this.stream;
+    if (s.destroyed || s.closed) return this;
+    const out: OutgoingHttpHeaders = { [constants.HTTP2_HEADER_STATUS]: status };
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i] as string;
+      const v = fields[i + 1];
+      if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && v !== 'trailers')) continue;
+      out[name] = v;
+    }
+    s.respond(out);
+    return this;
+  }
+
   /** RFC 8297 103 Early Hints relayed from the origin (src/edge/interim.ts). */
   writeEarlyHints(hints: Record<string, string | string[]>): void {
     const s = this.stream;

@@ -1,5 +1,6 @@
 /**
- * The compiled response head of a memory-tier hit (a whole stored body to a GET over HTTP/1.x).
+ * The compiled response head of a memory-tier hit (a whole stored body to a GET over HTTP/1.x,
+ * or over HTTP/2 through the core stream API).
  *
  * A hit's head is the stored entry's headers, the edge's own fields and what the viewer-response
  * function makes of them. Per request only Age and the request id change (X-Amz-Cf-Id, and the
@@ -16,8 +17,9 @@
  * Every name and value of a compiled head is checked with node:http's validateHeaderName and
  * validateHeaderValue when it is compiled: a stored header that could not be sent is never
  * compiled (the hit takes the general path, which refuses it as it always did).
- * A response for which the function holds no remembered result, or that is not HTTP/1.x,
- * goes through deliver() as before.
+ * A response for which the function holds no remembered result, or that is neither HTTP/1.x
+ * nor an HTTP/2 stream answered through the core stream API (h2-stream.ts), goes through
+ * deliver() as before.
  */
 import {
   type OutgoingHttpHeaders,
@@ -27,6 +29,7 @@ import {
 } from 'node:http';
 import type { EdgeContext } from './context.js';
 import type { CachedResponse } from './entry.js';
+import { H2ViewerResponse } from './h2-stream.js';
 import type { ResultType } from './metrics.js';
 import { FRAMING_FIELDS, RAW_HEADS, writeRawHead } from './raw-head.js';
 import {
@@ -218,7 +221,9 @@ export function deliverHit(
   const ageText = String(Math.floor(age));
   const res = ctx.res;
   const hook = options.hook;
-  if (ctx.req.httpVersionMajor !== 1 || res.headersSent || res.destroyed) return general();
+  // HTTP/2 streams answered through the core stream API take the compiled head too (h2-stream.ts).
+  const h2 = res instanceof H2ViewerResponse;
+  if ((ctx.req.httpVersionMajor !== 1 && !h2) || res.headersSent || res.destroyed) return general();
   const heads = headsOf(entry);
   let token: object | undefined = NO_FUNCTION;
   if (hook) {
@@ -245,7 +250,8 @@ export function deliverHit(
   ctx.contentLength = head.contentLength;
   ctx.headerBytes = head.headerBytes;
   ctx.ttfb = performance.now() - ctx.start;
-  const raw = head.raw;
+  // An HTTP/2 stream takes the fields (HPACK frames them); a serialised HTTP/1.x head is no use.
+  const raw = h2 ? undefined : head.raw;
   if (raw) {
     let lines = raw.segs[0]!;
     for (let i = 0; i < raw.ages.length; i++)
@@ -255,7 +261,9 @@ export function deliverHit(
     const fields = head.fields.slice();
     for (const s of head.slots) fields[s.at] = s.before + (s.age ? ageText : ctx.requestId) + s.after;
     // writeHead takes a flat [name, value, …] list (node:http, since v14.14) as it takes an object.
-    (res as { writeHead(s: number, h: Array<string | string[]>): unknown }).writeHead(head.status, fields);
+    if (h2) res.writeCompiledHead(head.status, fields);
+    else
+      (res as { writeHead(s: number, h: Array<string | string[]>): unknown }).writeHead(head.status, fields);
   }
   ctx.bodyBytes = entry.body.length;
   (res as unknown as { end(chunk: Buffer): void }).end(entry.body);

@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { type ClientHttp2Session, connect, constants, createSecureServer } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -14,6 +14,11 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_FIELDS } from '../../src/access-log/format.js';
 import { makeSelfSigned, type SelfSigned } from '../../src/dev/self-signed.js';
+import { createContext } from '../../src/edge/context.js';
+import type { StoredHeaders } from '../../src/edge/entry.js';
+import { serveStreams } from '../../src/edge/h2-stream.js';
+import { deliverHit, type MemoryEntry } from '../../src/edge/hit-head.js';
+import type { HookResult, ResponseHook } from '../../src/edge/respond.js';
 import { type CountingOrigin, type TestEdge, useCountingOriginAndEdge } from './helpers.js';
 
 const { setup, cleanup } = useCountingOriginAndEdge();
@@ -248,5 +253,93 @@ describe('HTTP/2 with TLS', () => {
     // The late fill was stored after its viewer left: the next viewer gets it from the cache.
     expect(late.headers['x-cache']).toBe('Hit from edgewise');
     expect(origin.count('/t/slow')).toBe(1);
+  });
+});
+
+describe('an h2 hit at the response-hook seam', () => {
+  /** An h2 server answering every stream from `entry` through serveStreams and deliverHit. */
+  async function serve(entry: MemoryEntry, hook: ResponseHook, failures: unknown[]) {
+    const server = createSecureServer({ cert: tls.certPem, key: await readFile(tls.key) });
+    serveStreams(
+      server,
+      (req, res) => {
+        const ctx = createContext(req, res, false);
+        if (typeof ctx === 'string') throw new Error(ctx);
+        deliverHit(ctx, 'Hit', entry, 42, { pop: 'TST1', hook }).catch((err: unknown) => {
+          failures.push(err);
+          res.destroy();
+        });
+      },
+      () => false,
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    const session = connect(`https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, {
+      ca: tls.certPem,
+    });
+    session.on('error', () => {});
+    cleanup.push(async () => {
+      session.close();
+      await new Promise((r) => server.close(r));
+    });
+    return session;
+  }
+
+  function entryWith(headers: StoredHeaders): MemoryEntry {
+    const body = Buffer.from('hello');
+    return { headers, status: 200, body, size: body.length } as MemoryEntry;
+  }
+
+  /** A hand-made hook with one remembered result: it sets x-fn; runs and replays are counted. */
+  function countingHook() {
+    const token = {};
+    const calls = { replay: 0, run: 0 };
+    const hook = Object.assign(
+      (_ctx: unknown, status: number, headers: Record<string, unknown>): HookResult => {
+        calls.run++;
+        return { status, headers: { ...headers, 'x-fn': 'ran' } as HookResult['headers'] };
+      },
+      {
+        known: () => token,
+        replay: (_t: object, status: number, headers: HookResult['headers']): HookResult => {
+          calls.replay++;
+          return { status, headers: { ...headers, 'x-fn': 'replayed' } };
+        },
+      },
+    ) as ResponseHook;
+    return { hook, calls };
+  }
+
+  it('sends the head compiled once per entry and remembered result, Age and the id filled per request', async () => {
+    const { hook, calls } = countingHook();
+    const failures: unknown[] = [];
+    const session = await serve(entryWith({ 'content-type': 'text/plain' }), hook, failures);
+    const a = await h2(session, '/x');
+    const b = await h2(session, '/x');
+    expect(failures).toEqual([]);
+    expect(calls).toEqual({ replay: 1, run: 0 });
+    expect(a.headers['x-fn']).toBe('replayed');
+    expect(a.headers.age).toBe('42');
+    expect(a.headers['x-amz-cf-id']).not.toBe(b.headers['x-amz-cf-id']);
+    expect(b.headers['server-timing']).toContain(`cdn-rid;desc="${String(b.headers['x-amz-cf-id'])}"`);
+    expect(a.body.toString()).toBe('hello');
+  });
+
+  it('refuses a value that could not be sent over h2 as over HTTP/1.1: nothing of it reaches the viewer', async () => {
+    const { hook, calls } = countingHook();
+    const failures: unknown[] = [];
+    const session = await serve(entryWith({ 'x-bad': 'a\u0001b' }), hook, failures);
+    const s = session.request({ ':path': '/x' });
+    s.on('error', () => {});
+    let head: Record<string, unknown> | undefined;
+    s.on('response', (h) => {
+      head = h;
+    });
+    s.resume();
+    await once(s, 'close');
+    expect(head).toBeUndefined();
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as { code?: string }).code).toBe('ERR_INVALID_CHAR');
+    expect(calls.run).toBe(1);
   });
 });
