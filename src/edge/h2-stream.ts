@@ -31,6 +31,7 @@ import {
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
+import { RequestTimeout } from '../errors.js';
 
 const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
 
@@ -265,7 +266,11 @@ function copyFields(from: OutgoingHttpHeaders, to: OutgoingHttpHeaders): void {
 function ignore(): void {}
 
 /** Whether a request can be answered through the adapters (see the module comment). */
-function coreEligible(headers: IncomingHttpHeaders, flags: number, isOwnRoute: (path: string) => boolean) {
+function coreEligible(
+  headers: IncomingHttpHeaders,
+  flags: number,
+  isOwnRoute: (path: string) => boolean,
+): boolean {
   if ((flags & END_STREAM) === 0) return false;
   const method = headers[':method'];
   if (method !== 'GET' && method !== 'HEAD') return false;
@@ -283,6 +288,18 @@ type StreamListener = (
   rawHeaders: string[],
 ) => void;
 
+/** What serveStreams needs besides the handler. */
+export interface StreamOptions {
+  /** The edge's own routes (metrics, invalidations, dashboard): compat objects. */
+  isOwnRoute(path: string): boolean;
+  /**
+   * The whole-request deadline for a stream whose request carries a body, by path: HTTP/1.1's
+   * rule (src/edge/server.ts), server.uploadTimeoutMs on upload paths, requestTimeoutMs elsewhere.
+   */
+  deadlineMs(path: string): number;
+  log: { info(obj: object, msg: string): void };
+}
+
 /**
  * Serves an HTTP/2 server's streams through the adapters where they suffice, and through Node's
  * compat objects otherwise. Call it after the 'request' listener is attached: attaching one
@@ -293,14 +310,15 @@ type StreamListener = (
 export function serveStreams(
   server: Http2Server | Http2SecureServer,
   handle: (req: H2ViewerRequest, res: H2ViewerResponse) => void,
-  isOwnRoute: (path: string) => boolean,
+  options: StreamOptions,
 ): void {
   const compat = server.listeners('stream') as StreamListener[];
   for (const l of compat) server.off('stream', l);
   server.on(
     'stream',
     (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-      if (!coreEligible(headers, flags, isOwnRoute)) {
+      if (!coreEligible(headers, flags, options.isOwnRoute)) {
+        if ((flags & END_STREAM) === 0) requestDeadline(stream, headers, options);
         for (const l of compat) l.call(server, stream, headers, flags, rawHeaders);
         return;
       }
@@ -310,5 +328,54 @@ export function serveStreams(
         new H2ViewerResponse(stream),
       );
     },
+  );
+}
+
+/**
+ * HTTP/1.1's requestTimeout for an HTTP/2 request with a body: Node enforces none on h2 streams,
+ * and the session's idle timeout does not fire while a slow client trickles bytes. When the body
+ * has not all arrived in time the stream gets what an HTTP/1.1 connection gets, the catalogue's
+ * 408 JSON when nothing was answered yet, and then the stream is closed (RST_STREAM: NO_ERROR
+ * after a complete answer, RFC 9113 §8.1; CANCEL mid-answer). The connection and its other
+ * streams carry on.
+ */
+function requestDeadline(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  options: StreamOptions,
+): void {
+  const target = typeof headers[':path'] === 'string' ? headers[':path'] : '/';
+  const q = target.indexOf('?');
+  const limitMs = options.deadlineMs(q === -1 ? target : target.slice(0, q));
+  const timer = setTimeout(() => {
+    if (stream.destroyed || stream.closed || receivedAll(stream)) return;
+    options.log.info({ limitMs }, 'HTTP/2 request body not received in time');
+    if (stream.headersSent) {
+      stream.close(stream.writableFinished ? constants.NGHTTP2_NO_ERROR : constants.NGHTTP2_CANCEL);
+      return;
+    }
+    const err = new RequestTimeout(`the whole request within ${limitMs} ms`);
+    const body = Buffer.from(
+      JSON.stringify({ statusCode: err.statusCode, code: err.code, message: err.message }),
+    );
+    stream.respond({
+      [constants.HTTP2_HEADER_STATUS]: err.statusCode,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': body.length,
+      'cache-control': 'no-store',
+    });
+    stream.end(body, () => stream.close(constants.NGHTTP2_NO_ERROR));
+  }, limitMs);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  stream.once('end', clear);
+  stream.once('close', clear);
+}
+
+/** Whether the peer has ended its side (the body is all here, read or not). */
+function receivedAll(stream: ServerHttp2Stream): boolean {
+  return (
+    stream.readableEnded ||
+    (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true
   );
 }

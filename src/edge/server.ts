@@ -129,9 +129,15 @@ export async function startEdge(
   if (e.tls || e.h2c) {
     // Bodiless GET/HEAD streams through the core stream API (src/edge/h2-stream.ts), the rest
     // through the compat objects `handler` was given above.
-    serveStreams(server as Http2Server | Http2SecureServer, edgeHandle as never, (path) =>
-      isAdminPath(path, config.current.edge.metricsPath),
-    );
+    serveStreams(server as Http2Server | Http2SecureServer, edgeHandle as never, {
+      isOwnRoute: (path) => isAdminPath(path, config.current.edge.metricsPath),
+      // The deadlines HTTP/1.1 requests get above: the upload deadline on upload paths.
+      deadlineMs: (path) =>
+        isUploadPath(path, config.current.dev)
+          ? Math.max(s.requestTimeoutMs, s.uploadTimeoutMs)
+          : s.requestTimeoutMs,
+      log,
+    });
   }
   if ('setTimeout' in server && (e.tls || e.h2c)) server.setTimeout(e.keepAliveTimeoutMs);
   // The TLS server's HTTP/1.1 fallback connections run on Node's HTTP/1 machinery, which reads

@@ -37,8 +37,8 @@ interface Answer {
   body: Buffer;
 }
 
-async function tlsEdge(edgeCfg: Record<string, unknown> = {}) {
-  const s = await setup({}, { tls: { cert: tls.cert, key: tls.key }, ...edgeCfg });
+async function tlsEdge(edgeCfg: Record<string, unknown> = {}, raw: Record<string, unknown> = {}) {
+  const s = await setup(raw, { tls: { cert: tls.cert, key: tls.key }, ...edgeCfg });
   const agent = new Agent({ connect: { ca: tls.certPem } });
   const session = connect(s.edge.url, { ca: tls.certPem });
   session.on('error', () => {});
@@ -256,6 +256,38 @@ describe('HTTP/2 with TLS', () => {
   });
 });
 
+describe('the HTTP/2 whole-request deadline', () => {
+  it('answers a body that stops arriving with the catalogue 408 and closes only that stream', async () => {
+    const { origin, session } = await tlsEdge({}, { server: { requestTimeoutMs: 1000 } });
+    let originSaw = 0;
+    origin.route('/t/trickle', async (req, res) => {
+      for await (const c of req) originSaw += (c as Buffer).length;
+      res.end('never');
+    });
+    cacheable(origin, '/t/after');
+    // Ten of the thousand bytes it announced, then nothing (the session stays busy with PINGs).
+    const s = session.request({ ':path': '/t/trickle', ':method': 'POST', 'content-length': '1000' });
+    s.on('error', () => {});
+    s.write(Buffer.alloc(10, 1));
+    const chunks: Buffer[] = [];
+    let status = 0;
+    s.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    s.on('data', (c: Buffer) => chunks.push(c));
+    const pinging = setInterval(() => session.ping(() => {}), 200);
+    await once(s, 'close');
+    clearInterval(pinging);
+    expect(status).toBe(408);
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { code: string; message: string };
+    expect(body.code).toBe('EDGEWISE_REQUEST_TIMEOUT');
+    expect(body.message).toContain('1000 ms');
+    expect(originSaw).toBeLessThanOrEqual(10);
+    // The connection carries on.
+    expect((await h2(session, '/t/after')).status).toBe(200);
+  });
+});
+
 describe('an h2 hit at the response-hook seam', () => {
   /** An h2 server answering every stream from `entry` through serveStreams and deliverHit. */
   async function serve(entry: MemoryEntry, hook: ResponseHook, failures: unknown[]) {
@@ -270,7 +302,7 @@ describe('an h2 hit at the response-hook seam', () => {
           res.destroy();
         });
       },
-      () => false,
+      { isOwnRoute: () => false, deadlineMs: () => 60_000, log: { info() {} } },
     );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();
