@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_FIELDS } from '../../src/access-log/format.js';
 import { makeSelfSigned, type SelfSigned } from '../../src/dev/self-signed.js';
 import { createContext } from '../../src/edge/context.js';
-import type { StoredHeaders } from '../../src/edge/entry.js';
 import { serveStreams } from '../../src/edge/h2-stream.js';
 import { deliverHit, type MemoryEntry } from '../../src/edge/hit-head.js';
-import type { HookResult, ResponseHook } from '../../src/edge/respond.js';
+import type { ResponseHook } from '../../src/edge/respond.js';
 import { type CountingOrigin, type TestEdge, useCountingOriginAndEdge } from './helpers.js';
+import { countingHook, entryWith } from './hook-seam.js';
 
 const { setup, cleanup } = useCountingOriginAndEdge();
 let tls: SelfSigned;
@@ -315,31 +315,6 @@ describe('an h2 hit at the response-hook seam', () => {
       await new Promise((r) => server.close(r));
     });
     return session;
-  }
-
-  function entryWith(headers: StoredHeaders): MemoryEntry {
-    const body = Buffer.from('hello');
-    return { headers, status: 200, body, size: body.length } as MemoryEntry;
-  }
-
-  /** A hand-made hook with one remembered result: it sets x-fn; runs and replays are counted. */
-  function countingHook() {
-    const token = {};
-    const calls = { replay: 0, run: 0 };
-    const hook = Object.assign(
-      (_ctx: unknown, status: number, headers: Record<string, unknown>): HookResult => {
-        calls.run++;
-        return { status, headers: { ...headers, 'x-fn': 'ran' } as HookResult['headers'] };
-      },
-      {
-        known: () => token,
-        replay: (_t: object, status: number, headers: HookResult['headers']): HookResult => {
-          calls.replay++;
-          return { status, headers: { ...headers, 'x-fn': 'replayed' } };
-        },
-      },
-    ) as ResponseHook;
-    return { hook, calls };
   }
 
   it('sends the head compiled once per entry and remembered result, Age and the id filled per request', async () => {

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildFunctions, writeBuild } from '../../src/cloudfront/build.js';
 import { createContext } from '../../src/edge/context.js';
-import type { StoredHeaders } from '../../src/edge/entry.js';
 import { deliverHit, type MemoryEntry } from '../../src/edge/hit-head.js';
-import type { HookResult, ResponseHook } from '../../src/edge/respond.js';
+import type { ResponseHook } from '../../src/edge/respond.js';
 import { type CountingOrigin, startTestEdge, type TestEdge, useCountingOriginAndEdge } from './helpers.js';
+import { countingHook, entryWith } from './hook-seam.js';
 
 const { setup, cleanup } = useCountingOriginAndEdge();
 
@@ -244,31 +244,6 @@ describe('deliverHit at the response-hook seam', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();
     return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  }
-
-  function entryWith(headers: StoredHeaders): MemoryEntry {
-    const body = Buffer.from('hello');
-    return { headers, status: 200, body, size: body.length } as MemoryEntry;
-  }
-
-  /** A hand-made hook with one remembered result: it sets x-fn; replays are counted. */
-  function countingHook() {
-    const token = {};
-    const calls = { replay: 0, run: 0 };
-    const hook = Object.assign(
-      (_ctx: unknown, status: number, headers: Record<string, unknown>): HookResult => {
-        calls.run++;
-        return { status, headers: { ...headers, 'x-fn': 'ran' } as HookResult['headers'] };
-      },
-      {
-        known: () => token,
-        replay: (_t: object, status: number, headers: HookResult['headers']): HookResult => {
-          calls.replay++;
-          return { status, headers: { ...headers, 'x-fn': 'replayed' } };
-        },
-      },
-    ) as ResponseHook;
-    return { hook, calls };
   }
 
   it('compiles an entry’s head once per remembered result and fills Age and the id per request', async () => {
