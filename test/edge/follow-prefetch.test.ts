@@ -5,7 +5,7 @@
  * assets are not held, it fills them in the background, so the next viewer's asset requests are
  * hits with no origin request at that moment. It stops by itself when its fills are not used,
  * never fills signed content, aborts its fills cleanly on shutdown, follows reloads, and does
- * nothing when off (the default).
+ * nothing when off (it is on by default).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -370,8 +370,19 @@ describe('follow-on-request prefetch at the edge', () => {
     expect([...s.edge.app.store.memory.keys()].filter((k) => k.startsWith('/t/slow.js'))).toEqual([]);
   }, 20_000);
 
-  it('is off by default: the same traffic causes no background fill', async () => {
-    const s = await site({});
+  it('is on by default; turned off, the same traffic causes no background fill', async () => {
+    const on = await site({});
+    serve(on.origin, '/t/page.html', 3000, 'text/html');
+    serve(on.origin, '/t/a.css', 4000, 'text/css');
+    await learn(on, '/t/page.html', ['/t/a.css']);
+    on.edge.app.store.invalidate('/t/a.css');
+    await viewer(on, 'next')('/t/page.html');
+    await until(
+      'the default fill',
+      async () => (await metric(on, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
+    );
+
+    const s = await site({ enabled: false });
     serve(s.origin, '/t/page.html', 3000, 'text/html');
     serve(s.origin, '/t/a.css', 4000, 'text/css');
     await learn(s, '/t/page.html', ['/t/a.css']);
@@ -388,7 +399,7 @@ describe('follow-on-request prefetch at the edge', () => {
   });
 
   it('a reload turns it on (learning starts) and off (the model is dropped, no more fills)', async () => {
-    const s = await site({});
+    const s = await site({ enabled: false });
     serve(s.origin, '/t/page.html', 3000, 'text/html');
     serve(s.origin, '/t/a.css', 4000, 'text/css');
     s.reload({ enabled: true });

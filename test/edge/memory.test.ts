@@ -91,9 +91,11 @@ describe('memory the config bounds', () => {
     // Large enough that the fixed part (the adaptive policy's minis, the Maps' tables) is small
     // beside it: at 16 MiB such floods grew the process by 0.86–0.89× memoryBytes.
     const memoryBytes = 16 * MiB;
+    // Follow-on prefetch (on by default) keeps its own model, bounded by prefetch.model.maxKeys,
+    // not by memoryBytes (about 200 B a key: docs/prefetch.md); off here, so only the tier counts.
     const edge = await startTestEdge(
       originUrl,
-      {},
+      { prefetch: { follow: { enabled: false } } },
       { cache: { memoryBytes, diskBytes: 0 }, logs: { enabled: false } },
     );
     const agent = new Agent({ connections: 8 });

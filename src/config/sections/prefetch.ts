@@ -231,9 +231,9 @@ export const PrefetchSection = Type.Object(
     follow: Type.Object(
       {
         enabled: Type.Boolean({
-          default: false,
+          default: true,
           description:
-            'The local edge fills what usually follows a request (the assets a page pulls) when that request arrives, in the background, learning what follows what from the requests it serves (see docs/prefetch.md, "Follow-on-request prefetch"). CloudFront cannot: there only the worker warms.',
+            'The local edge fills what usually follows a request (the assets a page pulls) when that request arrives, in the background, learning what follows what from the requests it serves (see docs/prefetch.md, "Follow-on-request prefetch"); it backs off by itself where its fills are not used. CloudFront cannot: there only the worker warms.',
         }),
         minConfidence: Type.Number({
           default: 0.3,
