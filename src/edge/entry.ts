@@ -68,9 +68,11 @@ export function headerBytes(headers: StoredHeaders): number {
  * and validator objects, the CachePolicy (parsed Cache-Control, response headers), the
  * Buffer object and its backing-store record, the cache store's node, the Vary index.
  * `npm run bench memory` (V8 heap + array buffers after forced GCs, Node 20) measured
- * 1,479 B per entry with an empty body and 1,781 / 2,727 / 11,963 B with 100 B / 1 KiB /
- * 10 KiB bodies; entryCost counts 2,044 / 2,156 / 3,086 / 12,308 B for them, and a flood of
- * unique 100-byte objects into memoryBytes = 16 MiB grew the process by 15.7 MiB (0.98×).
+ * 1,503 B per entry with an empty body and 1,790 / 2,756 / 11,954 B with 100 B / 1 KiB /
+ * 10 KiB bodies, 1,617 / 3,373 / 4,350 / 13,556 B once hit (the compiled head, below); the
+ * memory tier counts 4,052 / 4,166 / 5,097 / 14,320 B for them (with the adaptive policy's
+ * 256 B). test/edge/memory.test.ts: unique 100-byte objects, each stored and hit once, three
+ * times what memoryBytes = 16 MiB makes room for, grow the process by less than 16 MiB.
  * Without this figure such a flood grew the process to ~5× the bytes counted.
  */
 export const ENTRY_OVERHEAD_BYTES = 1536;
@@ -87,9 +89,21 @@ export function entryCost(entry: CachedResponse): number {
     2 * (entry.key.length + entry.path.length) +
     ENTRY_OVERHEAD_BYTES +
     entry.key.length +
-    GHOST_SLOT_BYTES
+    GHOST_SLOT_BYTES +
+    COMPILED_HEAD_BYTES +
+    headerBytes(entry.headers)
   );
 }
+
+/**
+ * A memory-tier hit compiles the entry's response head once and keeps it while the entry lives
+ * (src/edge/hit-head.ts): the stored headers again as a flat list, the edge's own fields, the
+ * slots for Age and the request id. `npm run bench memory` measured 1,556–1,627 B more per entry
+ * after one hit (100 B – 10 KiB bodies, four origin headers); this plus the entry's header bytes
+ * is counted for every entry, hit or not, so the bound holds however many are hit. (A second
+ * remembered viewer-response result for the same entry compiles a second head: not counted.)
+ */
+const COMPILED_HEAD_BYTES = 1536;
 
 /**
  * S3-FIFO's ghost queue (src/cache-store/s3fifo.ts) remembers as many evicted keys as the tier

@@ -104,9 +104,14 @@ describe('memory the config bounds', () => {
       await Promise.all(
         Array.from({ length: 8 }, async () => {
           while (next < count) {
-            const r = await request(`${edge.url}/t/${prefix}/item-${next++}.txt`, { dispatcher: agent });
-            expect(r.statusCode).toBe(200);
-            await r.body.dump();
+            const path = `${edge.url}/t/${prefix}/item-${next++}.txt`;
+            // Stored, then hit once: a hit compiles the entry's response head (src/edge/hit-head.ts).
+            for (const want of ['Miss', 'Hit']) {
+              const r = await request(path, { dispatcher: agent });
+              expect(r.statusCode).toBe(200);
+              expect(r.headers['x-cache']).toBe(`${want} from edgewise`);
+              await r.body.dump();
+            }
           }
         }),
       );
@@ -115,9 +120,9 @@ describe('memory the config bounds', () => {
       // Sockets, compiled code and the first label sets exist before the baseline.
       await flood('warm', 300);
       const before = held();
-      // Three times the entries entryCost (~2.4 KB for a 100-byte body) makes room for: 21,000;
-      // counted at body + headers (~350 B) ~48,000 would fit, and the process would hold them.
-      const fit = Math.ceil(memoryBytes / 2400);
+      // Three times the entries entryCost (~4.2 KB for a 100-byte body) makes room for: 12,000;
+      // counted at body + headers (~350 B) all of them would fit, and the process hold them.
+      const fit = Math.ceil(memoryBytes / 4200);
       await flood('flood', 3 * fit);
       const grown = held() - before;
       const memory = edge.edge.app.store.memory;
