@@ -120,9 +120,9 @@ describe('memory the config bounds', () => {
       // Sockets, compiled code and the first label sets exist before the baseline.
       await flood('warm', 300);
       const before = held();
-      // Three times the entries entryCost (~4.2 KB for a 100-byte body) makes room for: 12,000;
+      // Three times the entries entryCost (~6.3 KB for a 100-byte body) makes room for: 8,000;
       // counted at body + headers (~350 B) all of them would fit, and the process hold them.
-      const fit = Math.ceil(memoryBytes / 4200);
+      const fit = Math.ceil(memoryBytes / 6300);
       await flood('flood', 3 * fit);
       const grown = held() - before;
       const memory = edge.edge.app.store.memory;
