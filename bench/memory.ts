@@ -8,7 +8,10 @@
  *      once (a hit compiles the entry's response head, src/edge/hit-head.ts, kept while the
  *      entry lives). Goal: counted ≥ real, so the setting is a bound.
  *   2. A flood: unique 100-byte objects, three times as many as memoryBytes (16 MiB) counts
- *      room for, through a real edge; the process's growth against memoryBytes. Goal ≤ 1.0×.
+ *      room for, through a real edge; the process's growth against memoryBytes. Goal ≤ 1.0×
+ *      with follow-on prefetch off (the tier alone); the same with it on (the default), whose
+ *      model of what follows what is bounded by prefetch.model.maxKeys, not by memoryBytes.
+ * Every row but the last runs with prefetch.follow off.
  *
  * The origin is a node:http server in this process answering every path with a body of the
  * asked size; requests go over loopback HTTP/1.1 (16 connections). Needs --expose-gc, which
@@ -60,6 +63,7 @@ async function withEdge<T>(
   originUrl: string,
   memoryBytes: number,
   fn: (get: (path: string) => Promise<void>, counted: () => { bytes: number; size: number }) => Promise<T>,
+  follow = false,
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'edgewise-bench-memory-'));
   const config = buildConfig(
@@ -72,6 +76,9 @@ async function withEdge<T>(
         cache: { diskDir: join(dir, 'cache'), memoryBytes, diskBytes: 0 },
         logs: { enabled: false, dir: join(dir, 'logs') },
       },
+      // Follow-on prefetch (on by default) keeps a model of what follows what, bounded by
+      // prefetch.model.maxKeys and not by memoryBytes: off unless a row measures it.
+      prefetch: { follow: { enabled: follow } },
     },
     undefined,
   );
@@ -136,27 +143,40 @@ export async function run(): Promise<void> {
         });
     printTable('Per-entry cost: what the process holds vs what edge.cache.memoryBytes counts', rows);
 
-    await withEdge(o.url, FLOOD_BYTES, async (get, counted) => {
-      await flood(get, 500, 'warm', 100);
-      const before = heldBytes();
-      const fit = Math.ceil(FLOOD_BYTES / 1800);
-      await flood(get, 3 * fit, 'flood', 100);
-      const grown = heldBytes() - before;
-      const c = counted();
-      printTable(
-        `Flood of unique 100-byte objects (${3 * fit} requests) into memoryBytes = ${FLOOD_BYTES / MiB} MiB`,
-        [
-          ['entries held', 'counted', 'process growth', 'growth ÷ memoryBytes', 'goal ≤ 1.0'],
-          [
+    const floodRows: Array<Array<string | number>> = [
+      ['prefetch.follow', 'entries held', 'counted', 'process growth', 'growth ÷ memoryBytes', 'goal ≤ 1.0'],
+    ];
+    let requests = 0;
+    for (const follow of [false, true])
+      await withEdge(
+        o.url,
+        FLOOD_BYTES,
+        async (get, counted) => {
+          await flood(get, 500, 'warm', 100);
+          const before = heldBytes();
+          // Three times what the tier counts room for (~6.2 KB per 100-byte entry, entryCost).
+          const fit = Math.ceil(FLOOD_BYTES / 6200);
+          requests = 3 * fit;
+          await flood(get, requests, 'flood', 100);
+          const grown = heldBytes() - before;
+          const c = counted();
+          floodRows.push([
+            follow
+              ? 'on (the default; its model is bounded by prefetch.model.maxKeys)'
+              : 'off (the tier alone)',
             c.size,
             `${(c.bytes / MiB).toFixed(1)} MiB`,
             `${(grown / MiB).toFixed(1)} MiB`,
             (grown / FLOOD_BYTES).toFixed(2),
-            grown <= FLOOD_BYTES ? 'met' : 'NOT met',
-          ],
-        ],
+            follow ? '—' : grown <= FLOOD_BYTES ? 'met' : 'NOT met',
+          ]);
+        },
+        follow,
       );
-    });
+    printTable(
+      `Flood of unique 100-byte objects (${requests} requests) into memoryBytes = ${FLOOD_BYTES / MiB} MiB`,
+      floodRows,
+    );
   } finally {
     o.server.close();
   }
