@@ -72,7 +72,8 @@ describe('DiskFiles', () => {
     for (const n of names.slice(1)) (await files.acquire(n)).release();
     expect(files.size).toBe(2);
     expect(files.open).toBe(3);
-    expect(fdsUnder(dir)).toHaveLength(3);
+    // Evicted descriptors close through fs.close's callback: wait for the kernel's view to match.
+    await until(() => fdsUnder(dir).length === 3, 'the evicted descriptors to close');
     again.release();
     expect(files.open).toBe(2);
     await until(() => fdsUnder(dir).length === 2, 'the released descriptor to close');
