@@ -129,6 +129,14 @@ async function metric(s: Site, name: string, labels: Record<string, string> = {}
 
 const follow = (s: Site) => s.edge.app.edge.follow;
 
+/** Waits until the edge has stored `n` follow fills (the fetched outcome of its fills counter). */
+function fetchedFills(s: Site, n: number, what = `${n} fetched fills`): Promise<void> {
+  return until(
+    what,
+    async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === n,
+  );
+}
+
 /** Two viewers each load the page and then its assets: the second is served from cache (sizes known). */
 async function learn(s: Site, page: string, assets: string[], names = ['learner-1', 'learner-2']) {
   for (const n of names) {
@@ -156,10 +164,7 @@ describe('follow-on-request prefetch at the edge', () => {
     expect(page.xCache).toBe('Miss from edgewise');
     // A browser that accepts only br: the page's br variant is not held either, and its own miss
     // and the fills of its assets run side by side. Wait until both fills are stored.
-    await until(
-      'both follow fills',
-      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 2,
-    );
+    await fetchedFills(s, 2, 'both follow fills');
     await until('fills settled', () => follow(s).inFlight === 0);
     const before = { a: s.origin.count('/t/a.css'), b: s.origin.count('/t/b.js') };
     expect(before).toEqual({ a: 2, b: 2 });
@@ -214,10 +219,7 @@ describe('follow-on-request prefetch at the edge', () => {
     s.edge.app.store.invalidate('/t/a.css');
     const next = viewer(s, 'next');
     await next('/t/page.html');
-    await until(
-      'the fill',
-      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
-    );
+    await fetchedFills(s, 1, 'the fill');
     await until('fill settled', () => follow(s).inFlight === 0);
     expect(s.origin.count('/t/a.css')).toBe(2);
     // Other traffic fills the cache: each filler is a miss and leaves through the small queue.
@@ -242,10 +244,7 @@ describe('follow-on-request prefetch at the edge', () => {
     }
     const next = viewer(s, 'next');
     await next('/t/page.html');
-    await until(
-      'the fill',
-      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
-    );
+    await fetchedFills(s, 1, 'the fill');
     expect(s.origin.requests.at(-1)!.headers['user-agent']).toBe(`${UA} (edge follow)`);
     expect((await next('/t/a.css')).xCache).toBe('Hit from edgewise');
     expect(s.origin.count('/t/a.css')).toBe(3);
@@ -330,10 +329,7 @@ describe('follow-on-request prefetch at the edge', () => {
     s.edge.app.store.invalidate('/t/a.css');
 
     await viewer(s, 'next')('/t/page.html');
-    await until(
-      'the asset fill',
-      async () => (await metric(s, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
-    );
+    await fetchedFills(s, 1, 'the asset fill');
     await until('fills settled', () => follow(s).inFlight === 0);
     expect(s.origin.count('/t/a.css')).toBe(2);
     expect(s.origin.count('/private/doc.txt')).toBe(1);
@@ -377,10 +373,7 @@ describe('follow-on-request prefetch at the edge', () => {
     await learn(on, '/t/page.html', ['/t/a.css']);
     on.edge.app.store.invalidate('/t/a.css');
     await viewer(on, 'next')('/t/page.html');
-    await until(
-      'the default fill',
-      async () => (await metric(on, 'edgewise_edge_follow_fills_total', { outcome: 'fetched' })) === 1,
-    );
+    await fetchedFills(on, 1, 'the default fill');
 
     const s = await site({ enabled: false });
     serve(s.origin, '/t/page.html', 3000, 'text/html');
