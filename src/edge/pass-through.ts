@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { policyQuery } from '../cache-key.js';
 import { lingerOnClose } from '../http/linger.js';
+import { type BodyFraming, hasRequestBody } from '../http/request-body.js';
 import type { EdgeCache } from './cache/edge-cache.js';
 import type { EdgeContext } from './context.js';
 import { headerString } from './entry.js';
@@ -56,8 +57,7 @@ export class PassThrough {
       requestId: ctx.requestId,
       fill: false,
     });
-    const hasBody =
-      ctx.headers['content-length'] !== undefined || ctx.headers['transfer-encoding'] !== undefined;
+    const hasBody = hasRequestBody(ctx.req as unknown as BodyFraming);
     const t0 = performance.now();
     let res: Awaited<ReturnType<OriginClient['request']>>;
     try {

@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { isUploadPath } from '../cloudfront/methods.js';
 import type { LiveConfig } from '../config/live.js';
 import { CONNECTION_SWEEP_MS, handleClientError } from '../http/client-error.js';
+import { hasRequestBody } from '../http/request-body.js';
 import type { Logger } from '../logger.js';
 import { isAdminPath } from './admin.js';
 import { buildEdge, type EdgeApp } from './app.js';
@@ -29,13 +30,6 @@ export interface RunningEdge {
 }
 
 type NodeServerTimeouts = Partial<Pick<Server, 'headersTimeout' | 'requestTimeout'>>;
-
-function hasBody(req: IncomingMessage): boolean {
-  const h = req.headers;
-  return (
-    h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')
-  );
-}
 
 function pathOf(url: string | undefined): string {
   const u = url ?? '/';
@@ -101,7 +95,7 @@ export async function startEdge(
   const shortDeadline = { headersTimeout, requestTimeout: s.requestTimeoutMs };
   // One listener for both APIs: the pipeline only uses what http and http2 compat share.
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
-    if (req.httpVersionMajor < 2 && hasBody(req) && !isUploadPath(pathOf(req.url), config.current.dev))
+    if (req.httpVersionMajor < 2 && hasRequestBody(req) && !isUploadPath(pathOf(req.url), config.current.dev))
       bodyDeadline(req, s.requestTimeoutMs, (err) => handleClientError(err, req.socket, log, shortDeadline));
     edgeHandle(req, res);
   }) as unknown as (req: never, res: never) => void;

@@ -15,6 +15,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Overloaded, RequestTimeout } from '../errors.js';
 import { isCompressible } from './encoding.js';
+import { type BodyFraming, hasRequestBody } from './request-body.js';
 
 /** Routes that answer even under overload: liveness must not fail because the process is busy. */
 const PRESSURE_EXEMPT = new Set(['/healthz', '/metrics']);
@@ -66,10 +67,7 @@ const plugin: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-content-type-options', 'nosniff');
     const raw = request.raw;
-    const hasBody =
-      raw.headers['transfer-encoding'] !== undefined ||
-      (raw.headers['content-length'] !== undefined && raw.headers['content-length'] !== '0');
-    if (!hasBody || isUploadPath(request.url)) return done();
+    if (!hasRequestBody(raw as BodyFraming) || isUploadPath(request.url)) return done();
     const limit = config.current.server.requestTimeoutMs;
     const timer = setTimeout(() => {
       if (raw.readableEnded) return;
