@@ -146,14 +146,17 @@ export async function run(): Promise<void> {
     const floodRows: Array<Array<string | number>> = [
       ['prefetch.follow', 'entries held', 'counted', 'process growth', 'growth ÷ memoryBytes', 'goal ≤ 1.0'],
     ];
-    // Three times what the tier counts room for (~6.2 KB per 100-byte entry, entryCost).
-    const requests = 3 * Math.ceil(FLOOD_BYTES / 6200);
+    // Three times what the tier counts room for: the flood's size is set by the first edge's
+    // warm-up, what the tier counted (entryCost) per 100-byte entry, the same for both rows.
+    let requests = 0;
     for (const follow of [false, true])
       await withEdge(
         o.url,
         FLOOD_BYTES,
         async (get, counted) => {
           await flood(get, 500, 'warm', 100);
+          const warm = counted();
+          if (requests === 0) requests = 3 * Math.ceil(FLOOD_BYTES / (warm.bytes / warm.size));
           const before = heldBytes();
           await flood(get, requests, 'flood', 100);
           const grown = heldBytes() - before;
