@@ -93,7 +93,11 @@ export async function startEdgeProcess(
   cli = join(import.meta.dirname, '..', 'src', 'cli.js'),
   nodeFlags: string[] = NODE_FLAGS,
   /** Merged over the generated edge block and its cache block (bench soak: metricsAccess, sizes). */
-  extra: { edge?: Record<string, unknown>; cache?: Record<string, unknown> } = {},
+  extra: {
+    edge?: Record<string, unknown>;
+    cache?: Record<string, unknown>;
+    prefetch?: Record<string, unknown>;
+  } = {},
 ): Promise<Target> {
   const port = await freePort();
   const work = join(dir, `edge-${port}`);
@@ -111,6 +115,7 @@ export async function startEdgeProcess(
     ],
     origin: { url: originUrl, protocol: 'http1.1' },
     logging: { level: 'warn' },
+    ...(extra.prefetch ? { prefetch: extra.prefetch } : {}),
     edge: {
       host: '127.0.0.1',
       port,

@@ -55,6 +55,12 @@ const WORKERS = Number(process.env.BENCH_SOAK_WORKERS ?? DEFAULTS.workers);
 const MEMORY = process.env.BENCH_SOAK_MEMORY_MIB
   ? Number(process.env.BENCH_SOAK_MEMORY_MIB) * MiB
   : DEFAULTS.cache.memoryBytes;
+/** prefetch.follow.enabled for the edge: 'on', 'off', or unset for the config's default. */
+const FOLLOW = process.env.BENCH_SOAK_FOLLOW;
+if (FOLLOW !== undefined && FOLLOW !== 'on' && FOLLOW !== 'off')
+  throw new Error(`BENCH_SOAK_FOLLOW must be on or off, got ${FOLLOW}`);
+const FOLLOW_ON =
+  FOLLOW === undefined ? buildConfig({}, undefined).config.prefetch.follow.enabled : FOLLOW === 'on';
 const CONNECTIONS = 64;
 const MAX_IN_FLIGHT = 512;
 const SLOPE_GOAL = 0.05;
@@ -82,6 +88,8 @@ interface Sample {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** Keys the follow-on model remembers, summed over the edge's workers. */
+  modelKeys: number;
   rss: Map<number, number>;
   memory: number;
   disk: number;
@@ -170,7 +178,11 @@ export async function run(): Promise<void> {
       { functions: true, logs: true },
       undefined,
       [],
-      { edge: { metricsAccess: { allowIps: ['127.0.0.1'] } }, cache: { memoryBytes: MEMORY } },
+      {
+        edge: { metricsAccess: { allowIps: ['127.0.0.1'] } },
+        cache: { memoryBytes: MEMORY },
+        prefetch: { follow: { enabled: FOLLOW_ON } },
+      },
     );
     stops.unshift(edge.stop);
     const metricsUrl = `${edge.url}${DEFAULTS.metricsPath}`;
@@ -186,7 +198,7 @@ export async function run(): Promise<void> {
     const c = mix.catalogue;
     const processes = processTree(edge.pid);
     process.stdout.write(
-      `cores ${cpus().length}; edge processes ${processes.length} (workers ${WORKERS === 0 ? 'default: one per core' : WORKERS}); functions and access logs on; memoryBytes ${mib(MEMORY)}\n` +
+      `cores ${cpus().length}; edge processes ${processes.length} (workers ${WORKERS === 0 ? 'default: one per core' : WORKERS}); functions and access logs on; prefetch.follow ${FOLLOW_ON ? 'on' : 'off'}; memoryBytes ${mib(MEMORY)}\n` +
         `catalogue ${c.sizes.length} keys: ${mib(c.memoryTierBytes)} below the disk threshold (${fmt(c.memoryTierBytes / MEMORY)}× memoryBytes), ${c.diskTierKeys} keys / ${mib(c.diskTierBytes)} in the disk tier; Zipf ${process.env.BENCH_SOAK_ZIPF ?? 0.9}\n` +
         `mix: ${Object.entries(SHARES)
           .map(([k, s]) => `${k} ${s * 100} %`)
@@ -254,6 +266,7 @@ export async function run(): Promise<void> {
           heapTotal: series(text, 'nodejs_heap_size_total_bytes'),
           external: series(text, 'nodejs_external_memory_bytes'),
           arrayBuffers: series(text, 'edgewise_edge_array_buffers_bytes'),
+          modelKeys: series(text, 'edgewise_edge_follow_model_keys'),
           rss,
           memory: series(text, 'edgewise_edge_cache_bytes', 'tier="memory"'),
           disk: series(text, 'edgewise_edge_cache_bytes', 'tier="disk"'),
@@ -327,6 +340,7 @@ function report(
       'heap used/reserved MiB',
       'external MiB',
       'ArrayBuffers MiB',
+      'follow model keys',
       'cache mem MiB',
       'cache disk MiB',
       'evictions Σ workers',
@@ -351,6 +365,7 @@ function report(
       `${fmt(s.heapUsed / MiB, 0)}/${fmt(s.heapTotal / MiB, 0)}`,
       fmt(s.external / MiB, 0),
       fmt(s.arrayBuffers / MiB, 0),
+      fmt(s.modelKeys, 0),
       fmt(s.memory / MiB, 0),
       fmt(s.disk / MiB, 0),
       fmt(s.evictions, 0),

@@ -297,6 +297,7 @@ export class EdgeFollow {
     const f = this.#follower;
     const m = this.#d.metrics;
     m.followInFlight.set(this.#running.size);
+    m.followModelKeys.set(f?.model.keyCount ?? 0);
     if (!f) return;
     const c = this.#counted;
     for (const [reason, n] of Object.entries(f.stats.skipped)) {

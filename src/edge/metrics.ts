@@ -168,6 +168,11 @@ export class EdgeMetrics {
     help: 'Follow-on-request prefetch: background fills running now',
     registers: [this.registry],
   });
+  readonly followModelKeys = new Gauge({
+    name: 'edgewise_edge_follow_model_keys',
+    help: 'Follow-on-request prefetch: cache keys its model remembers now (at most prefetch.model.maxKeys per edge process; with workers, summed)',
+    registers: [this.registry],
+  });
   readonly followClassState = new Gauge({
     name: 'edgewise_edge_follow_class_state',
     help: 'Follow-on-request prefetch back-off per content class: 0 filled in full, 1 probing, 2 suspended (with workers: the most backed-off worker)',
