@@ -281,7 +281,10 @@ export async function run(): Promise<void> {
     const dataDir = join(root, 'data');
     await mkdir(staticDir, { recursive: true });
     const fsDriver = new FsDriver({ dataDir });
-    for (const size of SIZES) {
+    // The 1 KiB object is always written: the header probe and the HTTP/2 row use it, whatever
+    // BENCH_SERVING_SIZES picks (without it `BENCH_SERVING_SIZES=100k,1m` died on the probe's 404).
+    const files = SIZES.some((s) => s.id === '1k') ? SIZES : [ALL_SIZES[0]!, ...SIZES];
+    for (const size of files) {
       const bytes = Buffer.alloc(size.bytes);
       for (let i = 0; i < bytes.length; i++) bytes[i] = 97 + (i % 26);
       await writeFile(join(staticDir, size.file), bytes);
