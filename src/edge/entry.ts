@@ -68,10 +68,10 @@ export function headerBytes(headers: StoredHeaders): number {
  * and validator objects, the CachePolicy (parsed Cache-Control, response headers), the
  * Buffer object and its backing-store record, the cache store's node, the Vary index.
  * `npm run bench memory` (V8 heap + array buffers after forced GCs, Node 20) measured
- * 1,503 B per entry with an empty body and 1,790 / 2,756 / 11,954 B with 100 B / 1 KiB /
- * 10 KiB bodies, 1,618 / 5,310 / 6,269 / 15,461 B once hit (the compiled head, below); the
- * memory tier counts 6,008 / 6,342 / 7,273 / 16,496 B for them (with the adaptive policy's
- * 256 B). test/edge/memory.test.ts: unique 100-byte objects, each stored and hit once, three
+ * 1,487 B per entry with an empty body and 1,802 / 2,749 / 11,958 B with 100 B / 1 KiB /
+ * 10 KiB bodies, 1,597 / 4,260 / 5,216 / 14,436 B once hit (the compiled head, below); the
+ * memory tier counts ~1,024 B less than the 6,060 / 6,176 / 7,108 / 16,332 B it counted with
+ * the rope figure (with the adaptive policy's 256 B). test/edge/memory.test.ts: unique 100-byte objects, each stored and hit once, three
  * times what memoryBytes = 16 MiB makes room for, grow the process by less than 16 MiB.
  * Without this figure such a flood grew the process to ~5× the bytes counted.
  */
@@ -98,14 +98,14 @@ export function entryCost(entry: CachedResponse): number {
 /**
  * A memory-tier hit compiles the entry's response head once and keeps it while the entry lives
  * (src/edge/hit-head.ts): the stored headers again as a flat list and serialised, the edge's own
- * fields, the slots for Age and the request id. `npm run bench memory` measured 3,485–3,515 B
- * more per entry after one hit (100 B – 10 KiB bodies, four origin headers; the serialised
- * pieces are kept as concatenation ropes, ~1.5 KB more than flat strings); this plus twice the
- * entry's header bytes is counted for every entry, hit or not, so the bound holds however many
- * are hit. (A second remembered viewer-response result for the same entry compiles a second
- * head: not counted.)
+ * fields, the slots for Age and the request id. `npm run bench memory` measured 2,458–2,478 B
+ * more per entry after one hit (100 B – 10 KiB bodies, four origin headers, ~187 header bytes)
+ * once the serialised pieces were flat strings (3,485–3,515 B as concatenation ropes); this plus
+ * twice the entry's header bytes (~2,680 B there) is counted for every entry, hit or not, so the
+ * bound holds however many are hit. (A second remembered viewer-response result for the same
+ * entry compiles a second head: not counted.)
  */
-const COMPILED_HEAD_BYTES = 3328;
+const COMPILED_HEAD_BYTES = 2304;
 
 /**
  * S3-FIFO's ghost queue (src/cache-store/s3fifo.ts) remembers as many evicted keys as the tier
