@@ -139,6 +139,28 @@ describe('memory the config bounds', () => {
     }
   });
 
+  it('/metrics counts the keys the follow-on model remembers (outside memoryBytes)', async () => {
+    const edge = await startTestEdge(
+      originUrl,
+      { prefetch: { follow: { enabled: true } } },
+      { cache: { diskBytes: 0 }, logs: { enabled: false } },
+    );
+    const agent = new Agent({ connections: 1 });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const r = await request(`${edge.url}/t/model/k-${i}.txt`, { dispatcher: agent });
+        await r.body.dump();
+      }
+      const app = edge.edge.app;
+      const keys = app.edge.follow.follower?.model.keyCount;
+      expect(keys).toBe(40);
+      expect(series(await app.metrics.registry.metrics(), 'edgewise_edge_follow_model_keys')).toBe(keys);
+    } finally {
+      await agent.close();
+      await edge.close();
+    }
+  });
+
   it('a replicated entry holds a body of its own, not the IPC read that carried it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgewise-edge-memory-'));
     // The other side of a real IPC channel with the cluster's serialization: sends every
