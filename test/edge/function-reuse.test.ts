@@ -270,6 +270,32 @@ describe('viewer-function results reused for identical inputs', () => {
     expect(first.memo).toMatch(/"query":"fmt=auto-aw&w=\d+"/);
   });
 
+  it('a reused https HTTP/2 request carries CloudFront-Forwarded-Proto and Host from :authority, as a run does', async () => {
+    const s = setup();
+    const h2: RequestSpec = {
+      method: 'GET',
+      url: '/static/app.js',
+      headers: { ':authority': 'h2.example', accept: '*/*', 'user-agent': 'a' },
+      encrypted: true,
+    };
+    const res = { status: 200, headers: { 'content-type': 'text/css' } };
+    const first = await throughBoth(s, h2, res);
+    const second = await throughBoth(s, { ...h2, headers: { ...h2.headers, 'user-agent': 'b' } }, res);
+    expect(s.reusing.memoStats().requestReused).toBe(1);
+    expect(first.memo).toBe(first.fresh);
+    expect(second.memo).toBe(second.fresh);
+    const headers = JSON.parse(second.memo.split('\n')[0]!).headers as [string, string][];
+    expect(Object.fromEntries(headers)).toMatchObject({
+      'cloudfront-forwarded-proto': 'https',
+      host: 'h2.example',
+      'user-agent': 'b',
+    });
+    // Over plain http the edge adds no CloudFront-Forwarded-Proto (viewerHeadersOf).
+    const plain = await throughBoth(s, { ...h2, encrypted: false }, res);
+    expect(plain.memo).toBe(plain.fresh);
+    expect(plain.memo).not.toContain('cloudfront-forwarded-proto');
+  });
+
   it('never reuses a hand-written function, even one that starts like a built one', async () => {
     const s = setup();
     const file = join(s.dir, 'viewer-request.js');

@@ -120,14 +120,18 @@ const KEPT = [
 /** Fields CloudFront hides from functions that still reach the origin. */
 const HIDDEN_FORWARDED = ['connection', 'transfer-encoding', 'x-forwarded-proto', 'expect'];
 
+/**
+ * CloudFront-Forwarded-Proto tells the function the viewer's scheme. It is added for https
+ * only: over plain http the edge has already applied the viewer protocol policy (or cannot,
+ * having no TLS listener), so the function must not redirect again.
+ */
+function addsForwardedProto(ctx: EdgeContext): boolean {
+  return ctx.scheme === 'https' && ctx.headers['cloudfront-forwarded-proto'] === undefined;
+}
+
 /** The viewer's headers as the viewer-request event is built from them. */
 function viewerHeadersOf(ctx: EdgeContext): RequestHeaders {
-  // CloudFront-Forwarded-Proto tells the function the viewer's scheme. It is added for https
-  // only: over plain http the edge has already applied the viewer protocol policy (or
-  // cannot, having no TLS listener), so the function must not redirect again.
-  return ctx.scheme === 'https' && ctx.headers['cloudfront-forwarded-proto'] === undefined
-    ? { ...ctx.headers, 'cloudfront-forwarded-proto': 'https' }
-    : ctx.headers;
+  return addsForwardedProto(ctx) ? { ...ctx.headers, 'cloudfront-forwarded-proto': 'https' } : ctx.headers;
 }
 
 /** The value of a viewer-request source (runtime-trace.ts) for this request, as a key fragment. */
@@ -455,10 +459,12 @@ function applyRequest(
     headers = fromCfHeaders(rq.headers);
     cookie = cookieHeader(rq.cookies);
   } else {
-    const viewer = viewerHeadersOf(ctx);
+    // viewerHeadersOf(ctx) as passHeaders copies it, without first copying it to add one field.
+    const viewer = ctx.headers;
     if (outcome.path !== undefined) ctx.path = outcome.path;
     ctx.query = outcome.query ?? serializeQuery(parseQuery(ctx.query));
     headers = passHeaders(viewer, ['cookie']);
+    if (addsForwardedProto(ctx)) headers['cloudfront-forwarded-proto'] = 'https';
     // HTTP/2 carries the host as :authority; the event shows it as host (events.ts withHost).
     const authority = viewer[':authority'];
     if (headers.host === undefined && typeof authority === 'string') headers.host = authority;
