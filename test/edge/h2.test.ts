@@ -289,6 +289,43 @@ describe('the HTTP/2 whole-request deadline', () => {
     // The connection carries on.
     expect((await h2(session, '/t/after')).status).toBe(200);
   });
+
+  it('closes a session that keeps pinging but opens no request, as HTTP/1.1 closes an idle keep-alive', async () => {
+    // The edge sets Node's HTTP/2 timeout to keepAliveTimeoutMs (src/edge/server.ts). Node counts
+    // stream activity as activity, PING frames not: a PING-only session is closed like an idle
+    // HTTP/1.1 keep-alive. Without server.setTimeout this session stays open.
+    const { origin, session } = await tlsEdge({ keepAliveTimeoutMs: 1000 });
+    // An answer that trickles for 2.5 s, a byte each 250 ms.
+    origin.route('/t/slow', (_req, res) => {
+      let n = 0;
+      const tick = setInterval(() => {
+        res.write('s');
+        if (++n === 10) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 250);
+    });
+    const pinging = setInterval(() => session.ping(() => {}), 200);
+    cleanup.push(async () => clearInterval(pinging));
+    let goaway: number | undefined;
+    session.on('goaway', (code: number) => {
+      goaway = code;
+    });
+    const closed = once(session, 'close');
+    // A stream that keeps sending for longer than the limit holds the session.
+    const slow = await h2(session, '/t/slow');
+    expect(slow.status).toBe(200);
+    expect(slow.body.toString()).toBe('s'.repeat(10));
+    expect(session.closed || session.destroyed).toBe(false);
+    // Then only PINGs.
+    const outcome = await Promise.race([
+      closed.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open after 10 s'), 10_000).unref()),
+    ]);
+    expect(outcome).toBe('closed');
+    expect(goaway).toBe(constants.NGHTTP2_NO_ERROR);
+  });
 });
 
 describe('an h2 hit at the response-hook seam', () => {
