@@ -159,7 +159,8 @@ export class EdgeFollow {
       key,
       `${ctx.clientIp} ${headerString(ctx.headers['user-agent'])}`,
       now,
-      entry?.size ?? 0,
+      // A miss's bytes are counted when its answer completes (#sized), once.
+      hit ? (entry?.size ?? 0) : 0,
       hit,
       (k) => this.#held(ctx, k),
     );
@@ -177,7 +178,7 @@ export class EdgeFollow {
     // Only a whole 200 body tells the size (a 206 is a part, a 304 or HEAD has none).
     if (ctx.status !== 200 || ctx.method !== 'GET' || ctx.bodyBytes <= 0) return;
     if (ctx.contentLength !== undefined && ctx.contentLength !== ctx.bodyBytes) return;
-    follower.model.sized(key, ctx.bodyBytes);
+    follower.sized(key, ctx.bodyBytes);
   }
 
   /** The headers a follow fill of `path` sends: what selects the trigger's variant. */

@@ -140,7 +140,7 @@ export class EdgeMetrics {
   // Registered first of the follow series: its collect updates the others before they are read.
   readonly followSkipped = new Counter({
     name: 'edgewise_edge_follow_skipped_total',
-    help: 'Follow-on-request prefetch: predicted successors not filled, by why (held: cached or being filled; full: maxInFlight reached; backedOff: its class does not pay now; signed, personalised, tooLarge, unknownSize)',
+    help: 'Follow-on-request prefetch: predicted successors not filled, by why (held: cached or being filled; full: maxInFlight reached; backedOff: its class does not pay now; signed, personalised, tooLarge, unknownSize; wastedShare: wasted fill bytes over follow.maxWastedShare of viewer miss bytes)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
     collect: () => this.onFollowCollect?.(),

@@ -68,7 +68,11 @@ export interface FollowStats {
     personalised: number;
     tooLarge: number;
     unknownSize: number;
+    /** Wasted fill bytes were over follow.maxWastedShare of viewer miss bytes. */
+    wastedShare: number;
   };
+  /** Origin bytes of viewer misses (the bytes follow.maxWastedShare is a share of). */
+  missBytes: number;
 }
 
 interface Out {
@@ -97,7 +101,17 @@ export class Follower {
     fetchedBytes: 0,
     notFetched: 0,
     joined: 0,
-    skipped: { held: 0, full: 0, backedOff: 0, signed: 0, personalised: 0, tooLarge: 0, unknownSize: 0 },
+    skipped: {
+      held: 0,
+      full: 0,
+      backedOff: 0,
+      signed: 0,
+      personalised: 0,
+      tooLarge: 0,
+      unknownSize: 0,
+      wastedShare: 0,
+    },
+    missBytes: 0,
   };
   readonly #config: () => Readonly<EdgewiseConfig>;
   /** Follow fills handed out and not settled, by key. */
@@ -164,6 +178,7 @@ export class Follower {
       this.#nextExpire = timeMs + EXPIRE_EVERY_MS;
     }
     this.model.observe(key, client, timeMs, bytes, !hit);
+    if (!hit) this.stats.missBytes += bytes;
 
     const predictions = this.model.predict(key, f.minConfidence, f.minCount, true);
     if (predictions.length === 0) return NONE;
@@ -195,6 +210,10 @@ export class Follower {
         this.stats.skipped.full++;
         continue;
       }
+      if (this.payoff.totals.wastedBytes > f.maxWastedShare * this.stats.missBytes) {
+        this.stats.skipped.wastedShare++;
+        continue;
+      }
       const allowance = this.payoff.allowance(cls.name, timeMs);
       const probing = allowance !== Number.POSITIVE_INFINITY;
       if (probing && allowance - (this.#probesOut.get(cls.name) ?? 0) <= 0) {
@@ -208,6 +227,18 @@ export class Follower {
       tasks.push({ key: p.key, estBytes: est, confidence: p.confidence, atMs: timeMs });
     }
     return tasks ?? NONE;
+  }
+
+  /**
+   * A viewer miss for `key` (a model key) was answered with `bytes` (a whole body): the model
+   * learns its size, and the bytes count as viewer miss bytes (follow.maxWastedShare). For a
+   * caller that learns a miss's size only once it is answered (the edge) and so passed 0 bytes to
+   * `request`; a caller that passed them there must not call this too.
+   */
+  sized(key: string, bytes: number): void {
+    if (!(bytes > 0)) return;
+    this.model.sized(key, bytes);
+    this.stats.missBytes += bytes;
   }
 
   /**

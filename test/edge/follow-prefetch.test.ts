@@ -252,7 +252,8 @@ describe('follow-on-request prefetch at the edge', () => {
 
   it('on traffic where what followed no longer does, it backs off and its origin fetches stop', async () => {
     const s = await site(
-      { enabled: true, useWindowSeconds: 1 },
+      // The back-off alone: the wasted-bytes share (follow.maxWastedShare) would stop these fills first.
+      { enabled: true, useWindowSeconds: 1, maxWastedShare: 1 },
       { prefetch: { backoff: { minSamples: 4, minUsefulShare: 0.5, initialSeconds: 600 } } },
     );
     const n = 12;

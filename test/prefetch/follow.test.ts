@@ -95,10 +95,43 @@ describe('Follower', () => {
     expect(f.payoff.totals).toMatchObject({ warms: 1, used: 1, wasted: 0 });
   });
 
+  it('fills nothing while wasted fill bytes exceed maxWastedShare of viewer miss bytes, and again once under it', () => {
+    // Every fill is evicted before its viewer asks (a tiny cache): each is wasted. The back-off is
+    // off (minUsefulShare 0), so only the byte share limits the fills.
+    const run = (maxWastedShare: number) => {
+      const f = new Follower(() => configWith({ minCount: 1, maxWastedShare }, { minUsefulShare: 0 }));
+      f.request('/p.html', 'learner', 0, 5000, false, nothingCached);
+      f.request('/a.js', 'learner', 50, 1000, false, nothingCached);
+      const filled: boolean[] = [];
+      for (let v = 0, t = 10_000; v < 20; v++, t += 1000) {
+        const tasks = f.request('/p.html', `c${v}`, t, 5000, false, nothingCached);
+        for (const task of tasks) f.settled(task.key, t + 10, task.estBytes);
+        filled.push(tasks.length > 0);
+        f.request('/a.js', `c${v}`, t + 50, 1000, false, nothingCached);
+        // Over the share at most by the one fill that crossed it.
+        expect(f.payoff.totals.wastedBytes).toBeLessThanOrEqual(maxWastedShare * f.stats.missBytes + 1000);
+      }
+      return { f, filled };
+    };
+    const all = run(1);
+    expect(all.f.stats.fetched).toBe(20);
+    expect(all.f.payoff.totals.wastedBytes).toBe(20_000);
+
+    // Each view adds 6 kB of miss bytes (page and asset) and a fill 1 kB of waste: 1/6 > 0.1, so
+    // about 3 views in 5 are filled: fills stop, and start again as miss bytes grow.
+    const { f, filled } = run(0.1);
+    expect(f.stats.fetched).toBeGreaterThan(5);
+    expect(f.stats.fetched).toBeLessThan(20);
+    expect(f.stats.skipped.wastedShare).toBe(20 - f.stats.fetched);
+    const firstSkip = filled.indexOf(false);
+    expect(firstSkip).toBeGreaterThan(0);
+    expect(filled.slice(firstSkip)).toContain(true);
+  });
+
   it('backs off on traffic where nothing predicts what follows, then probes with at most probeWarms fills', () => {
     const run = (minUsefulShare: number) => {
       const config = configWith(
-        { minCount: 1, useWindowSeconds: 5 },
+        { minCount: 1, useWindowSeconds: 5, maxWastedShare: 1 },
         { minSamples: 20, minUsefulShare, initialSeconds: 600, probeWarms: 3 },
       );
       const f = new Follower(() => config);

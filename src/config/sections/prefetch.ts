@@ -267,6 +267,13 @@ export const PrefetchSection = Type.Object(
           maximum: 50 * 1024 * MiB,
           description: 'Objects larger than this (by the size last seen) are never follow-filled.',
         }),
+        maxWastedShare: Type.Number({
+          default: 0.08,
+          minimum: 0,
+          maximum: 1,
+          description:
+            'No new fill while the origin bytes of follow fills judged wasted exceed this share of the origin bytes of viewer misses, both since the follower started (wasted fills are most of what follow adds to origin bytes; 0.08 keeps the total within the 1.10x goal on a 0.1 % cache, see docs/prefetch.md). 1: fills stop only once wasted bytes exceed all viewer miss bytes.',
+        }),
         useWindowSeconds: Type.Integer({
           default: 60,
           minimum: 1,
