@@ -44,7 +44,9 @@ import { KINDS, SoakMix } from './soak-mix.js';
 import { loadAverage, processTree, treeCpuUs } from './tools.js';
 
 const MiB = 1024 * 1024;
-const DEFAULTS = buildConfig({}, undefined).config.edge;
+/** The config's defaults, built once: the edge's, and prefetch.follow.enabled below. */
+const BUILT = buildConfig({}, undefined).config;
+const DEFAULTS = BUILT.edge;
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 1800);
 const SAMPLE_S = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? Math.max(5, Math.round(SECONDS / 60)));
 const LOAD = Number(process.env.BENCH_SOAK_LOAD ?? 0.5);
@@ -59,8 +61,7 @@ const MEMORY = process.env.BENCH_SOAK_MEMORY_MIB
 const FOLLOW = process.env.BENCH_SOAK_FOLLOW;
 if (FOLLOW !== undefined && FOLLOW !== 'on' && FOLLOW !== 'off')
   throw new Error(`BENCH_SOAK_FOLLOW must be on or off, got ${FOLLOW}`);
-const FOLLOW_ON =
-  FOLLOW === undefined ? buildConfig({}, undefined).config.prefetch.follow.enabled : FOLLOW === 'on';
+const FOLLOW_ON = FOLLOW === undefined ? BUILT.prefetch.follow.enabled : FOLLOW === 'on';
 const CONNECTIONS = 64;
 const MAX_IN_FLIGHT = 512;
 const SLOPE_GOAL = 0.05;

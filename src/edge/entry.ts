@@ -69,10 +69,11 @@ export function headerBytes(headers: StoredHeaders): number {
  * Buffer object and its backing-store record, the cache store's node, the Vary index.
  * `npm run bench memory` (V8 heap + array buffers after forced GCs, Node 20) measured
  * 1,487 B per entry with an empty body and 1,802 / 2,749 / 11,958 B with 100 B / 1 KiB /
- * 10 KiB bodies, 1,597 / 4,260 / 5,216 / 14,436 B once hit (the compiled head, below); the
- * memory tier counts ~1,024 B less than the 6,060 / 6,176 / 7,108 / 16,332 B it counted with
- * the rope figure (with the adaptive policy's 256 B). test/edge/memory.test.ts: unique 100-byte objects, each stored and hit once, three
- * times what memoryBytes = 16 MiB makes room for, grow the process by less than 16 MiB.
+ * 10 KiB bodies, 1,597 / 4,260 / 5,216 / 14,436 B once hit (the compiled head, below). The
+ * memory tier counts 1,024 B less per entry than the 6,060 / 6,176 / 7,108 / 16,332 B it
+ * counted while heads were kept as ropes (the adaptive policy's 256 B included).
+ * test/edge/memory.test.ts: unique 100-byte objects, each stored and hit once, three times what
+ * memoryBytes = 16 MiB makes room for, grow the process by less than 16 MiB.
  * Without this figure such a flood grew the process to ~5× the bytes counted.
  */
 export const ENTRY_OVERHEAD_BYTES = 1536;
